@@ -1,0 +1,259 @@
+"""`captcha-break` command line: a thin layer over the modules, one subcommand each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .charset import DEFAULT_CHARS, LabelError
+from .preprocess import ImageError
+from .synth import STYLES, SynthConfig, parse_length
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'128x64' -> (128, 64)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, like 128x64, not {text!r}") from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f"size {text} is too small")
+    return width, height
+
+
+def _length(text: str) -> str:
+    try:
+        parse_length(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _add_synth_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--chars", default=None, help=f"characters to draw from (default {DEFAULT_CHARS})")
+    p.add_argument("--length", type=_length, default="4", help="label length: N or MIN-MAX (default 4)")
+    p.add_argument("--size", type=parse_size, default=(128, 64), help="image size WIDTHxHEIGHT (default 128x64)")
+    p.add_argument("--style", choices=STYLES, default="v07", help="v07: captcha 0.7 as is; v03: its older, stronger warps; mixed: both")
+
+
+def _synth_config(args, chars: str | None = None) -> SynthConfig:
+    low, high = parse_length(args.length)
+    width, height = args.size
+    return SynthConfig(args.chars or chars or DEFAULT_CHARS, low, high, width, height, args.style)
+
+
+def cmd_generate(args) -> int:
+    from .synth import write_pngs
+
+    names = write_pngs(_synth_config(args), Path(args.out), args.count, args.seed, workers=args.workers)
+    print(f"wrote {len(names)} captchas to {args.out}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .train import TrainConfig, train
+
+    width, height = args.size
+    input_w, input_h = args.input_size or (None, None)
+    config = TrainConfig(
+        model=args.model, out=args.out, data=args.data, val_split=args.val_split, label_rule=args.label_rule,
+        chars=args.chars, length=args.length, image_width=width, image_height=height, style=args.style,
+        pregenerate=args.pregenerate, schedule=args.schedule, input_width=input_w, input_height=input_h, epoch_size=args.epoch_size, val_size=args.val_size,
+        batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, finetune_lr=args.finetune_lr,
+        patience=args.patience, finetune_patience=args.finetune_patience, workers=args.workers,
+        seed=args.seed, device=args.device, dry_run=args.dry_run,
+    )  # fmt: skip
+    result = train(config, resume=args.resume)
+    print(f"best model: {result.best_path}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate, fresh_samples
+    from .folders import load_folder
+    from .recognizer import Recognizer
+
+    recognizer = Recognizer.load(args.model, threads=args.threads)
+    recognizer.batch_size = args.batch_size
+    spec, charset = recognizer.spec, recognizer.info.charset
+    if args.data:
+        loaded = load_folder(args.data, spec, args.label_rule, charset, workers=args.workers)
+        for name, reason in loaded.skipped:
+            print(f"skipped {name}: {reason}", file=sys.stderr)
+        samples = loaded.samples
+    else:
+        samples = fresh_samples(spec, args.count, args.seed, _synth_config(args, charset.chars), args.workers)
+    result = evaluate(recognizer, samples, progress=not args.json)
+    if args.plot:
+        from .plots import plot_predictions
+
+        n = min(len(samples), 16)
+        plot_predictions(samples.pixels[:n], samples.labels[:n], result.predictions[:n], args.plot)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    s = result.scores
+    print(f"model:           {result.model}")
+    print(f"captchas:        {s.count}")
+    print(f"accuracy:        {s.accuracy:.4f}  (whole captcha right)")
+    print(f"char accuracy:   {s.char_accuracy:.4f}")
+    print(f"images/second:   {result.images_per_second:.0f}")
+    if s.confusions:
+        print("most confused:   " + ", ".join(f"{t}->{p} x{n}" for t, p, n in s.confusions))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .preprocess import to_pixels
+    from .recognizer import Recognizer
+
+    recognizer = Recognizer.load(args.model, threads=args.threads)
+    good, pixels, failed = [], [], 0
+    for path in args.images:
+        try:
+            pixels.append(to_pixels(path, recognizer.spec))
+            good.append(path)
+        except ImageError as err:
+            print(f"{path}: error: {err}", file=sys.stderr)
+            failed += 1
+    if pixels:
+        import numpy as np
+
+        for path, d in zip(good, recognizer.predict_pixels(np.stack(pixels))):
+            if args.json:
+                print(json.dumps({"file": path, "text": d.text, "confidence": d.confidence, "char_probs": d.char_probs}))
+            else:
+                print(f"{path}\t{d.text}\t{d.confidence:.4f}")
+    return 1 if failed else 0
+
+
+def cmd_plot(args) -> int:
+    from . import plots
+
+    if args.what == "samples":
+        from .synth import draw
+
+        config = _synth_config(args)
+        drawn = [draw(config, args.seed, i) for i in range(args.count)]
+        import numpy as np
+
+        pixels = np.stack([np.asarray(im).transpose(2, 0, 1) for im, _ in drawn])
+        plots.plot_samples(pixels, [label for _, label in drawn], args.out)
+    elif args.what == "curves":
+        from .train import read_log
+
+        plots.plot_curves(read_log(args.source), args.out)
+    elif args.what == "model":
+        _plot_model(args, plots)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _plot_model(args, plots) -> None:
+    from .checkpoint import load_checkpoint
+    from .models import build_model, default_config, model_names
+
+    if args.source in model_names():
+        config = default_config(args.source, len(DEFAULT_CHARS) + 1, 4)
+        model, name = build_model(args.source, config), args.source
+        shape = (config.convs.in_channels, config.height, config.width)
+    else:
+        ckpt = load_checkpoint(args.source)
+        model, name, shape = ckpt.build(), ckpt.model_name, ckpt.input.shape
+    rows = plots.model_table(model, shape)
+    print(plots.format_table(rows))
+    plots.plot_model(rows, args.out, title=f"{name}: input {shape}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .models import model_names
+
+    parser = argparse.ArgumentParser(prog="captcha-break", description="Learn to read text captchas.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="draw labeled captchas to a folder (LABEL_INDEX.png)")
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0, help="same seed, same images, byte for byte")
+    p.add_argument("--out", required=True)
+    p.add_argument("--workers", type=int, default=2)
+    _add_synth_options(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train", help="train a model by name on synthetic captchas or a labeled folder")
+    p.add_argument("--model", choices=model_names(), default="crnn")
+    p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, log.csv")
+    p.add_argument("--data", help="folder of labeled images (default: synthetic captchas made on the fly)")
+    p.add_argument("--val-split", type=float, default=0.1, help="share of --data held out for validation")
+    p.add_argument("--label-rule", default="auto", help="how file names give labels: auto, none, underscore, dash, dot or a regex with (?P<label>...)")
+    _add_synth_options(p)
+    p.add_argument("--input-size", type=parse_size, help="model input WIDTHxHEIGHT (default: the model's)")
+    p.add_argument("--epoch-size", type=int, default=128_000, help="synthetic images per epoch")
+    p.add_argument("--pregenerate", type=int, default=0, help="draw N synthetic captchas once (cached) and reuse them each epoch")
+    p.add_argument("--val-size", type=int, default=12_800, help="synthetic validation images")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=100, help="most epochs per phase")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--finetune-lr", type=float, default=1e-4, help="rate after reloading the best weights")
+    p.add_argument("--patience", type=int, default=3, help="epochs without a better val loss before the lr drops")
+    p.add_argument("--finetune-patience", type=int, default=2)
+    p.add_argument("--schedule", choices=["plateau", "onecycle"], default="plateau", help="plateau: the tutorial's recipe; onecycle: --epochs epochs of OneCycleLR")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    p.add_argument("--dry-run", action="store_true", help="two batches per epoch, one epoch per phase")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy and speed on fresh captchas or a labeled folder")
+    _add_model_option(p)
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--data", help="folder of labeled images")
+    group.add_argument("--count", type=int, help="this many fresh synthetic captchas")
+    p.add_argument("--seed", default="eval", help="seed of the fresh captchas")
+    p.add_argument("--label-rule", default="auto")
+    _add_synth_options(p)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--plot", help="also write a PNG of predictions vs truth here")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="read the text of image files")
+    _add_model_option(p)
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("plot", help="pictures: samples, training curves, the model's layers")
+    p.add_argument("what", choices=["samples", "curves", "model"])
+    p.add_argument("source", nargs="?", help="curves: a log.csv; model: a model name or checkpoint")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--count", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    _add_synth_options(p)
+    p.set_defaults(func=cmd_plot)
+    return parser
+
+
+def _add_model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="default", help="model file (.pt or .onnx), or a bundled model's name (default: default)")
+    p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "plot" and args.what in ("curves", "model") and not args.source:
+        parser.error(f"plot {args.what} needs a source")
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, ImageError, LabelError) as err:
+        print(f"captcha-break: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

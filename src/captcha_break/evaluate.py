@@ -1,0 +1,59 @@
+"""Evaluate a recognizer on labeled samples: accuracy, character accuracy, confusions, speed."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from .folders import Samples
+from .metrics import Scores, score
+from .preprocess import InputSpec
+from .recognizer import Recognizer
+from .synth import SynthConfig, draw_arrays
+
+
+@dataclass
+class Evaluation:
+    scores: Scores
+    images_per_second: float  # inference only (data loading and generation excluded)
+    seconds: float
+    model: str
+    predictions: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            **self.scores.to_dict(),
+            "images_per_second": self.images_per_second,
+            "seconds": self.seconds,
+            "model": self.model,
+        }
+
+
+def evaluate(recognizer: Recognizer, samples: Samples, progress: bool = True) -> Evaluation:
+    """Run `recognizer` over `samples` in batches and score the strings it reads."""
+    preds: list[str] = []
+    seconds = 0.0
+    step = recognizer.batch_size
+    starts = range(0, len(samples), step)
+    for start in tqdm(starts, desc="evaluate", unit="batch", disable=not progress or None, file=sys.stderr):
+        batch = np.asarray(samples.pixels[start : start + step])
+        began = time.perf_counter()
+        preds += [d.text for d in recognizer.predict_pixels(batch)]
+        seconds += time.perf_counter() - began
+    return Evaluation(
+        scores=score(samples.labels, preds),
+        images_per_second=len(samples) / seconds if seconds else 0.0,
+        seconds=seconds,
+        model=recognizer.info.path,
+        predictions=preds,
+    )
+
+
+def fresh_samples(spec: InputSpec, count: int, seed: int | str, synth: SynthConfig, workers: int = 2) -> Samples:
+    """`count` captchas of stream `seed`, at the model's input size."""
+    pixels, labels = draw_arrays(synth, spec, seed, count, workers=workers)
+    return Samples(pixels, labels, [f"{label}_{i:06d}" for i, label in enumerate(labels)])

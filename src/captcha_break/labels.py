@@ -1,0 +1,79 @@
+"""Labels of a folder of captcha images: from file names or a labels.csv / labels.tsv."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+
+# How the label is cut out of a file stem. "auto" drops one trailing counter that tells
+# repeated labels apart: ABCD_17, ABCD-3 and ABCD.1 all read as ABCD.
+SUFFIX_RULES = {
+    "auto": r"(?P<label>.+?)(?:[._-]\d+)?",
+    "none": r"(?P<label>.+)",
+    "underscore": r"(?P<label>.+?)(?:_\d+)?",
+    "dash": r"(?P<label>.+?)(?:-\d+)?",
+    "dot": r"(?P<label>.+?)(?:\.\d+)?",
+}
+
+
+@dataclass
+class LabeledFiles:
+    items: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+
+
+def label_pattern(rule: str) -> re.Pattern:
+    """A named rule from SUFFIX_RULES, or a regex with a `label` group."""
+    pattern = SUFFIX_RULES.get(rule, rule)
+    compiled = re.compile(pattern)
+    if "label" not in compiled.groupindex:
+        raise ValueError(f"label rule {rule!r} needs a (?P<label>...) group")
+    return compiled
+
+
+def label_from_name(path: Path, pattern: re.Pattern) -> str | None:
+    match = pattern.fullmatch(path.stem)
+    return match.group("label") if match else None
+
+
+def find_labels_file(folder: Path) -> Path | None:
+    for name in ("labels.csv", "labels.tsv"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def read_labels_file(path: Path) -> dict[str, str]:
+    """(file, label) rows; a first row naming the columns is skipped."""
+    delimiter = "\t" if path.suffix == ".tsv" else ","
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["file", "label"]:
+        rows = rows[1:]
+    bad = [i for i, row in enumerate(rows) if len(row) < 2]
+    if bad:
+        raise ValueError(f"{path}: row {bad[0] + 1} needs two columns (file, label)")
+    return {row[0].strip(): row[1].strip() for row in rows}
+
+
+def scan_folder(folder: str | Path, rule: str = "auto", fold_case: bool = False) -> LabeledFiles:
+    """Every image file in `folder` with its label, sorted by name; files without a label
+    are listed in `skipped` with the reason."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder at {folder}")
+    labels_file = find_labels_file(folder)
+    table = read_labels_file(labels_file) if labels_file else None
+    pattern = label_pattern(rule)
+    result = LabeledFiles()
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        label = table.get(path.name) if table is not None else label_from_name(path, pattern)
+        if not label:
+            result.skipped.append((path.name, "no label"))
+            continue
+        result.items.append((path, label.upper() if fold_case else label))
+    return result

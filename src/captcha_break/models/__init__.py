@@ -1,0 +1,141 @@
+"""Model registry: names -> (module class, config factory).
+
+The CLI and checkpoints name models; `create_model(name, ...)` builds one, and
+`config_to_dict` / `config_from_dict` make configs travel inside checkpoints.
+Every model maps (B, C, H, W) float pixels in [0, 1] to logits (B, T, num_classes) and
+says how to decode them with its `scheme` ("ctc" or "positions").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from .blocks import ConvStackConfig
+from .cnn import CNNConfig, MultiHeadCNN
+from .crnn import CRNN, TUTORIAL_POOLS, CRNNConfig
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    cls: type[nn.Module]
+    config_cls: type
+    make_config: Callable[[int, int], Any]  # (num_classes, max_len) -> config
+    about: str
+
+
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register(name: str, cls: type[nn.Module], config_cls: type, about: str):
+    """Decorator: register `fn(num_classes, max_len) -> config` under `name`."""
+
+    def wrap(make_config: Callable[[int, int], Any]):
+        MODELS[name] = ModelEntry(cls, config_cls, make_config, about)
+        return make_config
+
+    return wrap
+
+
+@register("cnn", MultiHeadCNN, CNNConfig, "the tutorial's VGG-like CNN, one softmax head per character")
+def _cnn(num_classes: int, max_len: int) -> CNNConfig:
+    return CNNConfig(num_classes=num_classes, positions=max_len)
+
+
+@register("crnn", CRNN, CRNNConfig, "the tutorial's CRNN: VGG convolutions + 2 x BiGRU(128), CTC")
+def _crnn(num_classes: int, max_len: int) -> CRNNConfig:
+    return CRNNConfig(num_classes=num_classes)
+
+
+# Fast on a CPU (see benchmarks/): grayscale, a strided first convolution and a single
+# conv in the first block, where the tutorial's full-resolution layers cost the most.
+FAST_CONVS = ConvStackConfig(
+    in_channels=1, channels=(32, 64, 128, 160), pools=((2, 2), (2, 2), (2, 1), (2, 1)), convs=(1, 2, 2, 2), stem_stride=2
+)
+
+
+@register("crnn_fast", CRNN, CRNNConfig, "CPU-fast CRNN: grayscale, strided stem, 4 conv blocks + 2 x BiGRU(128), CTC")
+def _crnn_fast(num_classes: int, max_len: int) -> CRNNConfig:
+    return CRNNConfig(num_classes=num_classes, convs=FAST_CONVS)
+
+
+@register("cnn_fast", MultiHeadCNN, CNNConfig, "CPU-fast multi-head CNN: the crnn_fast convolutions + one head per character")
+def _cnn_fast(num_classes: int, max_len: int) -> CNNConfig:
+    convs = dataclasses.replace(FAST_CONVS, pools=((2, 2),) * 4)
+    return CNNConfig(num_classes=num_classes, positions=max_len, convs=convs, dropout=0.1)
+
+
+def model_names() -> list[str]:
+    return sorted(MODELS)
+
+
+def _entry(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")
+    return MODELS[name]
+
+
+def default_config(name: str, num_classes: int, max_len: int, **overrides: Any) -> Any:
+    """The registered config of `name`, with top-level fields replaced by `overrides`."""
+    config = _entry(name).make_config(num_classes, max_len)
+    return dataclasses.replace(config, **overrides) if overrides else config
+
+
+def build_model(name: str, config: Any) -> nn.Module:
+    return _entry(name).cls(config)
+
+
+def input_channels(config: Any) -> int:
+    return config.convs.in_channels
+
+
+def config_to_dict(config: Any) -> dict:
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(name: str, data: dict) -> Any:
+    """Inverse of config_to_dict for the config class registered under `name`."""
+    return _from_dict(_entry(name).config_cls, data)
+
+
+def _from_dict(cls: type, data: dict) -> Any:
+    template = cls()  # every config has full defaults; they tell nested types apart
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no fields {sorted(unknown)}")
+    values = {}
+    for key, value in data.items():
+        default = getattr(template, key)
+        if dataclasses.is_dataclass(default):
+            value = _from_dict(type(default), value)
+        elif isinstance(default, tuple):
+            value = _as_tuple(value)
+        values[key] = value
+    return cls(**values)
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+__all__ = [
+    "CNNConfig",
+    "CRNN",
+    "CRNNConfig",
+    "ConvStackConfig",
+    "MODELS",
+    "MultiHeadCNN",
+    "TUTORIAL_POOLS",
+    "build_model",
+    "config_from_dict",
+    "config_to_dict",
+    "default_config",
+    "input_channels",
+    "model_names",
+    "register",
+]

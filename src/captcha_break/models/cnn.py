@@ -1,0 +1,41 @@
+"""Multi-head classifier: one softmax head per character position (the tutorial's CNN)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .blocks import ConvStack, ConvStackConfig
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    num_classes: int = 37  # characters + the "no character" class 0
+    positions: int = 4  # heads: the longest label the model can read
+    height: int = 64
+    width: int = 128
+    convs: ConvStackConfig = field(default_factory=ConvStackConfig)
+    dropout: float = 0.0
+
+
+class MultiHeadCNN(nn.Module):
+    """(B, C, H, W) -> logits (B, positions, num_classes)."""
+
+    scheme = "positions"
+
+    def __init__(self, config: CNNConfig):
+        super().__init__()
+        self.config = config
+        self.features = ConvStack(config.convs)
+        fh, fw = config.convs.output_size(config.height, config.width)
+        flat = config.convs.channels[-1] * fh * fw
+        self.dropout = nn.Dropout(config.dropout)
+        # All heads in one Linear: the same maths as `positions` Dense layers, one matmul.
+        self.heads = nn.Linear(flat, config.positions * config.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.features(x).flatten(1)  # (B, C'*H'*W')
+        logits = self.heads(self.dropout(features))  # (B, positions*classes)
+        return logits.view(x.shape[0], self.config.positions, self.config.num_classes)

@@ -1,0 +1,123 @@
+"""The one image -> array transform, shared by training, prediction, export and serving.
+
+`to_pixels` turns any image Pillow can read into a uint8 array of the model's input size
+(this is also what the data caches store); `normalize` turns a batch of those into the
+float32 tensor a model takes. Keeping both here means preprocessing cannot drift between
+training and inference.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+# Refuse decompression bombs well before Pillow's own (much larger) limit: no captcha
+# is anywhere near 40 megapixels.
+MAX_PIXELS = 40_000_000
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model takes: (channels, height, width) pixels scaled to [0, 1]."""
+
+    height: int = 64
+    width: int = 128
+    channels: int = 3  # 3 = RGB, 1 = grayscale
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, not {self.channels}")
+        if self.height < 8 or self.width < 8:
+            raise ValueError(f"input size {self.width}x{self.height} is too small")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.height, self.width)
+
+
+def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
+    """Read a path, raw bytes or a PIL image; raise ImageError with a clear reason."""
+    if isinstance(source, Image.Image):
+        return source
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    except OSError as err:
+        raise ImageError(f"cannot read {source}: {err.strerror or err}") from err
+    if not data:
+        raise ImageError("empty file")
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageError(f"image too large: {image.width}x{image.height} pixels")
+        image.load()  # decode now, so a truncated file fails here and not later
+    except UnidentifiedImageError as err:
+        raise ImageError("not an image (format not recognised)") from err
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"image too large (possible decompression bomb): {err}") from err
+    except (OSError, SyntaxError) as err:
+        raise ImageError(f"corrupt or truncated image: {err}") from err
+    return image
+
+
+def flatten_onto_white(image: Image.Image) -> Image.Image:
+    """First frame, any mode -> RGB; transparency becomes a white background.
+
+    Captchas served as RGBA or palette images with a transparent background must not
+    turn black, which is what a plain convert("RGB") would do.
+    """
+    if getattr(image, "n_frames", 1) > 1:
+        image = next(ImageSequence.Iterator(image))
+    if image.mode in ("I;16", "I", "F"):
+        image = image.convert("L")  # 16/32-bit grayscale: RGB conversion cannot take these
+    if image.mode == "P" or image.mode in ("LA", "PA", "RGBA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def to_pixels(source: str | Path | bytes | Image.Image | np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Any image -> uint8 array (channels, height, width) resized to the model's input.
+
+    A NumPy array is taken as (H, W), (H, W, 3) or (H, W, 4) pixels.
+    """
+    if isinstance(source, np.ndarray):
+        image = Image.fromarray(_as_uint8(source))
+    else:
+        image = open_image(source)
+    rgb = flatten_onto_white(image)
+    if rgb.size != (spec.width, spec.height):
+        rgb = rgb.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
+    if spec.channels == 1:
+        return np.asarray(rgb.convert("L"), dtype=np.uint8)[None]  # (1, H, W)
+    return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1).copy()  # (3, H, W)
+
+
+def normalize(pixels: np.ndarray) -> np.ndarray:
+    """uint8 (..., C, H, W) -> float32 in [0, 1]."""
+    return pixels.astype(np.float32) * np.float32(1 / 255)
+
+
+def preprocess(source: str | Path | bytes | Image.Image | np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Any image -> float32 (channels, height, width) ready for a model."""
+    return normalize(to_pixels(source, spec))
+
+
+def _as_uint8(array: np.ndarray) -> np.ndarray:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), not {array.shape}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.dtype == np.uint8:
+        return array
+    if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
+        array = array * 255.0  # floats in [0, 1]
+    return np.clip(array, 0, 255).astype(np.uint8)

@@ -1,0 +1,161 @@
+"""Read captchas with a trained model: the one inference path for the CLI, API and server.
+
+`Recognizer.load` takes "default" (the bundled model), an exported `.onnx` file (run by
+ONNX Runtime, no torch needed) or a training checkpoint `.pt` (torch imported on demand).
+Every backend maps a float32 batch (B, C, H, W) to logits (B, T, classes); preprocessing
+and decoding are shared, so all backends give the same strings for the same images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from .charset import Charset
+from .decoding import Decoded, greedy_decode, softmax
+from .preprocess import InputSpec, normalize, to_pixels
+
+ASSETS = Path(__file__).parent / "assets"
+ONNX_METADATA_KEY = "captcha_break"
+ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
+
+
+class Backend(Protocol):
+    def __call__(self, images: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class Prediction:
+    text: str
+    confidence: float
+    char_probs: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "confidence": self.confidence, "char_probs": self.char_probs}
+
+
+@dataclass
+class ModelInfo:
+    """What a model file says about itself."""
+
+    name: str
+    charset: Charset
+    input: InputSpec
+    scheme: str
+    meta: dict = field(default_factory=dict)
+    path: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "charset": self.charset.chars,
+            "input": {"height": self.input.height, "width": self.input.width, "channels": self.input.channels},
+            "scheme": self.scheme,
+            "meta": self.meta,
+        }
+
+
+def resolve_model(source: str | os.PathLike = "default") -> Path:
+    """'default' or a bundled model's name -> its file; anything else is a path."""
+    name = str(source)
+    for candidate in (ASSETS / f"{name}.onnx", ASSETS / name):
+        if candidate.is_file():
+            return candidate
+    path = Path(source)
+    if not path.is_file():
+        hint = " (no bundled model of that name)" if not path.suffix else ""
+        raise FileNotFoundError(f"no model at {path}{hint}")
+    return path
+
+
+class Recognizer:
+    def __init__(self, backend: Backend, info: ModelInfo, batch_size: int = 256):
+        self.backend, self.info, self.batch_size = backend, info, batch_size
+
+    @classmethod
+    def load(cls, source: str | os.PathLike = "default", threads: int | None = None, device: str = "auto") -> Recognizer:
+        path = resolve_model(source)
+        if path.suffix == ".onnx":
+            backend, info = _onnx_backend(path, threads)
+        else:
+            backend, info = _torch_backend(path, threads, device)
+        info.path = str(path)
+        return cls(backend, info)
+
+    @property
+    def spec(self) -> InputSpec:
+        return self.info.input
+
+    def predict(self, x: ImageInput | Sequence[ImageInput]) -> Prediction | list[Prediction]:
+        """One image -> one Prediction; a list -> a list, run in batches.
+
+        Accepts paths, raw bytes, PIL images and NumPy arrays (H, W[, C]); raises
+        preprocess.ImageError for anything that is not a usable image.
+        """
+        single = not isinstance(x, (list, tuple))
+        items = [x] if single else list(x)
+        pixels = np.stack([to_pixels(item, self.spec) for item in items]) if items else np.zeros((0, *self.spec.shape), np.uint8)
+        results = [Prediction(d.text, d.confidence, d.char_probs) for d in self.predict_pixels(pixels)]
+        return results[0] if single else results
+
+    def predict_pixels(self, pixels: np.ndarray) -> list[Decoded]:
+        """uint8 (N, C, H, W) already at the model's input size -> decoded strings."""
+        decoded: list[Decoded] = []
+        for start in range(0, len(pixels), self.batch_size):
+            logits = self.backend(normalize(pixels[start : start + self.batch_size]))
+            decoded += greedy_decode(softmax(logits.astype(np.float32)), self.info.charset, self.info.scheme)
+        return decoded
+
+
+def _onnx_backend(path: Path, threads: int | None) -> tuple[Backend, ModelInfo]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise ValueError(f"cannot load ONNX model {path}: {err}") from err
+    raw = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
+    if raw is None:
+        raise ValueError(f"{path} is an ONNX model but not one exported by captcha_break (no metadata)")
+    info = info_from_metadata(json.loads(raw))
+    input_name = session.get_inputs()[0].name
+
+    def run(images: np.ndarray) -> np.ndarray:
+        return session.run(None, {input_name: images})[0]
+
+    return run, info
+
+
+def info_from_metadata(data: dict[str, Any]) -> ModelInfo:
+    return ModelInfo(data["model_name"], Charset(data["charset"]), InputSpec(**data["input"]), data["scheme"], data.get("meta", {}))
+
+
+def _torch_backend(path: Path, threads: int | None, device_name: str) -> tuple[Backend, ModelInfo]:
+    import torch  # only for checkpoints: exported models run without it
+
+    from .checkpoint import load_checkpoint
+    from .device import pick_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    checkpoint = load_checkpoint(path)
+    device = pick_device(device_name)
+    model = checkpoint.build(device)
+
+    @torch.inference_mode()
+    def run(images: np.ndarray) -> np.ndarray:
+        return model(torch.from_numpy(images).to(device)).float().cpu().numpy()
+
+    info = ModelInfo(checkpoint.model_name, checkpoint.charset, checkpoint.input, model.scheme, checkpoint.meta)
+    return run, info

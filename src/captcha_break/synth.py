@@ -1,0 +1,191 @@
+"""Synthetic captchas from the `captcha` library, reproducible from a seed.
+
+captcha 0.7 draws all its randomness from the `secrets` module, which cannot be seeded.
+`_seeded` swaps the module's `secrets` for a shim backed by `random.Random` while one
+image is drawn, so that (seed, index) -> image is a pure function: the same seed gives
+byte-identical files on every run and in every worker process.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from multiprocessing import get_context
+from pathlib import Path
+
+import captcha.image as captcha_image
+import numpy as np
+from captcha.image import ImageCaptcha
+from PIL import Image
+from PIL.Image import Resampling, Transform
+from PIL.ImageDraw import Draw
+
+from .cache import cache_key, load_arrays, save_arrays
+from .charset import DEFAULT_CHARS
+from .preprocess import InputSpec, to_pixels
+
+STYLES = ("v07", "v03", "mixed")
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What captchas to draw.
+
+    style: "v07" is captcha 0.7 exactly; "v03" draws the stronger character warps of
+    captcha 0.3 (the version the tutorial used); "mixed" picks one of the two per image.
+    """
+
+    chars: str = DEFAULT_CHARS
+    min_len: int = 4
+    max_len: int = 4
+    width: int = 128
+    height: int = 64
+    style: str = "v07"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_len <= self.max_len:
+            raise ValueError(f"bad length range {self.min_len}-{self.max_len}")
+        if self.style not in STYLES:
+            raise ValueError(f"unknown style {self.style!r}; expected one of {STYLES}")
+        if self.width < 16 or self.height < 16:
+            raise ValueError(f"image size {self.width}x{self.height} is too small")
+
+
+def parse_length(text: str) -> tuple[int, int]:
+    """'4' -> (4, 4); '4-6' -> (4, 6)."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+    if not match:
+        raise ValueError(f"length must be N or MIN-MAX, not {text!r}")
+    low = int(match.group(1))
+    high = int(match.group(2) or low)
+    if not 1 <= low <= high:
+        raise ValueError(f"bad length range {text!r}")
+    return low, high
+
+
+class _SeededSecrets:
+    """The three `secrets` functions captcha.image uses, drawn from a seeded Random."""
+
+    def __init__(self, rng: random.Random):
+        self.randbelow = rng.randrange
+        self.randbits = rng.getrandbits
+        self.choice = rng.choice
+
+
+_PATCH_LOCK = threading.Lock()
+
+
+@contextmanager
+def _seeded(rng: random.Random) -> Iterator[None]:
+    # The patch is process-wide, so threads must take turns; it is undone afterwards so
+    # other users of the captcha library in this process keep real randomness.
+    with _PATCH_LOCK:
+        original = captcha_image.secrets
+        captcha_image.secrets = _SeededSecrets(rng)
+        try:
+            yield
+        finally:
+            captcha_image.secrets = original
+
+
+class LegacyWarpCaptcha(ImageCaptcha):
+    """ImageCaptcha with captcha 0.3's character warps.
+
+    0.7 computes the warp span as w * U * 0.2 + 0.1 (a few pixels); 0.3 drew it from
+    w * U(0.1, 0.3) and h * U(0.2, 0.3), so its characters are far more distorted.
+    """
+
+    def _draw_character(self, c: str, draw, color) -> Image.Image:
+        rand = captcha_image.secrets
+        font = rand.choice(self.truefonts)
+        _, _, w, h = draw.multiline_textbbox((1, 1), c, font=font)
+        dx, dy = rand.randbelow(5), rand.randbelow(7)
+        im = Image.new("RGBA", (int(w) + dx, int(h) + dy))
+        Draw(im).text((dx, dy), c, font=font, fill=color)
+        im = im.crop(im.getbbox())
+        im = im.rotate(_uniform(rand, -30, 30), Resampling.BILINEAR, expand=True)
+        span_x, span_y = w * _uniform(rand, 0.1, 0.3), h * _uniform(rand, 0.2, 0.3)
+        x1, x2 = (int(_uniform(rand, -span_x, span_x)) for _ in range(2))
+        y1, y2 = (int(_uniform(rand, -span_y, span_y)) for _ in range(2))
+        w2, h2 = int(w) + abs(x1) + abs(x2), int(h) + abs(y1) + abs(y2)
+        quad = (x1, y1, -x1, h2 - y2, w2 + x2, h2 + y2, w2 - x2, -y1)
+        im = im.resize((w2, h2))
+        return im.transform((int(w), int(h)), Transform.QUAD, quad)
+
+
+def _uniform(rand, low: float, high: float) -> float:
+    return low + (rand.randbits(32) / 2**32) * (high - low)
+
+
+@lru_cache(maxsize=16)
+def _generator(width: int, height: int, style: str) -> ImageCaptcha:
+    # Cached: loading the fonts costs more than drawing an image.
+    cls = LegacyWarpCaptcha if style == "v03" else ImageCaptcha
+    return cls(width=width, height=height)
+
+
+def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
+    """The index-th captcha of the stream `seed`: (RGB image, label)."""
+    rng = random.Random(f"captcha_break/{seed}/{index}")
+    length = rng.randint(config.min_len, config.max_len)
+    label = "".join(rng.choice(config.chars) for _ in range(length))
+    style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
+    generator = _generator(config.width, config.height, style)
+    with _seeded(rng):
+        image = generator.generate_image(label)
+    return image, label
+
+
+def _draw_pixels(job: tuple[SynthConfig, int, int, InputSpec]) -> tuple[np.ndarray, str]:
+    config, seed, index, spec = job
+    image, label = draw(config, seed, index)
+    return to_pixels(image, spec), label
+
+
+def draw_arrays(
+    config: SynthConfig, spec: InputSpec, seed: int, count: int, start: int = 0, workers: int = 0
+) -> tuple[np.ndarray, list[str]]:
+    """Captchas start..start+count-1 of stream `seed` as (uint8 (N, C, H, W), labels)."""
+    jobs = [(config, seed, i, spec) for i in range(start, start + count)]
+    results = _map(_draw_pixels, jobs, workers)
+    pixels = np.stack([p for p, _ in results]) if results else np.zeros((0, *spec.shape), np.uint8)
+    return pixels, [label for _, label in results]
+
+
+def draw_arrays_cached(config: SynthConfig, spec: InputSpec, seed: int | str, count: int, workers: int = 0) -> tuple[np.ndarray, list[str]]:
+    """draw_arrays, kept on disk: the same set is drawn once and then memory-mapped."""
+    key = cache_key("synth", config, spec, seed, count)
+    found = load_arrays("synth", key)
+    if found is not None:
+        return found[0], found[1]["labels"]
+    pixels, labels = draw_arrays(config, spec, seed, count, workers=workers)
+    save_arrays("synth", key, pixels, {"labels": labels})
+    return pixels, labels
+
+
+def _write_png(job: tuple[SynthConfig, int, int, Path, int]) -> str:
+    config, seed, index, out, digits = job
+    image, label = draw(config, seed, index)
+    name = f"{label}_{index:0{digits}d}.png"
+    image.save(out / name, format="PNG")
+    return name
+
+
+def write_pngs(config: SynthConfig, out: Path, count: int, seed: int, workers: int = 0) -> list[str]:
+    """Write `count` captchas to `out` as LABEL_INDEX.png; returns the file names."""
+    out.mkdir(parents=True, exist_ok=True)
+    digits = max(6, len(str(count - 1)))
+    return _map(_write_png, [(config, seed, i, out, digits) for i in range(count)], workers)
+
+
+def _map(fn, jobs: list, workers: int) -> list:
+    if workers <= 1 or len(jobs) < 64:
+        return [fn(job) for job in jobs]
+    # fork: workers inherit the loaded fonts; results come back in order.
+    with get_context("fork").Pool(workers) as pool:
+        return pool.map(fn, jobs, chunksize=max(1, len(jobs) // (workers * 8)))

@@ -1,0 +1,77 @@
+"""The command line end to end on a tiny generated set, as a user would run it."""
+
+import json
+
+import pytest
+
+from captcha_break.cli import main
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    assert main(["generate", "--count", "48", "--seed", "5", "--out", str(root / "data"), "--workers", "2"]) == 0
+    assert main(["train", "--model", "crnn_fast", "--out", str(root / "run"), "--data", str(root / "data"), "--dry-run", "--batch-size", "16", "--workers", "0"]) == 0
+    return root
+
+
+def test_generate_names_files_by_label(workspace):
+    names = sorted(p.name for p in (workspace / "data").glob("*.png"))
+    assert len(names) == 48 and all(len(n.split("_")[0]) == 4 for n in names)
+
+
+def test_train_writes_checkpoints_and_log(workspace):
+    run = workspace / "run"
+    assert (run / "best.pt").exists() and (run / "last.pt").exists()
+    assert (run / "log.csv").read_text().startswith("epoch,phase,lr,train_loss,val_loss")
+
+
+def test_evaluate_json_on_folder_and_fresh_captchas(workspace, capsys):
+    model = str(workspace / "run" / "best.pt")
+    assert main(["evaluate", "--model", model, "--data", str(workspace / "data"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["count"] == 48
+    assert {"accuracy", "char_accuracy", "count", "images_per_second"} <= set(report)
+    assert main(["evaluate", "--model", model, "--count", "20", "--json", "--plot", str(workspace / "pred.png")]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 20
+    assert (workspace / "pred.png").stat().st_size > 1000
+
+
+def test_predict_reads_good_files_and_reports_bad_ones(workspace, capsys, tmp_path):
+    good = sorted((workspace / "data").glob("*.png"))[:2]
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(good[0].read_bytes()[:200])
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    files = [str(good[0]), str(text), str(truncated), str(empty), str(good[1])]
+    code = main(["predict", "--model", str(workspace / "run" / "best.pt"), *files])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert [line.split("\t")[0] for line in out.splitlines()] == [str(good[0]), str(good[1])]
+    assert f"{text}: error: not an image" in err
+    assert f"{truncated}: error: corrupt or truncated" in err
+    assert f"{empty}: error: empty file" in err
+
+
+def test_plots(workspace, capsys):
+    for args in (
+        ["samples", "--count", "8"],
+        ["curves", str(workspace / "run" / "log.csv")],
+        ["model", "crnn"],
+        ["model", str(workspace / "run" / "best.pt")],
+    ):
+        out = workspace / f"{args[0]}-{len(args)}.png"
+        assert main(["plot", *args, "--out", str(out)]) == 0
+        assert out.stat().st_size > 1000
+    assert "GRU" in capsys.readouterr().out  # the printed layer table
+
+
+def test_user_errors_are_clear(workspace, capsys):
+    assert main(["evaluate", "--model", str(workspace / "nope.pt"), "--count", "4"]) == 2
+    assert "no model at" in capsys.readouterr().err
+    assert main(["train", "--model", "crnn_fast", "--out", str(workspace / "run"), "--dry-run"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["generate", "--count", "3", "--out", "x", "--length", "6-4"])

@@ -1,0 +1,78 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captcha_break.preprocess import ImageError, InputSpec, open_image, preprocess, to_pixels
+
+SPEC = InputSpec(64, 128, 3)
+
+
+def encoded(image: Image.Image, fmt: str, **kw) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kw)
+    return buffer.getvalue()
+
+
+def test_rgba_transparent_background_becomes_white():
+    image = Image.new("RGBA", (50, 20), (0, 0, 0, 0))
+    image.paste((200, 0, 0, 255), (10, 5, 20, 15))
+    pixels = to_pixels(encoded(image, "PNG"), InputSpec(20, 50, 3))
+    assert pixels[:, 0, 0].tolist() == [255, 255, 255]
+    assert pixels[:, 10, 15].tolist() == [200, 0, 0]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "P", "LA", "I;16", "1"])
+def test_modes_pillow_reads(mode):
+    image = Image.new("RGB", (60, 30), (255, 255, 255)).convert(mode)
+    pixels = to_pixels(encoded(image, "PNG"), SPEC)
+    assert pixels.shape == (3, 64, 128) and pixels.dtype == np.uint8
+
+
+def test_palette_with_transparency_is_white():
+    image = Image.new("P", (40, 20), 0)
+    image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    data = encoded(image, "PNG", transparency=0)
+    assert to_pixels(data, InputSpec(20, 40, 1))[0, 0, 0] == 255
+
+
+def test_jpeg_and_gif_first_frame():
+    jpeg = encoded(Image.new("RGB", (128, 64), (10, 20, 30)), "JPEG")
+    assert abs(int(to_pixels(jpeg, SPEC)[2, 5, 5]) - 30) < 4
+    frames = [Image.new("RGB", (40, 20), c) for c in ((0, 0, 255), (255, 0, 0))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    first = to_pixels(buffer.getvalue(), InputSpec(20, 40, 3))
+    assert first[2, 5, 5] > 200 and first[0, 5, 5] < 50
+
+
+def test_arrays_and_grayscale_spec():
+    array = np.full((64, 128, 3), 255, np.uint8)
+    assert preprocess(array, InputSpec(32, 64, 1)).shape == (1, 32, 64)
+    assert preprocess(array.astype(np.float32) / 255, SPEC).max() == pytest.approx(1.0)
+    with pytest.raises(ImageError):
+        to_pixels(np.zeros((4, 4, 5)), SPEC)
+
+
+def test_bad_inputs_have_clear_errors(tmp_path):
+    good = encoded(Image.new("RGB", (128, 64), "white"), "PNG")
+    cases = {
+        "not an image": b"hello, this is text",
+        "corrupt or truncated": good[: len(good) // 2],
+        "empty file": b"",
+    }
+    for reason, data in cases.items():
+        path = tmp_path / "x.png"
+        path.write_bytes(data)
+        with pytest.raises(ImageError, match=reason):
+            open_image(path)
+    with pytest.raises(ImageError, match="cannot read"):
+        open_image(tmp_path / "missing.png")
+
+
+def test_huge_images_are_refused_before_decoding():
+    # A PNG header that claims 20000 x 20000 pixels: refused from the header alone.
+    huge = encoded(Image.new("1", (20000, 20000)), "PNG")
+    with pytest.raises(ImageError, match="too large"):
+        open_image(huge)

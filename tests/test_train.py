@@ -1,0 +1,109 @@
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from captcha_break.checkpoint import load_checkpoint, save_checkpoint
+from captcha_break.recognizer import Recognizer
+from captcha_break.train import TrainConfig, train
+
+
+def tiny(tmp_path, **kw) -> TrainConfig:
+    # The same 64 captchas every epoch: loss must fall if the training step works.
+    base = dict(model="crnn_fast", out=str(tmp_path / "run"), pregenerate=64, val_size=32, batch_size=16, epochs=4, patience=10, workers=0, lr=2e-3)
+    return TrainConfig(**{**base, **kw})
+
+
+def log_rows(run) -> list[dict]:
+    with open(run / "log.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("model", ["crnn_fast", "cnn_fast"])
+def test_a_few_epochs_lower_the_loss(tmp_path, model):
+    result = train(tiny(tmp_path, model=model, finetune_patience=0), log=lambda *_: None)
+    losses = [r.train_loss for r in result.history]
+    assert len(losses) == 4
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_checkpoints_describe_themselves(tmp_path):
+    config = tiny(tmp_path, epochs=1, finetune_patience=0)
+    result = train(config, log=lambda *_: None)
+    raw = torch.load(result.best_path, weights_only=True)  # no pickled classes
+    assert raw["model_name"] == "crnn_fast" and raw["charset"] == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    best = load_checkpoint(result.best_path)
+    assert best.input.shape == (1, 64, 128)
+    assert best.train_state is None and best.meta["train_config"]["batch_size"] == 16
+    # The checkpoint alone rebuilds a working recognizer.
+    assert isinstance(Recognizer.load(result.best_path).predict(torch.rand(64, 128).numpy()).text, str)
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path):
+    config = tiny(tmp_path, epochs=3, finetune_patience=0)
+
+    def stop_after_two(message):
+        if message.startswith("epoch 2 "):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, log=stop_after_two)
+    run = tmp_path / "run"
+    assert [r["epoch"] for r in log_rows(run)] == ["1", "2"]
+    assert load_checkpoint(run / "last.pt").train_state["run"]["epoch"] == 2
+    with pytest.raises(FileExistsError):
+        train(config, log=lambda *_: None)  # never silently overwrite a run
+    result = train(TrainConfig(out=str(run)), resume=True, log=lambda *_: None)
+    assert [r.epoch for r in result.history] == [3]
+    assert [r["epoch"] for r in log_rows(run)] == ["1", "2", "3"]
+
+
+def test_kill_9_loses_at_most_the_running_epoch(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "captcha_break", "train", "--model", "crnn_fast", "--out", str(run), "--pregenerate", "64",
+           "--val-size", "16", "--batch-size", "16", "--epochs", "4", "--patience", "9", "--finetune-patience", "1", "--workers", "0"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (run / "last.pt").exists():
+            time.sleep(0.05)
+        time.sleep(0.3)  # land the kill somewhere inside a later epoch
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = load_checkpoint(run / "last.pt").train_state["run"]["epoch"]  # intact after the kill
+    assert 1 <= done < 5
+    result = subprocess.run([*cmd[:4], "--out", str(run), "--resume"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"resuming {run} after epoch {done}" in result.stdout
+    epochs = [int(r["epoch"]) for r in log_rows(run)]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 5  # 4 + the lowered-lr phase
+    assert not list(run.glob("*.tmp"))
+
+
+def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    result = train(tiny(tmp_path, epochs=1, finetune_patience=0), log=lambda *_: None)
+    before = result.best_path.read_bytes()
+    ckpt = load_checkpoint(result.best_path)
+
+    def broken_save(obj, f):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        save_checkpoint(ckpt, result.best_path)
+    assert result.best_path.read_bytes() == before
+    assert not list(result.best_path.parent.glob("*.tmp"))
+
+
+def test_damaged_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="cannot read checkpoint"):
+        load_checkpoint(bad)
