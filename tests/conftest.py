@@ -19,3 +19,22 @@ def shared_datasets() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data sets not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> dict[str, Path]:
+    """A crnn_fast trained for a few steps (so its outputs are not uniform), with its ONNX
+    export and a handful of captcha files."""
+    import os
+
+    from captcha_break.export import export_onnx
+    from captcha_break.synth import SynthConfig, write_pngs
+    from captcha_break.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("tiny_model")
+    os.environ.setdefault("CAPTCHA_BREAK_CACHE", str(root / "cache"))
+    config = TrainConfig(model="crnn_fast", out=str(root / "run"), pregenerate=64, val_size=16, batch_size=32, epochs=2, finetune_patience=0, workers=0)
+    best = train(config, log=lambda *_: None).best_path
+    onnx = export_onnx(best, root / "model.onnx")
+    write_pngs(SynthConfig(), root / "images", 6, seed=11)
+    return {"pt": best, "onnx": onnx, "images": root / "images"}

@@ -168,6 +168,26 @@ def _plot_model(args, plots) -> None:
     plots.plot_model(rows, args.out, title=f"{name}: input {shape}")
 
 
+def cmd_export(args) -> int:
+    from .export import export_onnx
+    from .recognizer import resolve_model
+
+    source = resolve_model(args.model)
+    if source.suffix == ".onnx":
+        raise ValueError(f"{source} is already an ONNX model: export takes a training checkpoint (.pt)")
+    out = export_onnx(source, args.out, int8=args.int8)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import ServeConfig, serve
+
+    config = ServeConfig(model=args.model, api_key=args.api_key, threads=args.threads, max_body_bytes=args.max_body_bytes)
+    serve(config, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import model_names
 
@@ -227,6 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("export", help="write an ONNX model that runs without torch")
+    p.add_argument("--model", required=True, help="training checkpoint (.pt)")
+    p.add_argument("--out", required=True, help="ONNX file to write")
+    p.add_argument("--int8", action="store_true", help="quantize weights to int8 (smaller, usually faster)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="HTTP service: POST /predict, /predict/batch; GET /health, /models, /docs")
+    _add_model_option(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="server processes")
+    p.add_argument("--api-key", default=None, help="require this key in the X-API-Key header")
+    p.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("plot", help="pictures: samples, training curves, the model's layers")
     p.add_argument("what", choices=["samples", "curves", "model"])

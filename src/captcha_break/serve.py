@@ -1,0 +1,235 @@
+"""HTTP service: FastAPI over a Recognizer, with concurrent requests batched together.
+
+Decoding an upload and running the model are CPU work, so neither runs on the event loop:
+images are decoded in worker threads, then a `MicroBatcher` gathers the requests that
+arrive within a couple of milliseconds into one model call (one batch of 16 costs far less
+than 16 batches of one). Bad input gets a 4xx with a reason, never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from .decoding import Decoded
+from .preprocess import ImageError, to_pixels
+from .recognizer import Recognizer
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_BATCH_IMAGES = 64
+
+
+@dataclass
+class ServeConfig:
+    model: str = "default"
+    api_key: str | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_batch_images: int = MAX_BATCH_IMAGES
+    batch_wait_ms: float = 2.0
+    threads: int | None = None
+
+
+class MicroBatcher:
+    """Collects single-image requests for up to `wait_ms` and runs them as one batch."""
+
+    def __init__(self, recognizer: Recognizer, max_batch: int = 64, wait_ms: float = 2.0):
+        self.recognizer, self.max_batch, self.wait = recognizer, max_batch, wait_ms / 1000
+        self.queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future]] = asyncio.Queue()
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+
+    async def submit(self, pixels: np.ndarray) -> list[Decoded]:
+        """(N, C, H, W) uint8 -> N results; N images may share a batch with other requests."""
+        loop = asyncio.get_running_loop()
+        futures = []
+        for image in pixels:
+            future = loop.create_future()
+            await self.queue.put((image, future))
+            futures.append(future)
+        return list(await asyncio.gather(*futures))
+
+    async def _run(self) -> None:
+        while True:
+            items = [await self.queue.get()]
+            deadline = asyncio.get_running_loop().time() + self.wait
+            while len(items) < self.max_batch:
+                timeout = deadline - asyncio.get_running_loop().time()
+                try:
+                    items.append(self.queue.get_nowait() if timeout <= 0 else await asyncio.wait_for(self.queue.get(), timeout))
+                except (asyncio.TimeoutError, asyncio.QueueEmpty):
+                    break
+            await self._infer(items)
+
+    async def _infer(self, items: list[tuple[np.ndarray, asyncio.Future]]) -> None:
+        try:
+            results = await run_in_threadpool(self.recognizer.predict_pixels, np.stack([p for p, _ in items]))
+        except Exception as err:  # noqa: BLE001 - handed to every waiting request
+            for _, future in items:
+                if not future.done():
+                    future.set_exception(err)
+            return
+        for (_, future), result in zip(items, results):
+            if not future.done():
+                future.set_result(result)
+
+
+def create_app(config: ServeConfig | None = None) -> FastAPI:
+    config = config or ServeConfig()
+    recognizer = Recognizer.load(config.model, threads=config.threads)
+    batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="captcha_break", version=recognizer.info.meta.get("version", "1"), lifespan=lifespan)
+    app.state.recognizer, app.state.config = recognizer, config
+
+    @app.exception_handler(ImageError)
+    async def image_error(_request: Request, err: ImageError):
+        status = 413 if "too large" in str(err) else 400
+        return JSONResponse({"detail": str(err)}, status_code=status)
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "model": recognizer.info.name}
+
+    @app.get("/models")
+    async def models(request: Request) -> list[dict]:
+        _check_key(request, config)
+        info = recognizer.info.to_dict()
+        info["accuracy"] = recognizer.info.meta.get("card", {}).get("accuracy", recognizer.info.meta.get("accuracy"))
+        return [info]
+
+    @app.post("/predict", summary="Read one captcha: multipart field `file`, a raw image body, or JSON {\"image\": base64}")
+    async def predict(request: Request) -> dict:
+        _check_key(request, config)
+        [data] = await _images_from_request(request, config, many=False)
+        pixels = await run_in_threadpool(to_pixels, data, recognizer.spec)
+        [result] = await batcher.submit(pixels[None])
+        return _result(result)
+
+    @app.post("/predict/batch", summary="Read several: multipart fields `files`, or JSON {\"images\": [base64, ...]}")
+    async def predict_batch(request: Request) -> dict:
+        _check_key(request, config)
+        images = await _images_from_request(request, config, many=True)
+        pixels = await run_in_threadpool(lambda: np.stack([to_pixels(d, recognizer.spec) for d in images]))
+        return {"results": [_result(r) for r in await batcher.submit(pixels)]}
+
+    return app
+
+
+def _result(decoded: Decoded) -> dict:
+    return {"text": decoded.text, "confidence": decoded.confidence, "char_probs": decoded.char_probs}
+
+
+def _check_key(request: Request, config: ServeConfig) -> None:
+    if config.api_key is None:
+        return
+    given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), config.api_key.encode()):
+        raise HTTPException(401, "missing or wrong API key (send it as X-API-Key)")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` (Content-Length or not)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body of {declared} bytes is over the limit of {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _images_from_request(request: Request, config: ServeConfig, many: bool) -> list[bytes]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        images = await _multipart_images(request, config, "files" if many else "file")
+    else:
+        body = await _read_body(request, config.max_body_bytes)
+        if not body:
+            raise HTTPException(400, "empty body: send an image")
+        images = _json_images(body, many) if content_type.startswith("application/json") else [body]
+    if not images:
+        raise HTTPException(400, "no image in the request")
+    if len(images) > config.max_batch_images:
+        raise HTTPException(413, f"{len(images)} images is over the limit of {config.max_batch_images} per request")
+    if any(not image for image in images):
+        raise HTTPException(400, "empty image")
+    return images
+
+
+async def _multipart_images(request: Request, config: ServeConfig, field: str) -> list[bytes]:
+    declared = request.headers.get("content-length")
+    if not declared or not declared.isdigit():
+        raise HTTPException(411, "multipart uploads need a Content-Length")
+    if int(declared) > config.max_body_bytes:
+        raise HTTPException(413, f"body of {declared} bytes is over the limit of {config.max_body_bytes}")
+    form = await request.form(max_files=config.max_batch_images, max_fields=config.max_batch_images)
+    uploads = form.getlist(field) or ([form["file"]] if field == "files" and "file" in form else [])
+    if not uploads:
+        raise HTTPException(400, f"multipart form needs a `{field}` field with the image")
+    if any(isinstance(u, str) for u in uploads):
+        raise HTTPException(400, f"`{field}` must be a file upload")
+    return [await u.read() for u in uploads]
+
+
+def _json_images(body: bytes, many: bool) -> list[bytes]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise HTTPException(400, f"body is not valid JSON: {err}") from err
+    key = "images" if many else "image"
+    if not isinstance(payload, dict) or key not in payload:
+        raise HTTPException(400, f'JSON body needs "{key}": ' + ("[base64, ...]" if many else "base64"))
+    values = payload[key] if many else [payload[key]]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise HTTPException(400, f'"{key}" must hold base64 strings')
+    return [_b64(v) for v in values]
+
+
+def _b64(text: str) -> bytes:
+    if "," in text[:100] and text.startswith("data:"):
+        text = text.split(",", 1)[1]  # a data: URL, as browsers make them
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise HTTPException(400, f"bad base64: {err}") from err
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` with several workers: the config travels in the environment."""
+    return create_app(ServeConfig(**json.loads(os.environ["CAPTCHA_BREAK_SERVE"])))
+
+
+def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    import dataclasses
+
+    import uvicorn
+
+    Recognizer.load(config.model)  # fail here, with a clear message, not inside a worker
+    os.environ["CAPTCHA_BREAK_SERVE"] = json.dumps(dataclasses.asdict(config))
+    uvicorn.run("captcha_break.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")

@@ -1,0 +1,71 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captcha_break.evaluate import fresh_samples
+from captcha_break.export import export_onnx
+from captcha_break.preprocess import ImageError
+from captcha_break.recognizer import Prediction, Recognizer
+from captcha_break.synth import SynthConfig
+
+
+def test_every_input_kind_gives_the_same_answer(tiny_model):
+    recognizer = Recognizer.load(tiny_model["onnx"])
+    path = sorted(tiny_model["images"].glob("*.png"))[0]
+    image = Image.open(path)
+    inputs = [str(path), path, path.read_bytes(), image, np.asarray(image)]
+    results = [recognizer.predict(x) for x in inputs]
+    assert all(isinstance(r, Prediction) for r in results)
+    assert len({r.text for r in results}) == 1
+    batch = recognizer.predict(inputs)
+    assert isinstance(batch, list) and [r.text for r in batch] == [r.text for r in results]
+    assert all(0 <= r.confidence <= 1 and len(r.char_probs) == len(r.text) for r in batch)
+    assert recognizer.predict([]) == []
+
+
+def test_bad_input_raises_image_error(tiny_model):
+    recognizer = Recognizer.load(tiny_model["onnx"])
+    with pytest.raises(ImageError):
+        recognizer.predict(b"definitely not an image")
+
+
+def test_predicting_never_imports_torch(tiny_model):
+    code = (
+        "import sys; from captcha_break import Recognizer; "
+        f"r = Recognizer.load({str(tiny_model['onnx'])!r}); "
+        f"print(r.predict({str(sorted(tiny_model['images'].glob('*.png'))[0])!r}).text); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_onnx_matches_torch_on_200_captchas(tiny_model):
+    torch_r = Recognizer.load(tiny_model["pt"])
+    onnx_r = Recognizer.load(tiny_model["onnx"])
+    samples = fresh_samples(onnx_r.spec, 200, "onnx-check", SynthConfig(), workers=2)
+    x = samples.pixels.astype(np.float32) / 255
+    np.testing.assert_allclose(onnx_r.backend(x), torch_r.backend(x), atol=1e-4, rtol=1e-3)
+    assert [d.text for d in onnx_r.predict_pixels(samples.pixels)] == [d.text for d in torch_r.predict_pixels(samples.pixels)]
+
+
+def test_onnx_carries_its_own_description_and_int8_runs(tiny_model, tmp_path):
+    r = Recognizer.load(tiny_model["onnx"])
+    assert r.info.name == "crnn_fast" and r.info.input.shape == (1, 64, 128) and r.info.scheme == "ctc"
+    int8 = Recognizer.load(export_onnx(tiny_model["pt"], tmp_path / "q.onnx", int8=True))
+    assert (tmp_path / "q.onnx").stat().st_size < tiny_model["onnx"].stat().st_size
+    assert isinstance(int8.predict(Image.new("RGB", (128, 64), "white")).text, str)
+    # CTC models read other widths: the exported graph keeps the width dynamic.
+    assert r.backend(np.zeros((2, 1, 64, 256), np.float32)).shape[:2] == (2, 32)
+
+
+def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path):
+    fake = tmp_path / "m.onnx"
+    fake.write_bytes(b"nope")
+    with pytest.raises(ValueError, match="cannot load ONNX model"):
+        Recognizer.load(fake)
+    with pytest.raises(FileNotFoundError):
+        Recognizer.load(tmp_path / "missing.onnx")

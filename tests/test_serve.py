@@ -1,0 +1,120 @@
+import base64
+import io
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from captcha_break.serve import ServeConfig, create_app
+
+
+@pytest.fixture(scope="module")
+def client(tiny_model):
+    app = create_app(ServeConfig(model=str(tiny_model["onnx"]), max_body_bytes=200_000, max_batch_images=8))
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def png(tiny_model) -> bytes:
+    return sorted(tiny_model["images"].glob("*.png"))[0].read_bytes()
+
+
+def assert_prediction(body: dict) -> None:
+    assert isinstance(body["text"], str) and 0 <= body["confidence"] <= 1
+
+
+def test_three_ways_to_send_one_image_agree(client, png):
+    multipart = client.post("/predict", files={"file": ("c.png", png, "image/png")})
+    raw = client.post("/predict", content=png, headers={"content-type": "image/png"})
+    as_json = client.post("/predict", json={"image": base64.b64encode(png).decode()})
+    for response in (multipart, raw, as_json):
+        assert response.status_code == 200, response.text
+        assert_prediction(response.json())
+    assert multipart.json()["text"] == raw.json()["text"] == as_json.json()["text"]
+
+
+def test_batches(client, png):
+    files = [("files", (f"{i}.png", png, "image/png")) for i in range(3)]
+    response = client.post("/predict/batch", files=files)
+    assert response.status_code == 200 and len(response.json()["results"]) == 3
+    response = client.post("/predict/batch", json={"images": [base64.b64encode(png).decode()] * 2})
+    assert response.status_code == 200 and len(response.json()["results"]) == 2
+
+
+def test_health_models_docs(client):
+    assert client.get("/health").json()["status"] == "ok"
+    [model] = client.get("/models").json()
+    assert model["name"] == "crnn_fast" and model["charset"].startswith("0123") and model["input"]["height"] == 64
+    assert client.get("/docs").status_code == 200
+    assert "/predict/batch" in client.get("/openapi.json").json()["paths"]
+
+
+def bomb() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(buffer, format="PNG")  # 400 megapixels, a few KB
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "kwargs,status,words",
+    [
+        (dict(content=b"x" * 300_000, headers={"content-type": "image/png"}), 413, "limit"),
+        (dict(content=bomb(), headers={"content-type": "image/png"}), 413, "too large"),
+        (dict(content=b"plain text", headers={"content-type": "image/png"}), 400, "not an image"),
+        (dict(content=b"", headers={"content-type": "image/png"}), 400, "empty"),
+        (dict(json={"image": "***not base64***"}), 400, "base64"),
+        (dict(json={"picture": "abc"}), 400, "image"),
+        (dict(content=b"{not json", headers={"content-type": "application/json"}), 400, "JSON"),
+        (dict(files={"other": ("c.png", b"123", "image/png")}), 400, "file"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(client, kwargs, status, words):
+    response = client.post("/predict", **kwargs)
+    assert response.status_code == status, response.text
+    assert words in response.json()["detail"]
+
+
+def test_too_many_images_in_a_batch(client, png):
+    response = client.post("/predict/batch", json={"images": [base64.b64encode(png).decode()] * 9})
+    assert response.status_code == 413
+
+
+def test_api_key(tiny_model, png):
+    app = create_app(ServeConfig(model=str(tiny_model["onnx"]), api_key="s3cret"))
+    with TestClient(app) as c:
+        assert c.post("/predict", content=png).status_code == 401
+        assert c.post("/predict", content=png, headers={"x-api-key": "wrong"}).status_code == 401
+        assert c.post("/predict", content=png, headers={"x-api-key": "s3cret"}).status_code == 200
+        assert c.get("/health").status_code == 200  # health checks need no key
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_server_on_loopback(tiny_model, png):
+    port = free_port()
+    cmd = [sys.executable, "-m", "captcha_break", "serve", "--model", str(tiny_model["onnx"]), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        response = httpx.post(f"{url}/predict", content=png, headers={"content-type": "image/png"}, timeout=10)
+        assert response.status_code == 200
+        assert_prediction(response.json())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
