@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 
 bench: $(STAMP)
+	$(PIP) -e ".[train,serve,dev,bench]"
 	$(PY) benchmarks/run_all.py
 
 clean:

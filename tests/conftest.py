@@ -33,7 +33,16 @@ def tiny_model(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("tiny_model")
     os.environ.setdefault("CAPTCHA_BREAK_CACHE", str(root / "cache"))
-    config = TrainConfig(model="crnn_fast", out=str(root / "run"), pregenerate=64, val_size=16, batch_size=32, epochs=2, finetune_patience=0, workers=0)
+    config = TrainConfig(
+        model="crnn_fast",
+        out=str(root / "run"),
+        pregenerate=64,
+        val_size=16,
+        batch_size=32,
+        epochs=2,
+        finetune_patience=0,
+        workers=0,
+    )
     best = train(config, log=lambda *_: None).best_path
     onnx = export_onnx(best, root / "model.onnx")
     write_pngs(SynthConfig(), root / "images", 6, seed=11)

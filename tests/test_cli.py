@@ -11,7 +11,25 @@ from captcha_break.cli import main
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     assert main(["generate", "--count", "48", "--seed", "5", "--out", str(root / "data"), "--workers", "2"]) == 0
-    assert main(["train", "--model", "crnn_fast", "--out", str(root / "run"), "--data", str(root / "data"), "--dry-run", "--batch-size", "16", "--workers", "0"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "crnn_fast",
+                "--out",
+                str(root / "run"),
+                "--data",
+                str(root / "data"),
+                "--dry-run",
+                "--batch-size",
+                "16",
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     return root
 
 

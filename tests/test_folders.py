@@ -12,7 +12,14 @@ from captcha_break.preprocess import InputSpec
 
 @pytest.mark.parametrize(
     "name,label",
-    [("ABCD.png", "ABCD"), ("ABCD_17.png", "ABCD"), ("ABCD-3.png", "ABCD"), ("0015.1.png", "0015"), ("00KAZ749-0.png", "00KAZ749"), ("5122.png", "5122")],
+    [
+        ("ABCD.png", "ABCD"),
+        ("ABCD_17.png", "ABCD"),
+        ("ABCD-3.png", "ABCD"),
+        ("0015.1.png", "0015"),
+        ("00KAZ749-0.png", "00KAZ749"),
+        ("5122.png", "5122"),
+    ],
 )
 def test_auto_label_rule(name, label, tmp_path):
     assert label_from_name(tmp_path / name, label_pattern("auto")) == label

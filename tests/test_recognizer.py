@@ -58,6 +58,10 @@ def test_onnx_carries_its_own_description_and_int8_runs(tiny_model, tmp_path):
     int8 = Recognizer.load(export_onnx(tiny_model["pt"], tmp_path / "q.onnx", int8=True))
     assert (tmp_path / "q.onnx").stat().st_size < tiny_model["onnx"].stat().st_size
     assert isinstance(int8.predict(Image.new("RGB", (128, 64), "white")).text, str)
+    half = Recognizer.load(export_onnx(tiny_model["pt"], tmp_path / "h.onnx", fp16_weights=True))
+    assert (tmp_path / "h.onnx").stat().st_size < 0.6 * tiny_model["onnx"].stat().st_size
+    x = np.random.default_rng(0).random((4, 1, 64, 128), dtype=np.float32)
+    np.testing.assert_allclose(half.backend(x), r.backend(x), atol=5e-3)
     # CTC models read other widths: the exported graph keeps the width dynamic.
     assert r.backend(np.zeros((2, 1, 64, 256), np.float32)).shape[:2] == (2, 32)
 

@@ -36,8 +36,9 @@ def test_files_are_byte_identical_across_runs_and_worker_counts(tmp_path):
 
 
 def test_seeding_does_not_leak_into_the_captcha_library():
-    import captcha.image
     import secrets
+
+    import captcha.image
 
     draw(SynthConfig(), 1, 0)
     assert captcha.image.secrets is secrets

@@ -1,5 +1,4 @@
 import csv
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,17 @@ from captcha_break.train import TrainConfig, train
 
 def tiny(tmp_path, **kw) -> TrainConfig:
     # The same 64 captchas every epoch: loss must fall if the training step works.
-    base = dict(model="crnn_fast", out=str(tmp_path / "run"), pregenerate=64, val_size=32, batch_size=16, epochs=4, patience=10, workers=0, lr=2e-3)
+    base = dict(
+        model="crnn_fast",
+        out=str(tmp_path / "run"),
+        pregenerate=64,
+        val_size=32,
+        batch_size=16,
+        epochs=4,
+        patience=10,
+        workers=0,
+        lr=2e-3,
+    )
     return TrainConfig(**{**base, **kw})
 
 

@@ -97,4 +97,3 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not isinstance(data, dict):
         raise ValueError(f"{path} is not a captcha_break checkpoint")
     return Checkpoint.from_dict(data)
-

@@ -36,7 +36,9 @@ def _add_synth_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chars", default=None, help=f"characters to draw from (default {DEFAULT_CHARS})")
     p.add_argument("--length", type=_length, default="4", help="label length: N or MIN-MAX (default 4)")
     p.add_argument("--size", type=parse_size, default=(128, 64), help="image size WIDTHxHEIGHT (default 128x64)")
-    p.add_argument("--style", choices=STYLES, default="v07", help="v07: captcha 0.7 as is; v03: its older, stronger warps; mixed: both")
+    p.add_argument(
+        "--style", choices=STYLES, default="v07", help="v07: captcha 0.7 as is; v03: its older, stronger warps; mixed: both"
+    )
 
 
 def _synth_config(args, chars: str | None = None) -> SynthConfig:
@@ -175,7 +177,7 @@ def cmd_export(args) -> int:
     source = resolve_model(args.model)
     if source.suffix == ".onnx":
         raise ValueError(f"{source} is already an ONNX model: export takes a training checkpoint (.pt)")
-    out = export_onnx(source, args.out, int8=args.int8)
+    out = export_onnx(source, args.out, int8=args.int8, fp16_weights=args.fp16_weights)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
 
@@ -208,7 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, log.csv")
     p.add_argument("--data", help="folder of labeled images (default: synthetic captchas made on the fly)")
     p.add_argument("--val-split", type=float, default=0.1, help="share of --data held out for validation")
-    p.add_argument("--label-rule", default="auto", help="how file names give labels: auto, none, underscore, dash, dot or a regex with (?P<label>...)")
+    p.add_argument(
+        "--label-rule",
+        default="auto",
+        help="how file names give labels: auto, none, underscore, dash, dot or a regex with (?P<label>...)",
+    )
     _add_synth_options(p)
     p.add_argument("--input-size", type=parse_size, help="model input WIDTHxHEIGHT (default: the model's)")
     p.add_argument("--epoch-size", type=int, default=128_000, help="synthetic images per epoch")
@@ -220,7 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-lr", type=float, default=1e-4, help="rate after reloading the best weights")
     p.add_argument("--patience", type=int, default=3, help="epochs without a better val loss before the lr drops")
     p.add_argument("--finetune-patience", type=int, default=2)
-    p.add_argument("--schedule", choices=["plateau", "onecycle"], default="plateau", help="plateau: the tutorial's recipe; onecycle: --epochs epochs of OneCycleLR")
+    p.add_argument(
+        "--schedule",
+        choices=["plateau", "onecycle"],
+        default="plateau",
+        help="plateau: the tutorial's recipe; onecycle: --epochs epochs of OneCycleLR",
+    )
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
@@ -251,7 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write an ONNX model that runs without torch")
     p.add_argument("--model", required=True, help="training checkpoint (.pt)")
     p.add_argument("--out", required=True, help="ONNX file to write")
-    p.add_argument("--int8", action="store_true", help="quantize weights to int8 (smaller, usually faster)")
+    p.add_argument("--int8", action="store_true", help="int8 dynamic quantization of convolutions and matrix products")
+    p.add_argument(
+        "--fp16-weights", action="store_true", help="store the other large weights as fp16 (half the size, fp32 arithmetic)"
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="HTTP service: POST /predict, /predict/batch; GET /health, /models, /docs")

@@ -13,8 +13,10 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
+from onnx import numpy_helper
 
 from .checkpoint import load_checkpoint
 from .recognizer import ONNX_METADATA_KEY
@@ -27,8 +29,15 @@ PREPROCESSING = (
 )
 
 
-def export_onnx(checkpoint_path: str | Path, out: str | Path, int8: bool = False, meta: dict | None = None) -> Path:
-    """Write `out` (ONNX) from a training checkpoint; int8 = dynamic weight quantization."""
+def export_onnx(
+    checkpoint_path: str | Path, out: str | Path, int8: bool = False, fp16_weights: bool = False, meta: dict | None = None
+) -> Path:
+    """Write `out` (ONNX) from a training checkpoint.
+
+    int8: dynamic quantization (int8 weights; what ONNX Runtime can quantize, the convolutions
+    and matrix products). fp16_weights: the remaining large float weights stored as fp16 and
+    cast back to fp32 when the model loads: half the file, the same arithmetic.
+    """
     ckpt = load_checkpoint(checkpoint_path)
     model = ckpt.build("cpu")
     out = Path(out)
@@ -58,10 +67,12 @@ def export_onnx(checkpoint_path: str | Path, out: str | Path, int8: bool = False
             "input": {"height": ckpt.input.height, "width": ckpt.input.width, "channels": ckpt.input.channels},
             "scheme": model.scheme,
             "preprocessing": PREPROCESSING,
-            "quantization": "int8-dynamic" if int8 else "none",
+            "quantization": "+".join(q for q, on in (("int8-dynamic", int8), ("fp16-weights", fp16_weights)) if on) or "none",
             "meta": {**_card(ckpt.meta), **(meta or {})},
         }
         proto = onnx.load(str(source))
+        if fp16_weights:
+            _store_weights_fp16(proto.graph)
         entry = proto.metadata_props.add()
         entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(description)
         onnx.save(proto, str(out))
@@ -73,6 +84,22 @@ def _quantize(src: Path, dst: Path) -> None:
 
     # Dynamic: int8 weights, activations quantized on the fly; no calibration data needed.
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+
+
+def _store_weights_fp16(graph: onnx.GraphProto, min_elements: int = 1024) -> None:
+    """Float initializers of >= min_elements -> fp16 initializer + Cast(to float) node.
+
+    ONNX Runtime folds the Casts when the session starts, so inference still runs in fp32.
+    """
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < min_elements:
+            continue
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "_fp16")
+        casts.append(onnx.helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT))
+        init.CopyFrom(half)
+    for node in reversed(casts):
+        graph.node.insert(0, node)
 
 
 def _card(meta: dict) -> dict:

@@ -138,7 +138,9 @@ def _onnx_backend(path: Path, threads: int | None) -> tuple[Backend, ModelInfo]:
 
 
 def info_from_metadata(data: dict[str, Any]) -> ModelInfo:
-    return ModelInfo(data["model_name"], Charset(data["charset"]), InputSpec(**data["input"]), data["scheme"], data.get("meta", {}))
+    return ModelInfo(
+        data["model_name"], Charset(data["charset"]), InputSpec(**data["input"]), data["scheme"], data.get("meta", {})
+    )
 
 
 def _torch_backend(path: Path, threads: int | None, device_name: str) -> tuple[Backend, ModelInfo]:

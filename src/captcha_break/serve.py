@@ -120,7 +120,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         info["accuracy"] = recognizer.info.meta.get("card", {}).get("accuracy", recognizer.info.meta.get("accuracy"))
         return [info]
 
-    @app.post("/predict", summary="Read one captcha: multipart field `file`, a raw image body, or JSON {\"image\": base64}")
+    @app.post("/predict", summary='Read one captcha: multipart field `file`, a raw image body, or JSON {"image": base64}')
     async def predict(request: Request) -> dict:
         _check_key(request, config)
         [data] = await _images_from_request(request, config, many=False)
@@ -128,7 +128,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         [result] = await batcher.submit(pixels[None])
         return _result(result)
 
-    @app.post("/predict/batch", summary="Read several: multipart fields `files`, or JSON {\"images\": [base64, ...]}")
+    @app.post("/predict/batch", summary='Read several: multipart fields `files`, or JSON {"images": [base64, ...]}')
     async def predict_batch(request: Request) -> dict:
         _check_key(request, config)
         images = await _images_from_request(request, config, many=True)

@@ -157,7 +157,9 @@ def draw_arrays(
     return pixels, [label for _, label in results]
 
 
-def draw_arrays_cached(config: SynthConfig, spec: InputSpec, seed: int | str, count: int, workers: int = 0) -> tuple[np.ndarray, list[str]]:
+def draw_arrays_cached(
+    config: SynthConfig, spec: InputSpec, seed: int | str, count: int, workers: int = 0
+) -> tuple[np.ndarray, list[str]]:
     """draw_arrays, kept on disk: the same set is drawn once and then memory-mapped."""
     key = cache_key("synth", config, spec, seed, count)
     found = load_arrays("synth", key)

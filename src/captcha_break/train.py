@@ -33,7 +33,18 @@ from .models import build_model, default_config
 from .preprocess import InputSpec
 from .synth import SynthConfig, draw_arrays, draw_arrays_cached, parse_length
 
-LOG_FIELDS = ["epoch", "phase", "lr", "train_loss", "val_loss", "accuracy", "char_accuracy", "seconds", "images_per_second", "elapsed"]
+LOG_FIELDS = [
+    "epoch",
+    "phase",
+    "lr",
+    "train_loss",
+    "val_loss",
+    "accuracy",
+    "char_accuracy",
+    "seconds",
+    "images_per_second",
+    "elapsed",
+]
 SCHEDULES = ("plateau", "onecycle")
 
 
@@ -175,7 +186,9 @@ class _Loop:
             self._epoch(state)
         if self.result.best_path.exists():
             best = load_checkpoint(self.result.best_path)
-            self.log(f"best: epoch {best.meta.get('epoch')}, accuracy {best.meta.get('accuracy', 0):.4f} -> {self.result.best_path}")
+            self.log(
+                f"best: epoch {best.meta.get('epoch')}, accuracy {best.meta.get('accuracy', 0):.4f} -> {self.result.best_path}"
+            )
         return self.result
 
     def _next_phase(self, state: RunState) -> None:
@@ -195,13 +208,26 @@ class _Loop:
             self.data.train.set_epoch(state.epoch)  # fresh captchas every epoch
         train_loss, seen = self._train_epoch(state)
         train_seconds = time.perf_counter() - start
-        val_loss, scores = validate(self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size)
+        val_loss, scores = validate(
+            self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size
+        )
         seconds = time.perf_counter() - start
         state.epoch += 1
         state.phase_epochs += 1
         state.elapsed = self.clock()
         lr = self.optimizer.param_groups[0]["lr"]
-        record = EpochRecord(state.epoch, state.phase, lr, train_loss, val_loss, scores.accuracy, scores.char_accuracy, seconds, seen / train_seconds, state.elapsed)
+        record = EpochRecord(
+            state.epoch,
+            state.phase,
+            lr,
+            train_loss,
+            val_loss,
+            scores.accuracy,
+            scores.char_accuracy,
+            seconds,
+            seen / train_seconds,
+            state.elapsed,
+        )
         self.result.history.append(record)
         if val_loss < state.best_loss:
             state.best_loss, state.bad_epochs = val_loss, 0
@@ -221,7 +247,9 @@ class _Loop:
         shuffle = not isinstance(self.data.train, SyntheticDataset)  # a stream is random already
         loader = _loader(self.data.train, self.data.charset, self.config, shuffle=shuffle, seed=state.epoch)
         total, seen = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {state.epoch + 1}", unit="batch", leave=False, disable=None, file=sys.stderr)
+        # To a terminal: a live bar. To a log file (nohup): one line a minute, not silence.
+        interval = 0.1 if sys.stderr.isatty() else 60
+        bar = tqdm(loader, desc=f"epoch {state.epoch + 1}", unit="batch", leave=False, mininterval=interval, file=sys.stderr)
         for batch in bar:
             batch = batch.to(self.device)
             loss = compute_loss(self.model(batch.images), batch.targets, batch.lengths, self.scheme)
@@ -236,7 +264,13 @@ class _Loop:
         return total / max(seen, 1), seen
 
     def _save_best(self, record: EpochRecord) -> None:
-        meta = {**self.base.meta, "epoch": record.epoch, "accuracy": record.accuracy, "char_accuracy": record.char_accuracy, "val_loss": record.val_loss}
+        meta = {
+            **self.base.meta,
+            "epoch": record.epoch,
+            "accuracy": record.accuracy,
+            "char_accuracy": record.char_accuracy,
+            "val_loss": record.val_loss,
+        }
         best = dataclasses.replace(self.base, state_dict=_cpu_state(self.model), meta=meta)
         save_checkpoint(best, self.result.best_path)
 
@@ -291,7 +325,9 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
     low, high = parse_length(config.length)
     synth = SynthConfig(charset.chars, low, high, config.image_width, config.image_height, config.style)
     if config.pregenerate > 0:
-        train_set = ArrayDataset(Samples(*draw_arrays_cached(synth, spec, f"{config.seed}-train", config.pregenerate, config.workers)))
+        train_set = ArrayDataset(
+            Samples(*draw_arrays_cached(synth, spec, f"{config.seed}-train", config.pregenerate, config.workers))
+        )
     else:
         train_set = SyntheticDataset(synth, spec, f"{config.seed}-train", config.epoch_size)
     pixels, labels = draw_arrays(synth, spec, f"{config.seed}-val", config.val_size, workers=config.workers)
@@ -331,7 +367,9 @@ def _scheduler(config: TrainConfig, optimizer, train_size: int, saved: Checkpoin
     if config.schedule != "onecycle":
         return None
     steps = max(1, train_size // config.batch_size) if train_size > config.batch_size else 1
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps * config.epochs, pct_start=0.15)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=steps * config.epochs, pct_start=0.15
+    )
     if saved is not None and "scheduler" in (saved.train_state or {}):
         scheduler.load_state_dict(saved.train_state["scheduler"])
     return scheduler
@@ -394,5 +432,3 @@ def read_log(path: str | Path) -> list[dict[str, float]]:
 
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
-
-

@@ -1,0 +1,110 @@
+"""Time to accuracy: wall time (data generation included) vs held-out whole-captcha accuracy.
+
+    python benchmarks/time_to_accuracy.py --run runs/crnn_fast        # a run that exists
+    python benchmarks/time_to_accuracy.py --train --out runs/tta      # train the fast recipe now
+
+The curve comes from the run's log.csv: after each epoch, accuracy on the run's validation
+captchas (fresh, never trained on) against `elapsed`, the wall time since the run began.
+The final figure is the best checkpoint on --count further fresh captchas (another seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import RESULTS, write_results  # noqa: E402
+
+from captcha_break.evaluate import evaluate, fresh_samples  # noqa: E402
+from captcha_break.recognizer import Recognizer  # noqa: E402
+from captcha_break.synth import SynthConfig  # noqa: E402
+from captcha_break.train import read_log  # noqa: E402
+
+# The recipe measured here; the README's figures come from it.
+FAST_RECIPE = ["--model", "crnn_fast", "--style", "mixed", "--pregenerate", "40000", "--schedule", "onecycle",
+               "--epochs", "3", "--lr", "2e-3", "--batch-size", "64", "--val-size", "10000", "--seed", "2"]  # fmt: skip
+
+
+def minutes_to(log: list[dict], target: float) -> float | None:
+    for row in log:
+        if row["accuracy"] >= target:
+            return row["elapsed"] / 60
+    return None
+
+
+def plot(log: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot([r["elapsed"] / 60 for r in log], [r["accuracy"] * 100 for r in log], marker="o", label="held-out accuracy")
+    for y, style in ((99.0, "--"), (99.7, ":")):
+        ax.axhline(y, color="gray", linestyle=style, linewidth=1, label=f"{y}% target")
+    for x in (15, 60):
+        ax.axvline(x, color="red", linestyle="--", linewidth=0.8)
+    ax.set(
+        xlabel="wall time, minutes (data generation included)",
+        ylabel="whole-captcha accuracy, %",
+        title=title,
+        ylim=(max(0, min(r["accuracy"] * 100 for r in log) - 5), 100.2),
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--run", help="an existing run folder to summarise")
+    parser.add_argument("--train", action="store_true", help="train FAST_RECIPE into --out first")
+    parser.add_argument("--out", default="runs/tta")
+    parser.add_argument("--count", type=int, default=10_000, help="fresh captchas for the final figure")
+    parser.add_argument("--name", default="time_to_accuracy")
+    args = parser.parse_args()
+    run = Path(args.out if args.train else args.run or parser.error("give --run or --train"))
+    if args.train:
+        subprocess.run([sys.executable, "-m", "captcha_break", "train", "--out", str(run), *FAST_RECIPE], check=True)
+    log = read_log(run / "log.csv")
+    recognizer = Recognizer.load(run / "best.pt", device="cpu")
+    final = evaluate(
+        recognizer, fresh_samples(recognizer.spec, args.count, "bench-tta", SynthConfig(), workers=2), progress=False
+    )
+    curve = [{"minutes": r["elapsed"] / 60, "accuracy": r["accuracy"], "epoch": int(r["epoch"])} for r in log]
+    data = {
+        "run": str(run),
+        "curve": curve,
+        "minutes_to_99.0": minutes_to(log, 0.99),
+        "minutes_to_99.7": minutes_to(log, 0.997),
+        "total_minutes": log[-1]["elapsed"] / 60,
+        "final_accuracy": final.scores.accuracy,
+        "final_char_accuracy": final.scores.char_accuracy,
+        "final_count": final.scores.count,
+    }
+    plot(log, RESULTS / f"{args.name}.png", f"{run.name}: time to accuracy, 2 CPU cores")
+
+    def fmt(m):
+        return "not reached" if m is None else f"{m:.1f} min"
+
+    table = [
+        ("run", str(run)),
+        ("wall time, whole run", f"{data['total_minutes']:.1f} min"),
+        ("time to 99.0% (held-out, per epoch)", fmt(data["minutes_to_99.0"])),
+        ("time to 99.7%", fmt(data["minutes_to_99.7"])),
+        (
+            "best checkpoint on fresh captchas",
+            f"{final.scores.accuracy:.2%} of {final.scores.count} (chars {final.scores.char_accuracy:.2%})",
+        ),
+        ("curve (minutes: accuracy)", ", ".join(f"{c['minutes']:.1f}: {c['accuracy']:.2%}" for c in curve)),
+    ]
+    write_results(args.name, data, table, "Time to accuracy")
+
+
+if __name__ == "__main__":
+    main()

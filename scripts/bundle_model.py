@@ -1,0 +1,104 @@
+"""Bundle a trained run as a packaged model: ONNX file + model card + training log.
+
+    python scripts/bundle_model.py runs/crnn_fast default --command "captcha-break train ..."
+
+Exports RUN/best.pt to src/captcha_break/assets/NAME.onnx, measures the exported file on
+fresh captchas (captcha 0.7, and captcha 0.3's stronger warps), and writes beside it
+NAME.md (the model card: command, training time, hardware, accuracy, size) and
+NAME.log.csv (the run's per-epoch log). The card's figures also go into the ONNX metadata,
+where `GET /models` reads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+from captcha_break.checkpoint import load_checkpoint
+from captcha_break.evaluate import evaluate, fresh_samples
+from captcha_break.export import export_onnx
+from captcha_break.recognizer import ASSETS, Recognizer
+from captcha_break.synth import SynthConfig
+from captcha_break.train import read_log
+
+
+def measure(model: Path, count: int) -> dict:
+    recognizer = Recognizer.load(model)
+    figures = {}
+    for style, n in (("v07", count), ("v03", count // 10)):
+        samples = fresh_samples(recognizer.spec, n, f"card-{style}", SynthConfig(style=style), workers=2)
+        result = evaluate(recognizer, samples, progress=False)
+        figures[style] = {"accuracy": result.scores.accuracy, "char_accuracy": result.scores.char_accuracy, "count": n}
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("run")
+    parser.add_argument("name")
+    parser.add_argument("--command", required=True, help="the train command that made the run, for the card")
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--int8", action="store_true")
+    parser.add_argument("--fp16-weights", action="store_true")
+    args = parser.parse_args()
+    run = Path(args.run)
+    ckpt = load_checkpoint(run / "best.pt")
+    log = read_log(run / "log.csv")
+    with tempfile.TemporaryDirectory() as tmp:
+        trial = export_onnx(run / "best.pt", Path(tmp) / "m.onnx", int8=args.int8, fp16_weights=args.fp16_weights)
+        figures = measure(trial, args.count)
+    card = {
+        "model": ckpt.model_name,
+        "command": args.command,
+        "training_minutes": round(log[-1]["elapsed"] / 60, 1),
+        "epochs": len(log),
+        "best_epoch": ckpt.meta.get("epoch"),
+        "hardware": f"{platform.machine()} CPU, 2 cores (torch 2.13 CPU)",
+        "accuracy": figures["v07"]["accuracy"],
+        "char_accuracy": figures["v07"]["char_accuracy"],
+        "accuracy_v03_style": figures["v03"]["accuracy"],
+        "evaluated_on": f"{args.count} fresh captcha-0.7 captchas (seed card-v07) and {args.count // 10} captcha-0.3-style ones",
+        "compression": {"int8": args.int8, "fp16_weights": args.fp16_weights},
+    }
+    ASSETS.mkdir(exist_ok=True)
+    out = export_onnx(
+        run / "best.pt", ASSETS / f"{args.name}.onnx", int8=args.int8, fp16_weights=args.fp16_weights, meta={"card": card}
+    )
+    card["file_mb"] = round(out.stat().st_size / 1e6, 2)
+    shutil.copy(run / "log.csv", ASSETS / f"{args.name}.log.csv")
+    (ASSETS / f"{args.name}.md").write_text(render(args.name, card))
+    print(json.dumps(card, indent=2))
+
+
+def render(name: str, card: dict) -> str:
+    return f"""# Model card: `{name}` ({card["model"]})
+
+Trained by this project's own command, on synthetic captchas only:
+
+```
+{card["command"]}
+```
+
+| | |
+| --- | --- |
+| training wall time | {card["training_minutes"]} min ({card["epochs"]} epochs, best at epoch {card["best_epoch"]}), data generation included |
+| hardware | {card["hardware"]} |
+| whole-captcha accuracy, captcha 0.7 | {card["accuracy"]:.2%} |
+| per-character accuracy, captcha 0.7 | {card["char_accuracy"]:.2%} |
+| whole-captcha accuracy, captcha-0.3-style warps | {card["accuracy_v03_style"]:.2%} |
+| evaluated on | {card["evaluated_on"]} |
+| file | {card["file_mb"]} MB ONNX; int8 {card["compression"]["int8"]}, fp16 weights {card["compression"]["fp16_weights"]} |
+
+The per-epoch training log is `{name}.log.csv` beside this file. Default task: 4 characters
+of 0-9A-Z, 128x64 images from `captcha` 0.7.1 (`ImageCaptcha`, its default font). Models
+trained on synthetic captchas do not read other sites' captchas well: train on your own
+labeled images (`captcha-break train --data DIR`).
+"""
+
+
+if __name__ == "__main__":
+    main()
