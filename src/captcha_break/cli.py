@@ -61,7 +61,8 @@ def cmd_train(args) -> int:
     width, height = args.size
     input_w, input_h = args.input_size or (None, None)
     config = TrainConfig(
-        model=args.model, out=args.out, data=args.data, val_split=args.val_split, label_rule=args.label_rule,
+        model=args.model, out=args.out, data=args.data, val_split=args.val_split, test_split=args.test_split,
+        label_rule=args.label_rule, fold_case=args.fold_case, init=args.init, augment=args.augment,
         chars=args.chars, length=args.length, image_width=width, image_height=height, style=args.style,
         pregenerate=args.pregenerate, schedule=args.schedule, input_width=input_w, input_height=input_h, epoch_size=args.epoch_size, val_size=args.val_size,
         batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, finetune_lr=args.finetune_lr,
@@ -210,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, log.csv")
     p.add_argument("--data", help="folder of labeled images (default: synthetic captchas made on the fly)")
     p.add_argument("--val-split", type=float, default=0.1, help="share of --data held out for validation")
+    p.add_argument(
+        "--test-split", type=float, default=0.1, help="share of --data held out for the final report (test_report.json)"
+    )
+    p.add_argument("--fold-case", action="store_true", help="read labels as upper case")
+    p.add_argument("--init", help="start from a checkpoint: a .pt file, or 'default' for the bundled model")
+    p.add_argument(
+        "--augment", choices=["auto", "on", "off"], default="auto", help="auto: on for --data folders, off for synthetic"
+    )
     p.add_argument(
         "--label-rule",
         default="auto",

@@ -7,6 +7,7 @@ spec: a changed folder is re-read, and the user's folder is never written to.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 from .cache import cache_key, load_arrays, save_arrays
 from .charset import Charset, LabelError
 from .labels import scan_folder
-from .preprocess import ImageError, InputSpec, to_pixels
+from .preprocess import ImageError, InputSpec, open_image, to_pixels
 
 
 @dataclass
@@ -40,6 +41,21 @@ class Samples:
 class FolderData:
     samples: Samples
     skipped: list[tuple[str, str]]  # (file name, reason)
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # original (width, height) of each sample
+
+
+def describe(data: FolderData, charset: Charset, splits: dict[str, int]) -> str:
+    """The summary printed before training: counts, charset, lengths, sizes, skipped files."""
+    lengths = Counter(len(label) for label in data.samples.labels)
+    sizes = Counter(data.sizes).most_common(5)
+    lines = [
+        f"{len(data.samples)} labeled images: " + ", ".join(f"{n} {name}" for name, n in splits.items()),
+        f"charset ({len(charset)}): {charset.chars}",
+        "label lengths: " + ", ".join(f"{k}: {v}" for k, v in sorted(lengths.items())),
+        "image sizes: " + ", ".join(f"{w}x{h}: {n}" for (w, h), n in sizes) + (" ..." if len(set(data.sizes)) > 5 else ""),
+        f"skipped: {len(data.skipped)}" + "".join(f"\n  {name}: {reason}" for name, reason in data.skipped[:20]),
+    ]
+    return "\n".join(lines)
 
 
 def load_folder(
@@ -69,30 +85,31 @@ def load_folder(
         cached = _decode_all(items, spec, workers)
         if use_cache:
             _write_cache(key, cached)
-    samples, unreadable = cached
-    return FolderData(samples, skipped + unreadable)
+    samples, unreadable, sizes = cached
+    return FolderData(samples, skipped + unreadable, sizes)
 
 
-def _load_one(job: tuple[Path, InputSpec]) -> np.ndarray | str:
+def _load_one(job: tuple[Path, InputSpec]) -> tuple[np.ndarray, tuple[int, int]] | str:
     path, spec = job
     try:
-        return to_pixels(path, spec)
+        image = open_image(path)
+        return to_pixels(image, spec), image.size
     except ImageError as err:
         return str(err)
 
 
-def _decode_all(items: list[tuple[Path, str]], spec: InputSpec, workers: int) -> tuple[Samples, list]:
+def _decode_all(items: list[tuple[Path, str]], spec: InputSpec, workers: int) -> tuple[Samples, list, list]:
     jobs = [(path, spec) for path, _ in items]
     if workers > 1 and len(jobs) > 256:
         with get_context("fork").Pool(workers) as pool:
             results = pool.map(_load_one, jobs, chunksize=64)
     else:
         results = [_load_one(job) for job in jobs]
-    good = [(r, item) for r, item in zip(results, items) if isinstance(r, np.ndarray)]
+    good = [(r, item) for r, item in zip(results, items) if not isinstance(r, str)]
     bad = [(path.name, r) for r, (path, _) in zip(results, items) if isinstance(r, str)]
-    pixels = np.stack([r for r, _ in good]) if good else np.zeros((0, *spec.shape), np.uint8)
+    pixels = np.stack([r[0] for r, _ in good]) if good else np.zeros((0, *spec.shape), np.uint8)
     samples = Samples(pixels, [label for _, (_, label) in good], [path.name for _, (path, _) in good])
-    return samples, bad
+    return samples, bad, [r[1] for r, _ in good]
 
 
 def _cache_key(items: list[tuple[Path, str]], spec: InputSpec) -> str:
@@ -100,17 +117,19 @@ def _cache_key(items: list[tuple[Path, str]], spec: InputSpec) -> str:
     return cache_key(spec, stats)
 
 
-def _read_cache(key: str) -> tuple[Samples, list] | None:
+def _read_cache(key: str) -> tuple[Samples, list, list] | None:
     found = load_arrays("folders", key)
-    if found is None:
+    if found is None or "sizes" not in found[1]:
         return None
     pixels, meta = found
-    return Samples(pixels, meta["labels"], meta["names"]), [tuple(s) for s in meta["skipped"]]
+    sizes = [tuple(s) for s in meta["sizes"]]
+    return Samples(pixels, meta["labels"], meta["names"]), [tuple(s) for s in meta["skipped"]], sizes
 
 
-def _write_cache(key: str, cached: tuple[Samples, list]) -> None:
-    samples, skipped = cached
-    save_arrays("folders", key, samples.pixels, {"labels": samples.labels, "names": samples.names, "skipped": skipped})
+def _write_cache(key: str, cached: tuple[Samples, list, list]) -> None:
+    samples, skipped, sizes = cached
+    meta = {"labels": samples.labels, "names": samples.names, "skipped": skipped, "sizes": sizes}
+    save_arrays("folders", key, samples.pixels, meta)
 
 
 def split_indices(n: int, fractions: tuple[float, ...], seed: int = 0) -> list[np.ndarray]:

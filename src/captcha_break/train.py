@@ -21,16 +21,19 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from .augment import AugmentConfig, augment
 from .charset import DEFAULT_CHARS, Charset
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .datasets import ArrayDataset, Collate, SyntheticDataset
 from .decoding import greedy_decode
 from .device import pick_device
-from .folders import Samples, load_folder, split_indices
+from .finetune import choose_charset, finetune_config, load_pretrained, pretrained
+from .folders import Samples, describe, load_folder, split_indices
 from .losses import compute_loss
 from .metrics import Scores, score
 from .models import build_model, default_config
 from .preprocess import InputSpec
+from .report import write_report
 from .synth import SynthConfig, draw_arrays, draw_arrays_cached, parse_length
 
 LOG_FIELDS = [
@@ -55,7 +58,9 @@ class TrainConfig:
     # Data: synthetic captchas unless `data` names a folder of labeled images.
     data: str | None = None
     val_split: float = 0.1  # of a folder, held out for validation
+    test_split: float = 0.1  # of a folder, held out for the final report
     label_rule: str = "auto"
+    fold_case: bool = False  # read labels as upper case
     chars: str | None = None  # synthetic default: 0-9A-Z; a folder's: inferred from labels
     length: str = "4"  # synthetic label length, N or MIN-MAX
     image_width: int = 128  # synthetic image size
@@ -66,6 +71,11 @@ class TrainConfig:
     pregenerate: int = 0
     input_width: int | None = None  # model input; default: the model's registered size
     input_height: int | None = None
+    # Start from a pretrained checkpoint ("default": the bundled model) instead of scratch.
+    init: str | None = None
+    # Augmentation (augment.py): "auto" = on for folders of real images, off for synthetic
+    # captchas (fresh data every epoch needs none).
+    augment: str = "auto"
     # Recipe: the tutorial's values.
     epoch_size: int = 128_000
     val_size: int = 12_800
@@ -119,6 +129,7 @@ class TrainResult:
     best_path: Path
     history: list[EpochRecord] = field(default_factory=list)
     best_scores: Scores | None = None
+    test_report: dict | None = None
 
 
 @dataclass
@@ -127,6 +138,7 @@ class DataBundle:
     val: Samples
     charset: Charset
     max_len: int
+    test: Samples | None = None
 
 
 def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
@@ -151,6 +163,9 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
     model = build_model(config.model, model_config).to(device, memory_format=torch.channels_last)
     state = RunState(**saved.train_state["run"]) if saved else RunState()
     optimizer = _optimizer(model, _phase_lr(config, state.phase))
+    if config.init and not saved:
+        fresh = load_pretrained(model, pretrained(config.init), data.charset)
+        log(f"pretrained weights loaded; starting fresh: {', '.join(fresh) or 'nothing'}")
     if saved:
         model.load_state_dict(saved.state_dict)
         optimizer.load_state_dict(saved.train_state["optimizer"])
@@ -174,6 +189,8 @@ class _Loop:
         self.result = TrainResult(out / "best.pt")
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self.clock = time.perf_counter  # seconds since the run began (set by train())
+        on = config.augment == "on" or (config.augment == "auto" and config.data is not None)
+        self.augment = AugmentConfig() if on else None
 
     def run(self, state: RunState) -> TrainResult:
         patience = (self.config.patience, self.config.finetune_patience)
@@ -189,6 +206,8 @@ class _Loop:
             self.log(
                 f"best: epoch {best.meta.get('epoch')}, accuracy {best.meta.get('accuracy', 0):.4f} -> {self.result.best_path}"
             )
+            if self.data.test is not None:
+                self.result.test_report = write_report(self.result.best_path, self.data.test, self.out, self.log)
         return self.result
 
     def _next_phase(self, state: RunState) -> None:
@@ -250,9 +269,12 @@ class _Loop:
         # To a terminal: a live bar. To a log file (nohup): one line a minute, not silence.
         interval = 0.1 if sys.stderr.isatty() else 60
         bar = tqdm(loader, desc=f"epoch {state.epoch + 1}", unit="batch", leave=False, mininterval=interval, file=sys.stderr)
-        for batch in bar:
+        for step, batch in enumerate(bar):
+            if self.config.dry_run and step == 2:
+                break
             batch = batch.to(self.device)
-            loss = compute_loss(self.model(batch.images), batch.targets, batch.lengths, self.scheme)
+            images = augment(batch.images, self.augment) if self.augment else batch.images
+            loss = compute_loss(self.model(images), batch.targets, batch.lengths, self.scheme)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -260,7 +282,7 @@ class _Loop:
                 self.scheduler.step()
             n = len(batch.labels)
             total, seen = total + loss.item() * n, seen + n
-            bar.set_postfix(loss=f"{total / seen:.4f}")
+            bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
         return total / max(seen, 1), seen
 
     def _save_best(self, record: EpochRecord) -> None:
@@ -301,11 +323,25 @@ def _prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[object
     """Model config, its input spec and the data, consistent with each other."""
     if saved is not None:
         return saved.config, saved.input, _load_data(config, saved.input, saved.charset, log)
+    if config.init:
+        return _prepare_finetune(config, log)
     # The input size does not depend on the charset, so it is known before the data.
     spec = _input_spec(default_config(config.model, 2, 1, **_input_overrides(config)))
     given = Charset(config.chars) if config.chars else None
     data = _load_data(config, spec, given if config.data else given or Charset(DEFAULT_CHARS), log)
     model_config = default_config(config.model, data.charset.num_classes, data.max_len, **_input_overrides(config))
+    return model_config, spec, data
+
+
+def _prepare_finetune(config: TrainConfig, log) -> tuple[object, InputSpec, DataBundle]:
+    source = pretrained(config.init)
+    config.model = source.model_name
+    spec = dataclasses.replace(source.input, width=config.input_width or source.input.width)
+    given = Charset(config.chars) if config.chars else None
+    data = _load_data(config, spec, given or (None if config.data else source.charset), log)
+    data.charset = choose_charset(source.charset, data.charset, given)
+    model_config = finetune_config(source, data.charset, data.max_len, config.input_width)
+    log(f"fine-tuning {config.init} ({source.model_name}); charset {data.charset.chars!r}")
     return model_config, spec, data
 
 
@@ -335,16 +371,19 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
 
 
 def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, log) -> DataBundle:
-    loaded = load_folder(config.data, spec, config.label_rule, charset, workers=config.workers)
+    loaded = load_folder(config.data, spec, config.label_rule, charset, fold_case=config.fold_case, workers=config.workers)
     for name, reason in loaded.skipped:
         log(f"skipped {name}: {reason}")
     samples = loaded.samples
     if len(samples) < 2:
         raise ValueError(f"{config.data}: fewer than 2 usable labeled images")
     charset = charset or Charset.from_labels(samples.labels)
-    train_idx, val_idx = split_indices(len(samples), (config.val_split,), config.seed)
-    log(f"{config.data}: {len(train_idx)} training and {len(val_idx)} validation images, charset {charset.chars!r}")
-    return DataBundle(ArrayDataset(samples.subset(train_idx)), samples.subset(val_idx), charset, max(map(len, samples.labels)))
+    train_idx, val_idx, test_idx = split_indices(len(samples), (config.val_split, config.test_split), config.seed)
+    log(describe(loaded, charset, {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)}))
+    test = samples.subset(test_idx) if len(test_idx) else None
+    return DataBundle(
+        ArrayDataset(samples.subset(train_idx)), samples.subset(val_idx), charset, max(map(len, samples.labels)), test
+    )
 
 
 def _loader(dataset, charset: Charset, config: TrainConfig, shuffle: bool, seed: int) -> DataLoader:

@@ -1,0 +1,101 @@
+"""Augmentation for captchas, as batched tensor ops on the training device.
+
+Small real data sets (a few thousand labeled images from one site) overfit quickly; these
+perturbations are the ones a captcha may show anyway: a slightly different warp, scale or
+position, blur, noise, contrast and colour, and bits of the image hidden by clutter. They
+keep every character inside the image, so the label stays true.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    rotate_degrees: float = 4.0
+    shear: float = 0.15
+    scale: tuple[float, float] = (0.9, 1.05)
+    translate: float = 0.04  # of the image size
+    perspective: float = 0.04
+    blur_p: float = 0.2
+    noise_std: float = 0.04
+    contrast: float = 0.3
+    brightness: float = 0.15
+    erase_p: float = 0.3
+    erase_size: float = 0.08  # largest erased box, as a share of the width
+
+
+def augment(images: torch.Tensor, config: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B, C, H, W) in [0, 1] -> the same shape, each image perturbed independently."""
+    x = _warp(images, config, generator)
+    x = _blur(x, config.blur_p, generator)
+    x = _photometric(x, config, generator)
+    x = _erase(x, config, generator)
+    return x.clamp_(0, 1)
+
+
+def _rand(n: int, low: float, high: float, like: torch.Tensor, generator) -> torch.Tensor:
+    return torch.rand(n, generator=generator, device="cpu").to(like.device, like.dtype) * (high - low) + low
+
+
+def _warp(x: torch.Tensor, c: AugmentConfig, g) -> torch.Tensor:
+    b = x.shape[0]
+    angle = _rand(b, -c.rotate_degrees, c.rotate_degrees, x, g) * math.pi / 180
+    shear = _rand(b, -c.shear, c.shear, x, g)
+    scale = _rand(b, c.scale[0], c.scale[1], x, g)
+    tx, ty = (_rand(b, -c.translate, c.translate, x, g) * 2 for _ in range(2))
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin + shear, tx], 1), torch.stack([sin, cos, ty], 1)], 1)  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # A mild perspective: the horizontal scale changes from top to bottom.
+    tilt = _rand(b, -c.perspective, c.perspective, x, g).view(b, 1, 1)
+    grid = torch.stack([grid[..., 0] * (1 + tilt * grid[..., 1]), grid[..., 1]], -1)
+    # Out-of-image pixels take the border colour, close to the captcha's background.
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _blur(x: torch.Tensor, p: float, g) -> torch.Tensor:
+    pick = _rand(x.shape[0], 0, 1, x, g) < p
+    if not pick.any():
+        return x
+    kernel = torch.tensor([0.25, 0.5, 0.25], device=x.device, dtype=x.dtype)
+    kernel = (kernel[:, None] * kernel[None, :]).expand(x.shape[1], 1, 3, 3)
+    blurred = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=x.shape[1])
+    return torch.where(pick.view(-1, 1, 1, 1), blurred, x)
+
+
+def _photometric(x: torch.Tensor, c: AugmentConfig, g) -> torch.Tensor:
+    b, ch = x.shape[:2]
+    contrast = _rand(b, 1 - c.contrast, 1 + c.contrast, x, g).view(b, 1, 1, 1)
+    brightness = _rand(b, -c.brightness, c.brightness, x, g).view(b, 1, 1, 1)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * contrast + mean + brightness
+    if ch == 3:  # a small colour shift per channel
+        x = x + _rand(b * 3, -0.05, 0.05, x, g).view(b, 3, 1, 1)
+    noise = torch.randn(x.shape, generator=g, device="cpu").to(x.device, x.dtype)
+    return x + noise * _rand(b, 0, c.noise_std, x, g).view(b, 1, 1, 1)
+
+
+def _erase(x: torch.Tensor, c: AugmentConfig, g) -> torch.Tensor:
+    b, _, h, w = x.shape
+    pick = _rand(b, 0, 1, x, g) < c.erase_p
+    bw = (_rand(b, 0.03, c.erase_size, x, g) * w).long().clamp(min=1)
+    bh = (_rand(b, 0.1, 0.4, x, g) * h).long().clamp(min=1)
+    x0 = (_rand(b, 0, 1, x, g) * (w - bw)).long()
+    y0 = (_rand(b, 0, 1, x, g) * (h - bh)).long()
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    inside = (
+        (cols >= x0.view(b, 1, 1))
+        & (cols < (x0 + bw).view(b, 1, 1))
+        & (rows >= y0.view(b, 1, 1))
+        & (rows < (y0 + bh).view(b, 1, 1))
+    )
+    mask = (inside & pick.view(b, 1, 1)).unsqueeze(1)  # (B, 1, H, W)
+    fill = _rand(b, 0, 1, x, g).view(b, 1, 1, 1)  # a flat grey box: clutter, not a character
+    return torch.where(mask, fill, x)

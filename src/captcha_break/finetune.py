@@ -1,0 +1,81 @@
+"""Start training from a pretrained checkpoint: the bundled model or any run's best.pt.
+
+The new model takes the pretrained model's architecture and input size. If the new
+labels fit in the pretrained charset, the charset (and the whole network) is kept; if not,
+the output layer is rebuilt for the new charset, with the rows of the characters both
+charsets share copied over, so what the model knew of them is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .charset import Charset
+from .checkpoint import Checkpoint, load_checkpoint
+from .recognizer import ASSETS
+
+
+def resolve_checkpoint(source: str | os.PathLike) -> Path:
+    """'default' or a bundled model's name -> its bundled .pt; anything else is a path."""
+    bundled = ASSETS / f"{source}.pt"
+    if bundled.is_file():
+        return bundled
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path} (fine-tuning needs a .pt checkpoint)")
+    return path
+
+
+def pretrained(source: str | os.PathLike) -> Checkpoint:
+    return load_checkpoint(resolve_checkpoint(source))
+
+
+def choose_charset(source: Charset, labels_charset: Charset, given: Charset | None) -> Charset:
+    """The pretrained charset when the labels fit in it, else the given or inferred one."""
+    if given is not None:
+        return given
+    return source if set(labels_charset.chars) <= set(source.chars) else labels_charset
+
+
+def finetune_config(source: Checkpoint, charset: Charset, max_len: int, width: int | None) -> Any:
+    config = dataclasses.replace(source.config, num_classes=charset.num_classes)
+    if hasattr(config, "positions") and max_len > config.positions:
+        raise ValueError(f"labels of {max_len} characters, but {source.model_name} has {config.positions} heads")
+    if width and source.config.__class__.__name__ == "CRNNConfig":
+        config = dataclasses.replace(config, width=width)  # convolutions and GRUs read any width
+    return config
+
+
+def load_pretrained(model: nn.Module, source: Checkpoint, charset: Charset) -> list[str]:
+    """Copy every weight whose shape fits; with a new charset, remap the output layer's
+    rows by character. Returns the names of the tensors that start (partly) fresh."""
+    output = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)][-1] + "."
+    target = model.state_dict()
+    fresh = []
+    for name, value in target.items():
+        old = source.state_dict.get(name)
+        if name.startswith(output) and source.charset != charset:
+            if old is not None and old.shape[0] == source.charset.num_classes and value.shape[0] == charset.num_classes:
+                rows = _row_map(source.charset, charset)
+                value = value.clone()
+                value[rows[:, 1]] = old[rows[:, 0]].to(value.dtype)  # shared characters keep their rows
+                target[name] = value
+            fresh.append(name)
+        elif old is not None and old.shape == value.shape:
+            target[name] = old.to(value.dtype)
+        else:
+            fresh.append(name)
+    model.load_state_dict(target)
+    return fresh
+
+
+def _row_map(old: Charset, new: Charset) -> torch.Tensor:
+    """(K, 2) pairs (old class, new class) for the blank and every shared character."""
+    pairs = [(0, 0)] + [(old.chars.index(c) + 1, i + 1) for i, c in enumerate(new.chars) if c in old.chars]
+    return torch.tensor(pairs, dtype=torch.long)

@@ -1,0 +1,61 @@
+"""Training on a user's own labeled folders: augmentation, fine-tuning, the test report."""
+
+import json
+import shutil
+
+import torch
+
+from captcha_break.augment import AugmentConfig, augment
+from captcha_break.charset import Charset
+from captcha_break.checkpoint import load_checkpoint
+from captcha_break.finetune import choose_charset, load_pretrained
+from captcha_break.models import build_model, default_config
+from captcha_break.train import TrainConfig, train
+
+
+def test_augment_keeps_shape_and_range_and_varies_per_image():
+    x = torch.rand(6, 1, 64, 128)
+    g = torch.Generator().manual_seed(0)
+    y = augment(x.clone(), AugmentConfig(), g)
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+    assert not torch.allclose(y, x)
+    same = augment(x.clone(), AugmentConfig(), torch.Generator().manual_seed(0))
+    assert torch.equal(y, same)  # reproducible from the generator
+    twins = augment(x[:1].repeat(2, 1, 1, 1), AugmentConfig(), g)
+    assert not torch.allclose(twins[0], twins[1])
+
+
+def test_new_charset_keeps_rows_of_shared_characters(tiny_model):
+    source = load_checkpoint(tiny_model["pt"])
+    digits = Charset("0123456789")
+    model = build_model("crnn_fast", default_config("crnn_fast", digits.num_classes, 4))
+    fresh = load_pretrained(model, source, digits)
+    assert fresh == ["classifier.weight", "classifier.bias"]
+    old = source.state_dict["classifier.weight"]
+    new = model.state_dict()["classifier.weight"]
+    assert torch.equal(new[0], old[0])  # blank
+    assert torch.equal(new[1:11], old[1:11])  # 0-9 sit at the same places in 0-9A-Z
+    assert torch.equal(model.state_dict()["features.0.weight"], source.state_dict["features.0.weight"])
+    assert choose_charset(source.charset, digits, None) == source.charset  # labels fit: keep it all
+
+
+def digits_subset(shared_datasets, tmp_path, n=320):
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for path in sorted((shared_datasets / "digits_wave_4").iterdir())[:n]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def test_short_run_on_real_captchas_beats_chance_and_reports(shared_datasets, tmp_path):
+    folder = digits_subset(shared_datasets, tmp_path)
+    config = TrainConfig(model="cnn_fast", out=str(tmp_path / "run"), data=str(folder), batch_size=32, epochs=8,
+                         patience=20, finetune_patience=0, schedule="onecycle", lr=3e-3, workers=0)  # fmt: skip
+    messages = []
+    result = train(config, log=messages.append)
+    assert any(m.startswith("320 labeled images: 256 train, 32 validation, 32 test") for m in messages)
+    report = json.loads((tmp_path / "run" / "test_report.json").read_text())
+    assert report["count"] == 32
+    # Chance is 10% per character; a model that learned anything does far better.
+    assert report["char_accuracy"] > 0.3, report
+    assert result.history[-1].train_loss < result.history[0].train_loss
