@@ -2,7 +2,7 @@
 
     python scripts/bundle_model.py runs/crnn_fast default --command "captcha-break train ..."
 
-Exports RUN/best.pt to src/captcha_break/assets/NAME.onnx, measures the exported file on
+Exports RUN/best.pt to src/captcha_break/assets/NAME.onnx (and NAME.pt, for fine-tuning), measures the exported file on
 fresh captchas (captcha 0.7, and captcha 0.3's stronger warps), and writes beside it
 NAME.md (the model card: command, training time, hardware, accuracy, size) and
 NAME.log.csv (the run's per-epoch log). The card's figures also go into the ONNX metadata,
@@ -12,13 +12,14 @@ where `GET /models` reads them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import shutil
 import tempfile
 from pathlib import Path
 
-from captcha_break.checkpoint import load_checkpoint
+from captcha_break.checkpoint import load_checkpoint, save_checkpoint
 from captcha_break.evaluate import evaluate, fresh_samples
 from captcha_break.export import export_onnx
 from captcha_break.recognizer import ASSETS, Recognizer
@@ -69,6 +70,10 @@ def main() -> None:
         run / "best.pt", ASSETS / f"{args.name}.onnx", int8=args.int8, fp16_weights=args.fp16_weights, meta={"card": card}
     )
     card["file_mb"] = round(out.stat().st_size / 1e6, 2)
+    # The checkpoint too, for fine-tuning (`train --init NAME`): fp16 weights halve the file;
+    # loading casts them back to fp32.
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt.state_dict.items()}
+    save_checkpoint(dataclasses.replace(ckpt, state_dict=half, train_state=None, meta={**ckpt.meta, "card": card}), ASSETS / f"{args.name}.pt")
     shutil.copy(run / "log.csv", ASSETS / f"{args.name}.log.csv")
     (ASSETS / f"{args.name}.md").write_text(render(args.name, card))
     print(json.dumps(card, indent=2))
