@@ -44,13 +44,13 @@ def main() -> None:
     parser.add_argument("--command", required=True, help="the train command that made the run, for the card")
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--int8", action="store_true")
-    parser.add_argument("--fp16-weights", action="store_true")
+    parser.add_argument("--weights", choices=["fp32", "fp16", "int8"], default="fp32", help="weight storage (export.py)")
     args = parser.parse_args()
     run = Path(args.run)
     ckpt = load_checkpoint(run / "best.pt")
     log = read_log(run / "log.csv")
     with tempfile.TemporaryDirectory() as tmp:
-        trial = export_onnx(run / "best.pt", Path(tmp) / "m.onnx", int8=args.int8, fp16_weights=args.fp16_weights)
+        trial = export_onnx(run / "best.pt", Path(tmp) / "m.onnx", int8=args.int8, weights=args.weights)
         figures = measure(trial, args.count)
     card = {
         "model": ckpt.model_name,
@@ -63,17 +63,17 @@ def main() -> None:
         "char_accuracy": figures["v07"]["char_accuracy"],
         "accuracy_v03_style": figures["v03"]["accuracy"],
         "evaluated_on": f"{args.count} fresh captcha-0.7 captchas (seed card-v07) and {args.count // 10} captcha-0.3-style ones",
-        "compression": {"int8": args.int8, "fp16_weights": args.fp16_weights},
+        "compression": {"int8_dynamic": args.int8, "weights": args.weights},
     }
     ASSETS.mkdir(exist_ok=True)
-    out = export_onnx(
-        run / "best.pt", ASSETS / f"{args.name}.onnx", int8=args.int8, fp16_weights=args.fp16_weights, meta={"card": card}
-    )
+    out = export_onnx(run / "best.pt", ASSETS / f"{args.name}.onnx", int8=args.int8, weights=args.weights, meta={"card": card})
     card["file_mb"] = round(out.stat().st_size / 1e6, 2)
     # The checkpoint too, for fine-tuning (`train --init NAME`): fp16 weights halve the file;
     # loading casts them back to fp32.
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt.state_dict.items()}
-    save_checkpoint(dataclasses.replace(ckpt, state_dict=half, train_state=None, meta={**ckpt.meta, "card": card}), ASSETS / f"{args.name}.pt")
+    save_checkpoint(
+        dataclasses.replace(ckpt, state_dict=half, train_state=None, meta={**ckpt.meta, "card": card}), ASSETS / f"{args.name}.pt"
+    )
     shutil.copy(run / "log.csv", ASSETS / f"{args.name}.log.csv")
     (ASSETS / f"{args.name}.md").write_text(render(args.name, card))
     print(json.dumps(card, indent=2))
@@ -96,7 +96,7 @@ Trained by this project's own command, on synthetic captchas only:
 | per-character accuracy, captcha 0.7 | {card["char_accuracy"]:.2%} |
 | whole-captcha accuracy, captcha-0.3-style warps | {card["accuracy_v03_style"]:.2%} |
 | evaluated on | {card["evaluated_on"]} |
-| file | {card["file_mb"]} MB ONNX; int8 {card["compression"]["int8"]}, fp16 weights {card["compression"]["fp16_weights"]} |
+| file | {card["file_mb"]} MB ONNX; weights stored as {card["compression"]["weights"]}, int8 dynamic quantization {card["compression"]["int8_dynamic"]} |
 
 The per-epoch training log is `{name}.log.csv` beside this file. Default task: 4 characters
 of 0-9A-Z, 128x64 images from `captcha` 0.7.1 (`ImageCaptcha`, its default font). Models

@@ -76,6 +76,7 @@ def test_predict_reads_good_files_and_reports_bad_ones(workspace, capsys, tmp_pa
 def test_plots(workspace, capsys):
     for args in (
         ["samples", "--count", "8"],
+        ["augment", "--count", "2"],
         ["curves", str(workspace / "run" / "log.csv")],
         ["model", "crnn"],
         ["model", str(workspace / "run" / "best.pt")],

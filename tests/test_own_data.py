@@ -59,3 +59,19 @@ def test_short_run_on_real_captchas_beats_chance_and_reports(shared_datasets, tm
     # Chance is 10% per character; a model that learned anything does far better.
     assert report["char_accuracy"] > 0.3, report
     assert result.history[-1].train_loss < result.history[0].train_loss
+
+
+def test_augment_preview_shows_each_image_then_its_variants(shared_datasets, tmp_path):
+    from captcha_break.augment import preview
+    from captcha_break.cli import main
+    from captcha_break.folders import load_folder
+    from captcha_break.preprocess import InputSpec
+
+    pixels = load_folder(shared_datasets / "digits_wave_4", InputSpec(), use_cache=False, limit=3).samples.pixels
+    shown = preview(pixels, 4, seed=1)
+    assert shown.shape == (15, 3, 64, 128) and shown.dtype == pixels.dtype
+    assert (shown[::5] == pixels).all()  # row starts: the originals, untouched
+    assert all((shown[i] != pixels[0]).any() for i in range(1, 5))
+    out = tmp_path / "augment.png"
+    assert main(["plot", "augment", str(shared_datasets / "digits_wave_4"), "--count", "3", "--out", str(out)]) == 0
+    assert out.stat().st_size > 5000

@@ -76,3 +76,17 @@ def test_huge_images_are_refused_before_decoding():
     huge = encoded(Image.new("1", (20000, 20000)), "PNG")
     with pytest.raises(ImageError, match="too large"):
         open_image(huge)
+
+
+def test_pad_fit_keeps_the_aspect_ratio_and_pads_with_the_background():
+    spec = InputSpec(height=32, width=128, channels=3, fit="pad")
+    dark = np.zeros((40, 60, 3), np.uint8)  # a dark captcha, 60 wide at height 40
+    dark[10:30, 20:40] = 255  # one bright character
+    out = to_pixels(dark, spec)
+    assert out.shape == (3, 32, 128)
+    assert out[:, :, 48:].max() == 0  # 60 * 32/40 = 48 columns of image, then dark padding
+    assert out[:, 10:22, 18:30].min() > 200  # the character kept its square shape
+    wide = to_pixels(np.full((20, 400, 3), 255, np.uint8), spec)  # too wide even scaled: squeezed
+    assert wide.shape == (3, 32, 128) and wide.min() == 255
+    with pytest.raises(ValueError, match="fit"):
+        InputSpec(fit="crop")

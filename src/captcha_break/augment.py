@@ -99,3 +99,15 @@ def _erase(x: torch.Tensor, c: AugmentConfig, g) -> torch.Tensor:
     mask = (inside & pick.view(b, 1, 1)).unsqueeze(1)  # (B, 1, H, W)
     fill = _rand(b, 0, 1, x, g).view(b, 1, 1, 1)  # a flat grey box: clutter, not a character
     return torch.where(mask, fill, x)
+
+
+def preview(pixels, variants: int, config: AugmentConfig = AugmentConfig(), seed: int = 0):
+    """uint8 (N, C, H, W) -> uint8 (N * (1 + variants), C, H, W): each image, then its variants.
+
+    What `captcha-break plot augment` shows, to check the perturbations keep labels true.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(pixels).float() / 255
+    rows = [x] + [augment(x.clone(), config, generator) for _ in range(variants)]
+    grid = torch.stack(rows, 1).flatten(0, 1)  # image-major: original, variant 1, ...
+    return (grid * 255).round().to(torch.uint8).numpy()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -67,10 +68,21 @@ def cmd_train(args) -> int:
         pregenerate=args.pregenerate, schedule=args.schedule, input_width=input_w, input_height=input_h, epoch_size=args.epoch_size, val_size=args.val_size,
         batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, finetune_lr=args.finetune_lr,
         patience=args.patience, finetune_patience=args.finetune_patience, workers=args.workers,
-        seed=args.seed, device=args.device, dry_run=args.dry_run,
+        seed=args.seed, device=args.device, dry_run=args.dry_run, accumulate=args.accumulate,
+        dist_timeout=args.dist_timeout, fit=args.fit,
     )  # fmt: skip
-    result = train(config, resume=args.resume)
-    print(f"best model: {result.best_path}")
+    try:
+        result = train(config, resume=args.resume)
+    except RuntimeError as err:
+        if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+            raise
+        # A peer that died or stopped answering surfaces as a backend error on the others.
+        rank = os.environ.get("RANK")
+        print(f"captcha-break: error: rank {rank}: the distributed run failed: {err}", file=sys.stderr)
+        print("captcha-break: the last finished epoch is in --out; start again with --resume", file=sys.stderr)
+        return 1
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
+        print(f"best model: {result.best_path}")
     return 0
 
 
@@ -137,14 +149,16 @@ def cmd_plot(args) -> int:
     from . import plots
 
     if args.what == "samples":
-        from .synth import draw
+        pixels, labels = _sample_pixels(args)
+        plots.plot_samples(pixels, labels, args.out)
+    elif args.what == "augment":
+        from .augment import preview
 
-        config = _synth_config(args)
-        drawn = [draw(config, args.seed, i) for i in range(args.count)]
-        import numpy as np
-
-        pixels = np.stack([np.asarray(im).transpose(2, 0, 1) for im, _ in drawn])
-        plots.plot_samples(pixels, [label for _, label in drawn], args.out)
+        pixels, labels = _sample_pixels(args)
+        variants = 4
+        shown = preview(pixels, variants, seed=args.seed)
+        titles = [t for label in labels for t in [label] + ["augmented"] * variants]
+        plots.plot_samples(shown, titles, args.out, cols=1 + variants)
     elif args.what == "curves":
         from .train import read_log
 
@@ -153,6 +167,23 @@ def cmd_plot(args) -> int:
         _plot_model(args, plots)
     print(f"wrote {args.out}")
     return 0
+
+
+def _sample_pixels(args):
+    """--count images: the first of the folder SOURCE, else fresh synthetic captchas."""
+    if args.source:
+        from .folders import load_folder
+        from .preprocess import InputSpec
+
+        width, height = args.size
+        samples = load_folder(args.source, InputSpec(height, width, 3), use_cache=False, limit=args.count).samples
+        return samples.pixels[: args.count], samples.labels[: args.count]
+    import numpy as np
+
+    from .synth import draw
+
+    drawn = [draw(_synth_config(args), args.seed, i) for i in range(args.count)]
+    return np.stack([np.asarray(im.convert("RGB")).transpose(2, 0, 1) for im, _ in drawn]), [label for _, label in drawn]
 
 
 def _plot_model(args, plots) -> None:
@@ -178,7 +209,7 @@ def cmd_export(args) -> int:
     source = resolve_model(args.model)
     if source.suffix == ".onnx":
         raise ValueError(f"{source} is already an ONNX model: export takes a training checkpoint (.pt)")
-    out = export_onnx(source, args.out, int8=args.int8, fp16_weights=args.fp16_weights)
+    out = export_onnx(source, args.out, int8=args.int8, weights=args.weights)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
 
@@ -226,10 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_synth_options(p)
     p.add_argument("--input-size", type=parse_size, help="model input WIDTHxHEIGHT (default: the model's)")
+    p.add_argument(
+        "--fit",
+        choices=["stretch", "pad"],
+        default="stretch",
+        help="images of another size: stretch to the input size, or keep the aspect ratio and pad the width",
+    )
     p.add_argument("--epoch-size", type=int, default=128_000, help="synthetic images per epoch")
     p.add_argument("--pregenerate", type=int, default=0, help="draw N synthetic captchas once (cached) and reuse them each epoch")
     p.add_argument("--val-size", type=int, default=12_800, help="synthetic validation images")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=128, help="global batch (shared among processes under torchrun)")
+    p.add_argument("--accumulate", type=int, default=1, help="split each batch into N micro-batches (same result, less memory)")
     p.add_argument("--epochs", type=int, default=100, help="most epochs per phase")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--finetune-lr", type=float, default=1e-4, help="rate after reloading the best weights")
@@ -245,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    p.add_argument(
+        "--dist-timeout", type=float, default=600, help="under torchrun: seconds to wait for the other processes before failing"
+    )
     p.add_argument("--dry-run", action="store_true", help="two batches per epoch, one epoch per phase")
     p.set_defaults(func=cmd_train)
 
@@ -271,9 +312,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write an ONNX model that runs without torch")
     p.add_argument("--model", required=True, help="training checkpoint (.pt)")
     p.add_argument("--out", required=True, help="ONNX file to write")
-    p.add_argument("--int8", action="store_true", help="int8 dynamic quantization of convolutions and matrix products")
     p.add_argument(
-        "--fp16-weights", action="store_true", help="store the other large weights as fp16 (half the size, fp32 arithmetic)"
+        "--int8", action="store_true", help="int8 dynamic quantization of convolutions and matrix products (int8 arithmetic)"
+    )
+    p.add_argument(
+        "--weights",
+        choices=["fp32", "fp16", "int8"],
+        default="fp32",
+        help="how large weights are stored: fp16 halves the file, int8 quarters it; the arithmetic stays fp32",
     )
     p.set_defaults(func=cmd_export)
 
@@ -287,8 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("plot", help="pictures: samples, training curves, the model's layers")
-    p.add_argument("what", choices=["samples", "curves", "model"])
-    p.add_argument("source", nargs="?", help="curves: a log.csv; model: a model name or checkpoint")
+    p.add_argument("what", choices=["samples", "augment", "curves", "model"])
+    p.add_argument(
+        "source",
+        nargs="?",
+        help="curves: a log.csv; model: a model name or checkpoint; samples/augment: a folder of labeled images (default: synthetic)",
+    )
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--count", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)

@@ -7,11 +7,12 @@ stream it would have seen without the interruption.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from .charset import Charset
 from .folders import Samples
@@ -47,6 +48,38 @@ class ArrayDataset(Dataset):
         return np.asarray(self.samples.pixels[i]), self.samples.labels[i]
 
 
+class GlobalBatchSampler(Sampler[list[int]]):
+    """This process's share of each global batch.
+
+    Every process draws the same permutation (same seed), cuts it into global batches of
+    `batch_size`, and takes part `part` of `parts` of each. So processes see disjoint data,
+    take the same number of steps, and process r's share of step k is exactly
+    micro-batch r of step k in a one-process run of the same global batch split into
+    `parts` (`--accumulate`): the two runs compute the same gradients.
+    """
+
+    def __init__(self, size: int, batch_size: int, part: int = 0, parts: int = 1, shuffle: bool = True, seed: int = 0):
+        if batch_size % parts:
+            raise ValueError(f"the global batch ({batch_size}) must divide evenly among {parts} processes")
+        if size < parts:
+            raise ValueError(f"{size} samples cannot be shared among {parts} processes")
+        self.size, self.batch_size, self.part, self.parts = size, batch_size, part, parts
+        self.shuffle, self.seed = shuffle, seed
+
+    def __len__(self) -> int:
+        return max(1, self.size // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        if self.shuffle:
+            order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed)).tolist()
+        else:
+            order = list(range(self.size))
+        batch = min(self.batch_size, self.size)  # a set smaller than one batch: one batch of all
+        for start in range(0, len(self) * batch, batch):
+            share = np.array_split(order[start : start + batch], self.parts)[self.part]
+            yield share.tolist()
+
+
 @dataclass
 class Batch:
     images: torch.Tensor  # float (B, C, H, W) in [0, 1]
@@ -57,6 +90,14 @@ class Batch:
     def to(self, device: torch.device) -> Batch:
         images = self.images.to(device, non_blocking=True, memory_format=torch.channels_last)
         return Batch(images, self.targets.to(device), self.lengths.to(device), self.labels)
+
+    def split(self, parts: int) -> list[Batch]:
+        """Contiguous micro-batches, sized as np.array_split sizes them."""
+        if parts == 1:
+            return [self]
+        chunks = zip(*(torch.tensor_split(t, parts) for t in (self.images, self.targets, self.lengths)))
+        cuts = np.cumsum([0, *(len(c) for c in torch.tensor_split(self.lengths, parts))])
+        return [Batch(i, t, n, self.labels[a:b]) for (i, t, n), a, b in zip(chunks, cuts[:-1], cuts[1:]) if len(n)]
 
 
 class Collate:

@@ -8,6 +8,7 @@ the width for CTC models, which read any width.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import warnings
@@ -30,14 +31,17 @@ PREPROCESSING = (
 
 
 def export_onnx(
-    checkpoint_path: str | Path, out: str | Path, int8: bool = False, fp16_weights: bool = False, meta: dict | None = None
+    checkpoint_path: str | Path, out: str | Path, int8: bool = False, weights: str = "fp32", meta: dict | None = None
 ) -> Path:
     """Write `out` (ONNX) from a training checkpoint.
 
-    int8: dynamic quantization (int8 weights; what ONNX Runtime can quantize, the convolutions
-    and matrix products). fp16_weights: the remaining large float weights stored as fp16 and
-    cast back to fp32 when the model loads: half the file, the same arithmetic.
+    int8: dynamic quantization (int8 arithmetic where ONNX Runtime can: the convolutions and
+    matrix products). weights: how the large float weights are stored: "fp32"; "fp16"
+    (half the file); "int8" (a quarter, one scale per output channel). Stored weights are
+    turned back into fp32 when the model loads, so the arithmetic stays fp32.
     """
+    if weights not in WEIGHT_FORMATS:
+        raise ValueError(f"weights must be one of {WEIGHT_FORMATS}, not {weights!r}")
     ckpt = load_checkpoint(checkpoint_path)
     model = ckpt.build("cpu")
     out = Path(out)
@@ -64,19 +68,23 @@ def export_onnx(
         description = {
             "model_name": ckpt.model_name,
             "charset": ckpt.charset.chars,
-            "input": {"height": ckpt.input.height, "width": ckpt.input.width, "channels": ckpt.input.channels},
+            "input": dataclasses.asdict(ckpt.input),
             "scheme": model.scheme,
             "preprocessing": PREPROCESSING,
-            "quantization": "+".join(q for q, on in (("int8-dynamic", int8), ("fp16-weights", fp16_weights)) if on) or "none",
+            "quantization": "+".join(q for q, on in (("int8-dynamic", int8), (f"{weights}-weights", weights != "fp32")) if on)
+            or "none",
             "meta": {**_card(ckpt.meta), **(meta or {})},
         }
         proto = onnx.load(str(source))
-        if fp16_weights:
-            _store_weights_fp16(proto.graph)
+        if weights != "fp32":
+            _store_weights(proto.graph, weights)
         entry = proto.metadata_props.add()
         entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(description)
         onnx.save(proto, str(out))
     return out
+
+
+WEIGHT_FORMATS = ("fp32", "fp16", "int8")
 
 
 def _quantize(src: Path, dst: Path) -> None:
@@ -86,19 +94,31 @@ def _quantize(src: Path, dst: Path) -> None:
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
 
 
-def _store_weights_fp16(graph: onnx.GraphProto, min_elements: int = 1024) -> None:
-    """Float initializers of >= min_elements -> fp16 initializer + Cast(to float) node.
+def _store_weights(graph: onnx.GraphProto, fmt: str, min_elements: int = 1024) -> None:
+    """Float initializers of >= min_elements -> a smaller initializer + nodes restoring fp32.
 
-    ONNX Runtime folds the Casts when the session starts, so inference still runs in fp32.
+    fp16: Cast(to float). int8: Cast(to float) * scale, symmetric, one scale per output
+    channel (convolutions) or per row (matrices). The restoring nodes take constants only,
+    so ONNX Runtime folds them when the session starts: inference runs in fp32 as before.
     """
-    casts = []
+    nodes, extra = [], []
     for init in graph.initializer:
         if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < min_elements:
             continue
-        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "_fp16")
-        casts.append(onnx.helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT))
-        init.CopyFrom(half)
-    for node in reversed(casts):
+        w = numpy_helper.to_array(init)
+        if fmt == "fp16":
+            stored = numpy_helper.from_array(w.astype(np.float16), init.name + "_fp16")
+            nodes.append(onnx.helper.make_node("Cast", [stored.name], [init.name], to=onnx.TensorProto.FLOAT))
+        else:
+            axes = tuple(range(1, w.ndim)) if w.ndim == 4 else (w.ndim - 1,)
+            scale = np.maximum(np.abs(w).max(axis=axes, keepdims=True), 1e-12) / 127
+            stored = numpy_helper.from_array(np.round(w / scale).astype(np.int8), init.name + "_int8")
+            extra.append(numpy_helper.from_array(scale.astype(np.float32), init.name + "_scale"))
+            nodes.append(onnx.helper.make_node("Cast", [stored.name], [init.name + "_f"], to=onnx.TensorProto.FLOAT))
+            nodes.append(onnx.helper.make_node("Mul", [init.name + "_f", init.name + "_scale"], [init.name]))
+        init.CopyFrom(stored)
+    graph.initializer.extend(extra)
+    for node in reversed(nodes):
         graph.node.insert(0, node)
 
 

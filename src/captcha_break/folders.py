@@ -66,6 +66,7 @@ def load_folder(
     fold_case: bool = False,
     workers: int = 0,
     use_cache: bool = True,
+    limit: int | None = None,
 ) -> FolderData:
     """Read every labeled image of `folder`; unreadable ones and labels outside `charset`
     are skipped with a reason, never silently."""
@@ -79,6 +80,7 @@ def load_folder(
             items.append((path, label))
         except LabelError as err:
             skipped.append((path.name, str(err)))
+    items = items[:limit]  # the first `limit` usable files, in name order (a preview)
     key = _cache_key(items, spec)
     cached = _read_cache(key) if use_cache else None
     if cached is None:

@@ -20,6 +20,9 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 MAX_PIXELS = 40_000_000
 
 
+FITS = ("stretch", "pad")
+
+
 class ImageError(ValueError):
     """An input that is not a usable image."""
 
@@ -31,10 +34,16 @@ class InputSpec:
     height: int = 64
     width: int = 128
     channels: int = 3  # 3 = RGB, 1 = grayscale
+    # How an image of another size becomes height x width. "stretch": resized to it.
+    # "pad": scaled to the height keeping its aspect ratio, then padded on the right with
+    # its background colour (squeezed only if still wider): for sets whose widths vary.
+    fit: str = "stretch"
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, not {self.channels}")
+        if self.fit not in FITS:
+            raise ValueError(f"fit must be one of {FITS}, not {self.fit!r}")
         if self.height < 8 or self.width < 8:
             raise ValueError(f"input size {self.width}x{self.height} is too small")
 
@@ -94,11 +103,26 @@ def to_pixels(source: str | Path | bytes | Image.Image | np.ndarray, spec: Input
     else:
         image = open_image(source)
     rgb = flatten_onto_white(image)
-    if rgb.size != (spec.width, spec.height):
+    if spec.fit == "pad":
+        rgb = _pad_to_fit(rgb, spec)
+    elif rgb.size != (spec.width, spec.height):
         rgb = rgb.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
     if spec.channels == 1:
         return np.asarray(rgb.convert("L"), dtype=np.uint8)[None]  # (1, H, W)
     return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1).copy()  # (3, H, W)
+
+
+def _pad_to_fit(rgb: Image.Image, spec: InputSpec) -> Image.Image:
+    width = min(spec.width, max(1, round(rgb.width * spec.height / rgb.height)))
+    scaled = rgb.resize((width, spec.height), Image.Resampling.BILINEAR)
+    if width == spec.width:
+        return scaled
+    # The padding takes the colour of the image's edges, so a dark captcha is not given
+    # a white band that no real image of it has.
+    edges = np.concatenate([np.asarray(scaled)[:, 0], np.asarray(scaled)[:, -1]])
+    canvas = Image.new("RGB", (spec.width, spec.height), tuple(int(v) for v in np.median(edges, axis=0)))
+    canvas.paste(scaled, (0, 0))
+    return canvas
 
 
 def normalize(pixels: np.ndarray) -> np.ndarray:

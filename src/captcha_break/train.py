@@ -5,10 +5,16 @@ Phase 0 trains with Adam (amsgrad) at `lr` until the validation loss stops impro
 tutorial's second `fit_generator` at 1e-4). After every epoch the run's whole state goes
 to `last.pt` (written atomically), the best weights to `best.pt`, and a row to `log.csv`,
 so `--resume` after a kill -9 loses at most the epoch that was running.
+
+Under torchrun the same loop runs data-parallel (distributed.py): `batch_size` is the
+global batch, shared evenly among the processes; gradients are averaged by DDP, the
+validation set is shared out and its results gathered, so every rank takes the same
+early-stopping decisions; only rank 0 writes files and progress.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import math
@@ -17,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -24,9 +31,9 @@ from tqdm import tqdm
 from .augment import AugmentConfig, augment
 from .charset import DEFAULT_CHARS, Charset
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .datasets import ArrayDataset, Collate, SyntheticDataset
+from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset
 from .decoding import greedy_decode
-from .device import pick_device
+from .distributed import SINGLE, World, gather, join, leave, main_first, sum_over_ranks, wrap
 from .finetune import choose_charset, finetune_config, load_pretrained, pretrained
 from .folders import Samples, describe, load_folder, split_indices
 from .losses import compute_loss
@@ -71,6 +78,7 @@ class TrainConfig:
     pregenerate: int = 0
     input_width: int | None = None  # model input; default: the model's registered size
     input_height: int | None = None
+    fit: str = "stretch"  # how other image sizes become the input size (preprocess.InputSpec)
     # Start from a pretrained checkpoint ("default": the bundled model) instead of scratch.
     init: str | None = None
     # Augmentation (augment.py): "auto" = on for folders of real images, off for synthetic
@@ -79,7 +87,10 @@ class TrainConfig:
     # Recipe: the tutorial's values.
     epoch_size: int = 128_000
     val_size: int = 12_800
-    batch_size: int = 128
+    batch_size: int = 128  # the global batch: shared among processes under torchrun
+    # Split each process's share of a batch into this many micro-batches (same gradient,
+    # less memory). One process with accumulate=N computes what N processes do.
+    accumulate: int = 1
     epochs: int = 100  # at most, per phase
     lr: float = 1e-3
     finetune_lr: float = 1e-4
@@ -92,6 +103,7 @@ class TrainConfig:
     workers: int = 2
     seed: int = 0
     device: str = "auto"
+    dist_timeout: float = 600.0  # seconds a rank waits for the others before failing
     dry_run: bool = False  # a couple of batches per epoch: the real code as a smoke test
 
 
@@ -143,6 +155,18 @@ class DataBundle:
 
 def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
     """Run (or resume) the recipe described by `config`; see the module docstring."""
+    world, device = join(config.device, config.dist_timeout)
+    try:
+        return _train(config, resume, log if world.main else _quiet, world, device)
+    finally:
+        leave(world)
+
+
+def _quiet(*_args, **_kwargs) -> None:
+    """The log of ranks other than 0."""
+
+
+def _train(config: TrainConfig, resume: bool, log, world: World, device) -> TrainResult:
     started = time.perf_counter()
     out = Path(config.out)
     last = out / "last.pt"
@@ -150,17 +174,18 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
         raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or another --out")
     if resume and not last.exists():
         raise FileNotFoundError(f"nothing to resume: no {last}")
-    for stale in out.glob(".*.tmp"):  # left by a kill in the middle of a checkpoint write
+    for stale in out.glob(".*.tmp") if world.main else ():  # left by a kill during a checkpoint write
         stale.unlink()
     saved = load_checkpoint(last) if resume else None
     if saved is not None:
         config = _resumed_config(config, saved)
     _apply_dry_run(config)
-    device = pick_device(config.device)
-    torch.manual_seed(config.seed)
-    model_config, spec, data = _prepare(config, saved, log)
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    with main_first(world):  # rank 0 fills the data caches, the others read them
+        model_config, spec, data = _prepare(config, saved, log)
     # channels_last: measured 30% faster convolutions on a 2-core CPU (benchmarks/).
     model = build_model(config.model, model_config).to(device, memory_format=torch.channels_last)
+    _log_world(world, config, log)
     state = RunState(**saved.train_state["run"]) if saved else RunState()
     optimizer = _optimizer(model, _phase_lr(config, state.phase))
     if config.init and not saved:
@@ -170,9 +195,12 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
         model.load_state_dict(saved.state_dict)
         optimizer.load_state_dict(saved.train_state["optimizer"])
         log(f"resuming {out} after epoch {state.epoch} (phase {state.phase})")
-    _trim_log(out / "log.csv", state.epoch)
+    if world.main:
+        _trim_log(out / "log.csv", state.epoch)
     base = Checkpoint(config.model, model_config, data.charset, spec, {}, meta={"train_config": dataclasses.asdict(config)})
-    loop = _Loop(config, model, optimizer, data, base, device, out, log)
+    loop = _Loop(config, model, optimizer, data, base, device, out, log, world)
+    if saved and (out / "best.pt").exists():
+        loop.best_state = load_checkpoint(out / "best.pt").state_dict
     elapsed_before = state.elapsed  # a resumed run's clock goes on from where it stopped
     loop.clock = lambda: elapsed_before + time.perf_counter() - started
     loop.scheduler = _scheduler(config, optimizer, len(data.train), saved)
@@ -182,10 +210,14 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
 class _Loop:
     """The epoch loop with its collaborators held together, to keep each step short."""
 
-    def __init__(self, config, model, optimizer, data: DataBundle, base: Checkpoint, device, out: Path, log):
+    def __init__(self, config, model, optimizer, data: DataBundle, base: Checkpoint, device, out: Path, log, world):
         self.config, self.model, self.optimizer, self.data = config, model, optimizer, data
-        self.base, self.device, self.out, self.log = base, device, out, log
+        self.base, self.device, self.out, self.log, self.world = base, device, out, log, world
+        self.net = wrap(model, world, device)  # what the training step calls (DDP or the model)
         self.scheme = model.scheme
+        # The best weights, in memory on every rank: the phase change reloads them without
+        # waiting for rank 0's file.
+        self.best_state: dict[str, torch.Tensor] | None = None
         self.result = TrainResult(out / "best.pt")
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self.clock = time.perf_counter  # seconds since the run began (set by train())
@@ -201,7 +233,7 @@ class _Loop:
                 self._next_phase(state)
                 continue
             self._epoch(state)
-        if self.result.best_path.exists():
+        if self.world.main and self.result.best_path.exists():
             best = load_checkpoint(self.result.best_path)
             self.log(
                 f"best: epoch {best.meta.get('epoch')}, accuracy {best.meta.get('accuracy', 0):.4f} -> {self.result.best_path}"
@@ -214,9 +246,9 @@ class _Loop:
         # onecycle has annealed to ~0 already: no second phase.
         state.phase += 2 if self.config.schedule == "onecycle" else 1
         state.phase_epochs, state.bad_epochs = 0, 0
-        if state.phase < 2 and self.result.best_path.exists():
+        if state.phase < 2 and self.best_state is not None:
             # The tutorial's second stage: reload the best weights, go on at a lower rate.
-            self.model.load_state_dict(load_checkpoint(self.result.best_path).state_dict)
+            self.model.load_state_dict(self.best_state)
             self.optimizer = _optimizer(self.model, _phase_lr(self.config, state.phase))
             self.log(f"phase {state.phase}: best weights reloaded, lr {_phase_lr(self.config, state.phase):g}")
         self._save_last(state)
@@ -227,8 +259,9 @@ class _Loop:
             self.data.train.set_epoch(state.epoch)  # fresh captchas every epoch
         train_loss, seen = self._train_epoch(state)
         train_seconds = time.perf_counter() - start
+        _sync_buffers(self.model, self.world)  # BatchNorm statistics as rank 0 has them
         val_loss, scores = validate(
-            self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size
+            self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world
         )
         seconds = time.perf_counter() - start
         state.epoch += 1
@@ -254,7 +287,8 @@ class _Loop:
             self._save_best(record)
         else:
             state.bad_epochs += 1
-        _append_log(self.out / "log.csv", record)
+        if self.world.main:
+            _append_log(self.out / "log.csv", record)
         self._save_last(state)
         self.log(
             f"epoch {record.epoch} phase {record.phase} lr {lr:g}: loss {train_loss:.4f} val_loss {val_loss:.4f} "
@@ -264,26 +298,39 @@ class _Loop:
     def _train_epoch(self, state: RunState) -> tuple[float, int]:
         self.model.train()
         shuffle = not isinstance(self.data.train, SyntheticDataset)  # a stream is random already
-        loader = _loader(self.data.train, self.data.charset, self.config, shuffle=shuffle, seed=state.epoch)
+        loader = _loader(self.data.train, self.data.charset, self.config, self.world, shuffle=shuffle, epoch=state.epoch)
         total, seen = 0.0, 0
         # To a terminal: a live bar. To a log file (nohup): one line a minute, not silence.
         interval = 0.1 if sys.stderr.isatty() else 60
-        bar = tqdm(loader, desc=f"epoch {state.epoch + 1}", unit="batch", leave=False, mininterval=interval, file=sys.stderr)
+        bar = tqdm(loader, desc=f"epoch {state.epoch + 1}", unit="batch", leave=False, mininterval=interval,
+                   file=sys.stderr, disable=not self.world.main)  # fmt: skip
         for step, batch in enumerate(bar):
             if self.config.dry_run and step == 2:
                 break
-            batch = batch.to(self.device)
-            images = augment(batch.images, self.augment) if self.augment else batch.images
-            loss = compute_loss(self.model(images), batch.targets, batch.lengths, self.scheme)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            if self.scheduler is not None:
-                self.scheduler.step()
+            loss = self._step(batch.to(self.device))
             n = len(batch.labels)
-            total, seen = total + loss.item() * n, seen + n
+            total, seen = total + loss * n, seen + n
             bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
-        return total / max(seen, 1), seen
+        total, seen = sum_over_ranks(self.world, total, seen)
+        return total / max(seen, 1), int(seen)
+
+    def _step(self, batch) -> float:
+        """One optimizer step on this process's share of a global batch; its mean loss."""
+        self.optimizer.zero_grad(set_to_none=True)
+        micro = batch.split(self.config.accumulate)
+        total = 0.0
+        for i, part in enumerate(micro):
+            images = augment(part.images, self.augment) if self.augment else part.images
+            # DDP averages gradients across ranks on the last micro-batch's backward only.
+            sync = i == len(micro) - 1 or self.net is self.model
+            with contextlib.nullcontext() if sync else self.net.no_sync():
+                loss = compute_loss(self.net(images), part.targets, part.lengths, self.scheme)
+                (loss * (len(part.labels) / len(batch.labels))).backward()  # a mean over the share
+            total += loss.item() * len(part.labels)
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return total / len(batch.labels)
 
     def _save_best(self, record: EpochRecord) -> None:
         meta = {
@@ -293,10 +340,13 @@ class _Loop:
             "char_accuracy": record.char_accuracy,
             "val_loss": record.val_loss,
         }
-        best = dataclasses.replace(self.base, state_dict=_cpu_state(self.model), meta=meta)
-        save_checkpoint(best, self.result.best_path)
+        self.best_state = _cpu_state(self.model)
+        if self.world.main:
+            save_checkpoint(dataclasses.replace(self.base, state_dict=self.best_state, meta=meta), self.result.best_path)
 
     def _save_last(self, state: RunState) -> None:
+        if not self.world.main:
+            return
         train_state = {"run": dataclasses.asdict(state), "optimizer": self.optimizer.state_dict()}
         if self.scheduler is not None:
             train_state["scheduler"] = self.scheduler.state_dict()
@@ -305,10 +355,13 @@ class _Loop:
 
 
 @torch.no_grad()
-def validate(model, samples: Samples, charset: Charset, scheme: str, device, batch_size: int) -> tuple[float, Scores]:
-    """Mean loss and scores of `model` on `samples`."""
+def validate(
+    model, samples: Samples, charset: Charset, scheme: str, device, batch_size: int, world: World = SINGLE
+) -> tuple[float, Scores]:
+    """Mean loss and scores of `model` on `samples`; each rank reads a share, all get the result."""
     model.eval()
-    loader = DataLoader(ArrayDataset(samples), batch_size=batch_size, collate_fn=Collate(charset))
+    mine = np.arange(world.rank, len(samples), world.size)
+    loader = DataLoader(ArrayDataset(samples.subset(mine)), batch_size=batch_size, collate_fn=Collate(charset))
     total, preds = 0.0, []
     for batch in loader:
         batch = batch.to(device)
@@ -316,7 +369,27 @@ def validate(model, samples: Samples, charset: Charset, scheme: str, device, bat
         total += compute_loss(logits, batch.targets, batch.lengths, scheme).item() * len(batch.labels)
         probs = logits.float().softmax(-1).cpu().numpy()
         preds += [d.text for d in greedy_decode(probs, charset, scheme)]
-    return total / max(len(samples), 1), score(samples.labels, preds)
+    shares = gather(world, (mine.tolist(), preds, total))
+    merged = [""] * len(samples)
+    for index, texts, _ in shares:
+        for i, text in zip(index, texts):
+            merged[i] = text
+    return sum(s[2] for s in shares) / max(len(samples), 1), score(samples.labels, merged)
+
+
+def _sync_buffers(model, world: World) -> None:
+    if world.distributed:
+        for buffer in model.buffers():
+            torch.distributed.broadcast(buffer, 0)
+
+
+def _log_world(world: World, config: TrainConfig, log) -> None:
+    if world.distributed:
+        log(
+            f"distributed: {world.size} processes ({world.backend}); global batch {config.batch_size} = "
+            f"{world.size} x {config.batch_size // world.size} per process; lr {config.lr:g} for the global batch "
+            "(not scaled by the process count)"
+        )
 
 
 def _prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[object, InputSpec, DataBundle]:
@@ -326,7 +399,7 @@ def _prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[object
     if config.init:
         return _prepare_finetune(config, log)
     # The input size does not depend on the charset, so it is known before the data.
-    spec = _input_spec(default_config(config.model, 2, 1, **_input_overrides(config)))
+    spec = dataclasses.replace(_input_spec(default_config(config.model, 2, 1, **_input_overrides(config))), fit=config.fit)
     given = Charset(config.chars) if config.chars else None
     data = _load_data(config, spec, given if config.data else given or Charset(DEFAULT_CHARS), log)
     model_config = default_config(config.model, data.charset.num_classes, data.max_len, **_input_overrides(config))
@@ -336,7 +409,7 @@ def _prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[object
 def _prepare_finetune(config: TrainConfig, log) -> tuple[object, InputSpec, DataBundle]:
     source = pretrained(config.init)
     config.model = source.model_name
-    spec = dataclasses.replace(source.input, width=config.input_width or source.input.width)
+    spec = dataclasses.replace(source.input, width=config.input_width or source.input.width, fit=config.fit)
     given = Charset(config.chars) if config.chars else None
     data = _load_data(config, spec, given or (None if config.data else source.charset), log)
     data.charset = choose_charset(source.charset, data.charset, given)
@@ -386,16 +459,17 @@ def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, 
     )
 
 
-def _loader(dataset, charset: Charset, config: TrainConfig, shuffle: bool, seed: int) -> DataLoader:
-    generator = torch.Generator().manual_seed(config.seed * 1000 + seed)
+def _loader(dataset, charset: Charset, config: TrainConfig, world: World, shuffle: bool, epoch: int) -> DataLoader:
+    # A synthetic stream needs no shuffling, and its items are seeded by index, so the
+    # disjoint index shares of the sampler are distinct captchas on every rank and worker.
+    sampler = GlobalBatchSampler(
+        len(dataset), config.batch_size, world.rank, world.size, shuffle=shuffle, seed=config.seed * 1000 + epoch
+    )
     return DataLoader(
         dataset,
-        batch_size=config.batch_size,
-        shuffle=shuffle,
-        generator=generator,
+        batch_sampler=sampler,
         num_workers=config.workers,
         collate_fn=Collate(charset),
-        drop_last=len(dataset) > config.batch_size,
         persistent_workers=False,  # re-created per epoch so SyntheticDataset.set_epoch reaches them
     )
 
@@ -405,7 +479,7 @@ def _scheduler(config: TrainConfig, optimizer, train_size: int, saved: Checkpoin
         raise ValueError(f"unknown schedule {config.schedule!r}; expected one of {SCHEDULES}")
     if config.schedule != "onecycle":
         return None
-    steps = max(1, train_size // config.batch_size) if train_size > config.batch_size else 1
+    steps = max(1, train_size // config.batch_size)  # as GlobalBatchSampler counts them
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=steps * config.epochs, pct_start=0.15
     )
@@ -431,7 +505,9 @@ def _resumed_config(config: TrainConfig, saved: Checkpoint) -> TrainConfig:
     stored = saved.meta.get("train_config")
     if not stored or saved.train_state is None:
         raise ValueError("that checkpoint holds no training state to resume")
-    return dataclasses.replace(TrainConfig(**stored), workers=config.workers, device=config.device, out=config.out)
+    return dataclasses.replace(
+        TrainConfig(**stored), workers=config.workers, device=config.device, out=config.out, dist_timeout=config.dist_timeout
+    )
 
 
 def _apply_dry_run(config: TrainConfig) -> None:
