@@ -94,3 +94,12 @@ def test_user_errors_are_clear(workspace, capsys):
     assert "--resume" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["generate", "--count", "3", "--out", "x", "--length", "6-4"])
+
+
+def test_train_help_names_every_registered_model_and_bad_names_are_clear(workspace, capsys):
+    from captcha_break.cli import MODEL_HELP
+    from captcha_break.models import model_names
+
+    assert all(name in MODEL_HELP for name in model_names())
+    assert main(["train", "--model", "resnet", "--out", str(workspace / "bad"), "--dry-run"]) == 2
+    assert "unknown model 'resnet'" in capsys.readouterr().err

@@ -13,6 +13,8 @@ from .charset import DEFAULT_CHARS, LabelError
 from .preprocess import ImageError
 from .synth import STYLES, SynthConfig, parse_length
 
+MODEL_HELP = "cnn or crnn (the tutorial's), crnn_fast or cnn_fast (CPU-fast); default crnn"
+
 
 def parse_size(text: str) -> tuple[int, int]:
     """'128x64' -> (128, 64)."""
@@ -223,8 +225,6 @@ def cmd_serve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .models import model_names
-
     parser = argparse.ArgumentParser(prog="captcha-break", description="Learn to read text captchas.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -238,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("train", help="train a model by name on synthetic captchas or a labeled folder")
-    p.add_argument("--model", choices=model_names(), default="crnn")
+    # Names, not the registry: importing models/ imports torch, and `predict` must not.
+    p.add_argument("--model", default="crnn", metavar="NAME", help=MODEL_HELP)
     p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, log.csv")
     p.add_argument("--data", help="folder of labeled images (default: synthetic captchas made on the fly)")
     p.add_argument("--val-split", type=float, default=0.1, help="share of --data held out for validation")
