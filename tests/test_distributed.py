@@ -41,6 +41,14 @@ def _rank(rank: int, world: int, port: int, out: str, env: dict) -> None:
     train(config(out, dist_timeout=60), log=lambda *_: None)
 
 
+def _resume_rank(rank: int, world: int, port: int, out: str, env: dict) -> None:
+    os.environ.update(env)
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))  # fmt: skip
+    torch.set_num_threads(1)
+    train(TrainConfig(out=out, workers=0, dist_timeout=60), resume=True, log=lambda *_: None)
+
+
 def weights(path) -> dict[str, torch.Tensor]:
     state = load_checkpoint(path).state_dict
     # BatchNorm running statistics are not trained weights; DDP keeps rank 0's.
@@ -108,3 +116,21 @@ def test_a_killed_rank_fails_the_run_instead_of_hanging(tmp_path):
     assert time.time() - started < 60
     assert procs[0].returncode == 1
     assert "the distributed run failed" in err and "--resume" in err
+
+
+def test_an_interrupted_run_resumes_under_two_processes(tmp_path):
+    run = tmp_path / "run"
+    cfg = config(run, schedule="plateau", epochs=3, patience=9, finetune_patience=0)
+
+    def stop_after_one(message):
+        if message.startswith("epoch 1 "):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, log=stop_after_one)
+    env = {"CAPTCHA_BREAK_CACHE": os.environ["CAPTCHA_BREAK_CACHE"]}
+    mp.spawn(_resume_rank, args=(2, free_port(), str(run), env), nprocs=2, join=True)
+    state = load_checkpoint(run / "last.pt").train_state["run"]
+    assert state["epoch"] == 3 and state["phase"] == 2  # epochs 2 and 3 ran, then the recipe ended
+    epochs = [line.split(",")[0] for line in (run / "log.csv").read_text().splitlines()[1:]]
+    assert epochs == ["1", "2", "3"]  # one row per epoch: rank 0 alone writes

@@ -71,7 +71,7 @@ def cmd_train(args) -> int:
         batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, finetune_lr=args.finetune_lr,
         patience=args.patience, finetune_patience=args.finetune_patience, workers=args.workers,
         seed=args.seed, device=args.device, dry_run=args.dry_run, accumulate=args.accumulate,
-        dist_timeout=args.dist_timeout, fit=args.fit,
+        dist_timeout=args.dist_timeout, fit=args.fit, mix_synthetic=args.mix_synthetic,
     )  # fmt: skip
     try:
         result = train(config, resume=args.resume)
@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-split", type=float, default=0.1, help="share of --data held out for the final report (test_report.json)"
     )
     p.add_argument("--fold-case", action="store_true", help="read labels as upper case")
+    p.add_argument(
+        "--mix-synthetic", type=int, default=0, metavar="N", help="with --data: add N fresh synthetic captchas to each epoch"
+    )
     p.add_argument("--init", help="start from a checkpoint: a .pt file, or 'default' for the bundled model")
     p.add_argument(
         "--augment", choices=["auto", "on", "off"], default="auto", help="auto: on for --data folders, off for synthetic"

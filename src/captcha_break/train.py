@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment
@@ -67,6 +67,9 @@ class TrainConfig:
     val_split: float = 0.1  # of a folder, held out for validation
     test_split: float = 0.1  # of a folder, held out for the final report
     label_rule: str = "auto"
+    # > 0 with `data`: this many fresh synthetic captchas (the labels' characters and
+    # lengths) join the folder's training images each epoch.
+    mix_synthetic: int = 0
     fold_case: bool = False  # read labels as upper case
     chars: str | None = None  # synthetic default: 0-9A-Z; a folder's: inferred from labels
     length: str = "4"  # synthetic label length, N or MIN-MAX
@@ -255,8 +258,7 @@ class _Loop:
 
     def _epoch(self, state: RunState) -> None:
         start = time.perf_counter()
-        if isinstance(self.data.train, SyntheticDataset):
-            self.data.train.set_epoch(state.epoch)  # fresh captchas every epoch
+        _set_epoch(self.data.train, state.epoch)
         train_loss, seen = self._train_epoch(state)
         train_seconds = time.perf_counter() - start
         _sync_buffers(self.model, self.world)  # BatchNorm statistics as rank 0 has them
@@ -454,9 +456,25 @@ def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, 
     train_idx, val_idx, test_idx = split_indices(len(samples), (config.val_split, config.test_split), config.seed)
     log(describe(loaded, charset, {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)}))
     test = samples.subset(test_idx) if len(test_idx) else None
-    return DataBundle(
-        ArrayDataset(samples.subset(train_idx)), samples.subset(val_idx), charset, max(map(len, samples.labels)), test
-    )
+    train_set = ArrayDataset(samples.subset(train_idx))
+    if config.mix_synthetic > 0:
+        train_set = ConcatDataset([train_set, _mixed_in(config, spec, samples.labels)])
+        log(f"mixing {config.mix_synthetic} fresh synthetic captchas into each epoch's {len(train_idx)} images")
+    return DataBundle(train_set, samples.subset(val_idx), charset, max(map(len, samples.labels)), test)
+
+
+def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]) -> SyntheticDataset:
+    lengths = [len(label) for label in labels]
+    chars = "".join(sorted(set("".join(labels))))
+    synth = SynthConfig(chars, min(lengths), max(lengths), config.image_width, config.image_height, config.style)
+    return SyntheticDataset(synth, spec, f"{config.seed}-mix", config.mix_synthetic)
+
+
+def _set_epoch(dataset, epoch: int) -> None:
+    """Fresh synthetic captchas every epoch, alone or mixed into a folder's images."""
+    for part in getattr(dataset, "datasets", [dataset]):
+        if isinstance(part, SyntheticDataset):
+            part.set_epoch(epoch)
 
 
 def _loader(dataset, charset: Charset, config: TrainConfig, world: World, shuffle: bool, epoch: int) -> DataLoader:
