@@ -1,15 +1,20 @@
 """Training on a user's own labeled folders: augmentation, fine-tuning, the test report."""
 
+import dataclasses
 import json
 import shutil
 
+import numpy as np
+import pytest
 import torch
+from PIL import Image
 
 from captcha_break.augment import AugmentConfig, augment
 from captcha_break.charset import Charset
 from captcha_break.checkpoint import load_checkpoint
 from captcha_break.finetune import choose_charset, load_pretrained
-from captcha_break.models import build_model, default_config
+from captcha_break.models import build_model, default_config, with_channels
+from captcha_break.preprocess import InputSpec, preprocess
 from captcha_break.train import TrainConfig, train
 
 
@@ -25,6 +30,26 @@ def test_augment_keeps_shape_and_range_and_varies_per_image():
     assert not torch.allclose(twins[0], twins[1])
 
 
+@pytest.mark.parametrize("width", [128, 512])
+def test_warps_slant_a_stroke_alike_whatever_the_width(width):
+    # A vertical stroke in the middle; the warp's slant is how far its ink moves sideways
+    # per pixel of height. A warp drawn in [-1, 1] coordinates would slant a 512x64 input
+    # four times as much as a 128x64 one, turning characters into unreadable smears.
+    x = torch.ones(64, 1, 64, width)
+    x[..., 12:52, width // 2 - 2 : width // 2 + 2] = 0
+    warp_only = AugmentConfig(blur_p=0, noise_std=0, contrast=0, brightness=0, erase_p=0)
+    y = augment(x.clone(), warp_only, torch.Generator().manual_seed(0))
+    ink = (1 - y[:, 0]).clamp(min=0)  # (B, H, W)
+    cols = torch.arange(width, dtype=torch.float32)
+    rows = ink.sum(2) > 1  # rows the stroke crosses, per image
+    centre = (ink * cols).sum(2) / ink.sum(2).clamp(min=1e-6)
+    slants = []
+    for image_rows, image_centre in zip(rows, centre):
+        r = image_rows.nonzero().flatten()
+        slants.append(abs(image_centre[r[-1]] - image_centre[r[0]]) / (r[-1] - r[0]))
+    assert 0.05 < max(slants) < 0.45, max(slants)  # warped, by the configured 0.3 (+ rotation)
+
+
 def test_new_charset_keeps_rows_of_shared_characters(tiny_model):
     source = load_checkpoint(tiny_model["pt"])
     digits = Charset("0123456789")
@@ -37,6 +62,22 @@ def test_new_charset_keeps_rows_of_shared_characters(tiny_model):
     assert torch.equal(new[1:11], old[1:11])  # 0-9 sit at the same places in 0-9A-Z
     assert torch.equal(model.state_dict()["features.0.weight"], source.state_dict["features.0.weight"])
     assert choose_charset(source.charset, digits, None) == source.charset  # labels fit: keep it all
+
+
+def test_grayscale_model_becomes_rgb_reading_colour_images_as_it_read_gray(tiny_model):
+    source = load_checkpoint(tiny_model["pt"])
+    gray = build_model(source.model_name, source.config).eval()
+    gray.load_state_dict(source.state_dict)
+    rgb_config = with_channels(source.config, 3)
+    rgb = build_model(source.model_name, rgb_config).eval()
+    assert load_pretrained(rgb, source, source.charset) == []  # nothing starts fresh
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 128, 3), dtype=np.uint8))
+    spec = InputSpec(64, 128, 1)
+    with torch.no_grad():  # the first convolution's output: later layers can hide differences
+        as_gray = gray.features[0](torch.from_numpy(preprocess(image, spec))[None])
+        as_rgb = rgb.features[0](torch.from_numpy(preprocess(image, dataclasses.replace(spec, channels=3)))[None])
+    # Pillow rounds luma to whole levels, so the two inputs differ by up to half a level.
+    assert (as_gray - as_rgb).abs().max() < 0.01 * as_gray.abs().max()
 
 
 def digits_subset(shared_datasets, tmp_path, n=320):

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 @dataclass(frozen=True)
 class AugmentConfig:
     rotate_degrees: float = 4.0
-    shear: float = 0.15
+    shear: float = 0.3  # horizontal pixels per vertical pixel
     scale: tuple[float, float] = (0.9, 1.05)
     translate: float = 0.04  # of the image size
     perspective: float = 0.04
@@ -27,7 +27,9 @@ class AugmentConfig:
     contrast: float = 0.3
     brightness: float = 0.15
     erase_p: float = 0.3
-    erase_size: float = 0.08  # largest erased box, as a share of the width
+    # Largest erased box width, as a share of the height: a character is about as wide as
+    # the image is high, whatever the width, so a box never hides a whole one.
+    erase_size: float = 0.16
 
 
 def augment(images: torch.Tensor, config: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -44,13 +46,19 @@ def _rand(n: int, low: float, high: float, like: torch.Tensor, generator) -> tor
 
 
 def _warp(x: torch.Tensor, c: AugmentConfig, g) -> torch.Tensor:
-    b = x.shape[0]
-    angle = _rand(b, -c.rotate_degrees, c.rotate_degrees, x, g) * math.pi / 180
+    b, _, h, w = x.shape
+    # The angle is capped so that the ends of a wide input move at most a tenth of its
+    # height: a 4 degree turn of a 512x64 image would push its outer characters out.
+    limit = min(c.rotate_degrees, math.degrees(math.atan(0.2 * h / w)))
+    angle = _rand(b, -limit, limit, x, g) * math.pi / 180
     shear = _rand(b, -c.shear, c.shear, x, g)
     scale = _rand(b, c.scale[0], c.scale[1], x, g)
     tx, ty = (_rand(b, -c.translate, c.translate, x, g) * 2 for _ in range(2))
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin + shear, tx], 1), torch.stack([sin, cos, ty], 1)], 1)  # (B, 2, 3)
+    # The warp is drawn in pixels; affine_grid works in [-1, 1] on both axes, so the
+    # off-diagonal terms are rescaled by the aspect ratio (else a wide image is sheared far more).
+    aspect = h / w
+    theta = torch.stack([torch.stack([cos, (shear - sin) * aspect, tx], 1), torch.stack([sin / aspect, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # A mild perspective: the horizontal scale changes from top to bottom.
     tilt = _rand(b, -c.perspective, c.perspective, x, g).view(b, 1, 1)
@@ -84,7 +92,7 @@ def _photometric(x: torch.Tensor, c: AugmentConfig, g) -> torch.Tensor:
 def _erase(x: torch.Tensor, c: AugmentConfig, g) -> torch.Tensor:
     b, _, h, w = x.shape
     pick = _rand(b, 0, 1, x, g) < c.erase_p
-    bw = (_rand(b, 0.03, c.erase_size, x, g) * w).long().clamp(min=1)
+    bw = (_rand(b, c.erase_size / 3, c.erase_size, x, g) * h).long().clamp(1, w)
     bh = (_rand(b, 0.1, 0.4, x, g) * h).long().clamp(min=1)
     x0 = (_rand(b, 0, 1, x, g) * (w - bw)).long()
     y0 = (_rand(b, 0, 1, x, g) * (h - bh)).long()

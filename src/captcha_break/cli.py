@@ -72,6 +72,7 @@ def cmd_train(args) -> int:
         patience=args.patience, finetune_patience=args.finetune_patience, workers=args.workers,
         seed=args.seed, device=args.device, dry_run=args.dry_run, accumulate=args.accumulate,
         dist_timeout=args.dist_timeout, fit=args.fit, mix_synthetic=args.mix_synthetic,
+        channels={"gray": 1, "rgb": 3}.get(args.color),
     )  # fmt: skip
     try:
         result = train(config, resume=args.resume)
@@ -266,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["stretch", "pad"],
         default="stretch",
         help="images of another size: stretch to the input size, or keep the aspect ratio and pad the width",
+    )
+    p.add_argument(
+        "--color",
+        choices=["auto", "gray", "rgb"],
+        default="auto",
+        help="model input: the model's own (auto), grayscale, or RGB for captchas whose colours tell text from clutter",
     )
     p.add_argument("--epoch-size", type=int, default=128_000, help="synthetic images per epoch")
     p.add_argument("--pregenerate", type=int, default=0, help="draw N synthetic captchas once (cached) and reuse them each epoch")

@@ -1,6 +1,7 @@
 """Start training from a pretrained checkpoint: the bundled model or any run's best.pt.
 
-The new model takes the pretrained model's architecture and input size. If the new
+The new model takes the pretrained model's architecture and input size (a new width or
+colour mode may be asked for; the first convolution is converted between grayscale and RGB). If the new
 labels fit in the pretrained charset, the charset (and the whole network) is kept; if not,
 the output layer is rebuilt for the new charset, with the rows of the characters both
 charsets share copied over, so what the model knew of them is kept.
@@ -69,10 +70,33 @@ def load_pretrained(model: nn.Module, source: Checkpoint, charset: Charset) -> l
             fresh.append(name)
         elif old is not None and old.shape == value.shape:
             target[name] = old.to(value.dtype)
+        elif old is not None and _other_colour_mode(old, value):
+            target[name] = _convert_first_conv(old, value.shape[1]).to(value.dtype)
         else:
             fresh.append(name)
     model.load_state_dict(target)
     return fresh
+
+
+# ITU-R 601-2 luma, the weights Pillow's convert("L") uses: an RGB filter of w * LUMA reads
+# an RGB image exactly as the grayscale filter w read its grayscale version.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def _other_colour_mode(old: torch.Tensor, new: torch.Tensor) -> bool:
+    """A convolution kernel that differs only in reading 1 vs 3 input channels."""
+    return (
+        old.dim() == 4
+        and old.shape[0] == new.shape[0]
+        and old.shape[2:] == new.shape[2:]
+        and {old.shape[1], new.shape[1]} == {1, 3}
+    )
+
+
+def _convert_first_conv(old: torch.Tensor, channels: int) -> torch.Tensor:
+    if channels == 3:
+        return old * torch.tensor(LUMA, dtype=old.dtype).view(1, 3, 1, 1)
+    return old.sum(dim=1, keepdim=True)  # grayscale reads as R = G = B
 
 
 def _row_map(old: Charset, new: Charset) -> torch.Tensor:

@@ -38,7 +38,7 @@ from .finetune import choose_charset, finetune_config, load_pretrained, pretrain
 from .folders import Samples, describe, load_folder, split_indices
 from .losses import compute_loss
 from .metrics import Scores, score
-from .models import build_model, default_config
+from .models import build_model, default_config, with_channels
 from .preprocess import InputSpec
 from .report import write_report
 from .synth import SynthConfig, draw_arrays, draw_arrays_cached, parse_length
@@ -82,6 +82,7 @@ class TrainConfig:
     input_width: int | None = None  # model input; default: the model's registered size
     input_height: int | None = None
     fit: str = "stretch"  # how other image sizes become the input size (preprocess.InputSpec)
+    channels: int | None = None  # 1 (grayscale) or 3 (RGB); default: the model's
     # Start from a pretrained checkpoint ("default": the bundled model) instead of scratch.
     init: str | None = None
     # Augmentation (augment.py): "auto" = on for folders of real images, off for synthetic
@@ -401,23 +402,32 @@ def _prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[object
     if config.init:
         return _prepare_finetune(config, log)
     # The input size does not depend on the charset, so it is known before the data.
-    spec = dataclasses.replace(_input_spec(default_config(config.model, 2, 1, **_input_overrides(config))), fit=config.fit)
+    spec = dataclasses.replace(_input_spec(_model_config(config, 2, 1)), fit=config.fit)
     given = Charset(config.chars) if config.chars else None
     data = _load_data(config, spec, given if config.data else given or Charset(DEFAULT_CHARS), log)
-    model_config = default_config(config.model, data.charset.num_classes, data.max_len, **_input_overrides(config))
-    return model_config, spec, data
+    return _model_config(config, data.charset.num_classes, data.max_len), spec, data
 
 
 def _prepare_finetune(config: TrainConfig, log) -> tuple[object, InputSpec, DataBundle]:
     source = pretrained(config.init)
     config.model = source.model_name
-    spec = dataclasses.replace(source.input, width=config.input_width or source.input.width, fit=config.fit)
+    spec = dataclasses.replace(
+        source.input,
+        width=config.input_width or source.input.width,
+        channels=config.channels or source.input.channels,
+        fit=config.fit,
+    )
     given = Charset(config.chars) if config.chars else None
     data = _load_data(config, spec, given or (None if config.data else source.charset), log)
     data.charset = choose_charset(source.charset, data.charset, given)
-    model_config = finetune_config(source, data.charset, data.max_len, config.input_width)
+    model_config = with_channels(finetune_config(source, data.charset, data.max_len, config.input_width), spec.channels)
     log(f"fine-tuning {config.init} ({source.model_name}); charset {data.charset.chars!r}")
     return model_config, spec, data
+
+
+def _model_config(config: TrainConfig, num_classes: int, max_len: int):
+    model_config = default_config(config.model, num_classes, max_len, **_input_overrides(config))
+    return with_channels(model_config, config.channels) if config.channels else model_config
 
 
 def _input_overrides(config: TrainConfig) -> dict[str, int]:

@@ -85,6 +85,13 @@ def default_config(name: str, num_classes: int, max_len: int, **overrides: Any) 
     return dataclasses.replace(config, **overrides) if overrides else config
 
 
+def with_channels(config: Any, channels: int) -> Any:
+    """`config` reading `channels` input channels (1: grayscale, 3: RGB)."""
+    if channels not in (1, 3):
+        raise ValueError(f"input channels must be 1 (grayscale) or 3 (RGB), not {channels}")
+    return dataclasses.replace(config, convs=dataclasses.replace(config.convs, in_channels=channels))
+
+
 def build_model(name: str, config: Any) -> nn.Module:
     return _entry(name).cls(config)
 
