@@ -12,10 +12,10 @@ where `GET /models` reads them.
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import json
 import platform
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -43,12 +43,16 @@ def main() -> None:
     parser.add_argument("name")
     parser.add_argument("--command", required=True, help="the train command that made the run, for the card")
     parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument(
+        "--prior-run", help="the run this one was fine-tuned from (train --init): its epochs and time are counted in"
+    )
     parser.add_argument("--int8", action="store_true")
     parser.add_argument("--weights", choices=["fp32", "fp16", "int8"], default="fp32", help="weight storage (export.py)")
     args = parser.parse_args()
     run = Path(args.run)
     ckpt = load_checkpoint(run / "best.pt")
-    log = read_log(run / "log.csv")
+    before = read_log(Path(args.prior_run) / "log.csv") if args.prior_run else []
+    log = one_clock(before, read_log(run / "log.csv"))
     with tempfile.TemporaryDirectory() as tmp:
         trial = export_onnx(run / "best.pt", Path(tmp) / "m.onnx", int8=args.int8, weights=args.weights)
         figures = measure(trial, args.count)
@@ -57,7 +61,7 @@ def main() -> None:
         "command": args.command,
         "training_minutes": round(log[-1]["elapsed"] / 60, 1),
         "epochs": len(log),
-        "best_epoch": ckpt.meta.get("epoch"),
+        "best_epoch": ckpt.meta.get("epoch", 0) + len(before),
         "hardware": f"{platform.machine()} CPU, 2 cores (torch 2.13 CPU)",
         "accuracy": figures["v07"]["accuracy"],
         "char_accuracy": figures["v07"]["char_accuracy"],
@@ -74,9 +78,23 @@ def main() -> None:
     save_checkpoint(
         dataclasses.replace(ckpt, state_dict=half, train_state=None, meta={**ckpt.meta, "card": card}), ASSETS / f"{args.name}.pt"
     )
-    shutil.copy(run / "log.csv", ASSETS / f"{args.name}.log.csv")
+    write_log(log, ASSETS / f"{args.name}.log.csv")
     (ASSETS / f"{args.name}.md").write_text(render(args.name, card))
     print(json.dumps(card, indent=2))
+
+
+def one_clock(before: list[dict[str, float]], rows: list[dict[str, float]]) -> list[dict[str, float]]:
+    """A run's epochs after those of the run it started from, on one clock: a model
+    fine-tuned from an earlier one cost the time of both."""
+    offset = before[-1]["elapsed"] if before else 0.0
+    return before + [{**row, "epoch": row["epoch"] + len(before), "elapsed": row["elapsed"] + offset} for row in rows]
+
+
+def write_log(rows: list[dict[str, float]], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: f"{v:g}" for k, v in row.items()} for row in rows)
 
 
 def render(name: str, card: dict) -> str:
