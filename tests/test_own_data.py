@@ -119,7 +119,6 @@ def test_augment_preview_shows_each_image_then_its_variants(shared_datasets, tmp
 
 
 def test_synthetic_captchas_mix_into_a_folders_epochs(shared_datasets, tmp_path):
-    from captcha_break.preprocess import InputSpec
     from captcha_break.train import _folder_data, _set_epoch
 
     folder = digits_subset(shared_datasets, tmp_path, n=40)

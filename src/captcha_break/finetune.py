@@ -19,6 +19,7 @@ from torch import nn
 
 from .charset import Charset
 from .checkpoint import Checkpoint, load_checkpoint
+from .models import with_channels
 from .recognizer import ASSETS
 
 
@@ -44,8 +45,10 @@ def choose_charset(source: Charset, labels_charset: Charset, given: Charset | No
     return source if set(labels_charset.chars) <= set(source.chars) else labels_charset
 
 
-def finetune_config(source: Checkpoint, charset: Charset, max_len: int, width: int | None) -> Any:
+def finetune_config(source: Checkpoint, charset: Charset, max_len: int, width: int | None, channels: int | None = None) -> Any:
     config = dataclasses.replace(source.config, num_classes=charset.num_classes)
+    if channels:
+        config = with_channels(config, channels)  # load_pretrained converts the first convolution
     if hasattr(config, "positions") and max_len > config.positions:
         raise ValueError(f"labels of {max_len} characters, but {source.model_name} has {config.positions} heads")
     if width and source.config.__class__.__name__ == "CRNNConfig":

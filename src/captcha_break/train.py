@@ -420,7 +420,7 @@ def _prepare_finetune(config: TrainConfig, log) -> tuple[object, InputSpec, Data
     given = Charset(config.chars) if config.chars else None
     data = _load_data(config, spec, given or (None if config.data else source.charset), log)
     data.charset = choose_charset(source.charset, data.charset, given)
-    model_config = with_channels(finetune_config(source, data.charset, data.max_len, config.input_width), spec.channels)
+    model_config = finetune_config(source, data.charset, data.max_len, config.input_width, config.channels)
     log(f"fine-tuning {config.init} ({source.model_name}); charset {data.charset.chars!r}")
     return model_config, spec, data
 
