@@ -1,6 +1,6 @@
 """Reference results on real labeled captchas: ../shared/datasets/{digits_wave_4,variable_upper}.
 
-    python benchmarks/own_data.py                   # both sets (about 30 minutes on 2 cores)
+    python benchmarks/own_data.py                   # both sets (about 40 minutes on 2 cores)
     python benchmarks/own_data.py --only digits_wave_4
 
 Each set is split once, deterministically (seed 0): 20% is the test split, never trained on
