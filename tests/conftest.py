@@ -15,6 +15,14 @@ def _private_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def font_folder() -> Path:
+    """A folder of TrueType fonts that ships with matplotlib (a dependency)."""
+    import matplotlib
+
+    return Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
+
+
+@pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data sets not found at {SHARED}")

@@ -103,3 +103,24 @@ def test_train_help_names_every_registered_model_and_bad_names_are_clear(workspa
     assert all(name in MODEL_HELP for name in model_names())
     assert main(["train", "--model", "resnet", "--out", str(workspace / "bad"), "--dry-run"]) == 2
     assert "unknown model 'resnet'" in capsys.readouterr().err
+
+
+def test_fonts_for_synthetic_captchas(tmp_path, capsys, font_folder):
+    from captcha_break.checkpoint import load_checkpoint
+
+    serif = str(font_folder / "DejaVuSerif.ttf")
+    args = ["--count", "2", "--seed", "1", "--workers", "0"]
+    assert main(["generate", *args, "--out", str(tmp_path / "lib")]) == 0
+    assert main(["generate", *args, "--out", str(tmp_path / "serif"), "--font", serif]) == 0
+    names = sorted(p.name for p in (tmp_path / "lib").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "serif").iterdir())
+    assert all((tmp_path / "lib" / n).read_bytes() != (tmp_path / "serif" / n).read_bytes() for n in names)
+
+    run = str(tmp_path / "run")
+    train = ["train", "--model", "crnn_fast", "--out", run, "--dry-run", "--batch-size", "8", "--workers", "0"]
+    assert main([*train, "--val-size", "16", "--font", str(font_folder)]) == 0
+    fonts = load_checkpoint(tmp_path / "run" / "last.pt").meta["train_config"]["fonts"]
+    assert len(fonts) > 10 and serif in fonts  # the folder, expanded, travels with the run
+
+    assert main(["generate", *args, "--out", str(tmp_path / "x"), "--font", str(tmp_path / "lib")]) == 2
+    assert "no font files" in capsys.readouterr().err

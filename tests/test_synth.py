@@ -4,7 +4,7 @@ import io
 import pytest
 
 from captcha_break.preprocess import InputSpec
-from captcha_break.synth import SynthConfig, draw, draw_arrays, parse_length, write_pngs
+from captcha_break.synth import SynthConfig, draw, draw_arrays, find_fonts, parse_length, write_pngs
 
 
 def png_digest(image) -> str:
@@ -67,3 +67,26 @@ def test_parse_length(text, expected):
 def test_parse_length_rejects(text):
     with pytest.raises(ValueError):
         parse_length(text)
+
+
+def test_fonts_change_the_drawing_and_stay_reproducible(font_folder):
+    serif = SynthConfig(fonts=(str(font_folder / "DejaVuSerif.ttf"),))
+    library = [png_digest(draw(SynthConfig(), 4, i)[0]) for i in range(3)]
+    drawn = [png_digest(draw(serif, 4, i)[0]) for i in range(3)]
+    assert [draw(serif, 4, i)[1] for i in range(3)] == [draw(SynthConfig(), 4, i)[1] for i in range(3)]
+    assert set(drawn).isdisjoint(library)  # same labels and randomness, another font
+    assert drawn == [png_digest(draw(serif, 4, i)[0]) for i in range(3)]
+
+
+def test_find_fonts_expands_folders_and_rejects_bad_fonts(tmp_path, font_folder):
+    found = find_fonts([str(font_folder)])
+    assert len(found) > 10 and all(f.endswith((".ttf", ".otf", ".ttc")) for f in found)
+    assert found == tuple(sorted(found))
+    with pytest.raises(ValueError, match="no font files"):
+        find_fonts([str(tmp_path)])
+    fake = tmp_path / "fake.ttf"
+    fake.write_bytes(b"not a font")
+    with pytest.raises(ValueError, match="cannot use font .*fake.ttf"):
+        SynthConfig(fonts=find_fonts([str(fake)]))
+    with pytest.raises(ValueError, match="cannot use font"):
+        SynthConfig(fonts=[str(tmp_path / "missing.ttf")])

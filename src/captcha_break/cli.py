@@ -11,7 +11,7 @@ from pathlib import Path
 from . import __version__
 from .charset import DEFAULT_CHARS, LabelError
 from .preprocess import ImageError
-from .synth import STYLES, SynthConfig, parse_length
+from .synth import STYLES, SynthConfig, find_fonts, parse_length
 
 MODEL_HELP = "cnn or crnn (the tutorial's), crnn_fast or cnn_fast (CPU-fast); default crnn"
 
@@ -42,12 +42,16 @@ def _add_synth_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--style", choices=STYLES, default="v07", help="v07: captcha 0.7 as is; v03: its older, stronger warps; mixed: both"
     )
+    p.add_argument(
+        "--font", action="append", default=[], metavar="PATH",
+        help="draw with this .ttf/.otf file, or every font in this folder (repeatable; default: the library's font)",
+    )  # fmt: skip
 
 
 def _synth_config(args, chars: str | None = None) -> SynthConfig:
     low, high = parse_length(args.length)
     width, height = args.size
-    return SynthConfig(args.chars or chars or DEFAULT_CHARS, low, high, width, height, args.style)
+    return SynthConfig(args.chars or chars or DEFAULT_CHARS, low, high, width, height, args.style, find_fonts(args.font))
 
 
 def cmd_generate(args) -> int:
@@ -67,6 +71,7 @@ def cmd_train(args) -> int:
         model=args.model, out=args.out, data=args.data, val_split=args.val_split, test_split=args.test_split,
         label_rule=args.label_rule, fold_case=args.fold_case, init=args.init, augment=args.augment,
         chars=args.chars, length=args.length, image_width=width, image_height=height, style=args.style,
+        fonts=find_fonts(args.font),
         pregenerate=args.pregenerate, schedule=args.schedule, input_width=input_w, input_height=input_h, epoch_size=args.epoch_size, val_size=args.val_size,
         batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, finetune_lr=args.finetune_lr,
         patience=args.patience, finetune_patience=args.finetune_patience, workers=args.workers,

@@ -21,7 +21,7 @@ from pathlib import Path
 import captcha.image as captcha_image
 import numpy as np
 from captcha.image import ImageCaptcha
-from PIL import Image
+from PIL import Image, ImageFont
 from PIL.Image import Resampling, Transform
 from PIL.ImageDraw import Draw
 
@@ -38,6 +38,8 @@ class SynthConfig:
 
     style: "v07" is captcha 0.7 exactly; "v03" draws the stronger character warps of
     captcha 0.3 (the version the tutorial used); "mixed" picks one of the two per image.
+    fonts: TrueType/OpenType files, one picked per character (the library's way); empty:
+    the library's own DroidSansMono. Fonts like a site's own make better pre-training.
     """
 
     chars: str = DEFAULT_CHARS
@@ -46,14 +48,43 @@ class SynthConfig:
     width: int = 128
     height: int = 64
     style: str = "v07"
+    fonts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fonts", tuple(self.fonts))  # a list from a checkpoint's JSON-like config
+        for font in self.fonts:
+            _check_font(font)
         if not 1 <= self.min_len <= self.max_len:
             raise ValueError(f"bad length range {self.min_len}-{self.max_len}")
         if self.style not in STYLES:
             raise ValueError(f"unknown style {self.style!r}; expected one of {STYLES}")
         if self.width < 16 or self.height < 16:
             raise ValueError(f"image size {self.width}x{self.height} is too small")
+
+
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
+
+
+def find_fonts(paths: list[str]) -> tuple[str, ...]:
+    """Font files and folders of them -> the font files, folders expanded in name order."""
+    found: list[str] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            inside = sorted(str(f) for f in path.iterdir() if f.suffix.lower() in FONT_SUFFIXES)
+            if not inside:
+                raise ValueError(f"{path}: no font files ({', '.join(FONT_SUFFIXES)}) in this folder")
+            found += inside
+        else:
+            found.append(str(path))
+    return tuple(found)
+
+
+@lru_cache(maxsize=256)
+def _check_font(path: str) -> None:
+    try:
+        ImageFont.truetype(path, 20)
+    except OSError as err:
+        raise ValueError(f"cannot use font {path}: {err}") from None
 
 
 def parse_length(text: str) -> tuple[int, int]:
@@ -123,10 +154,10 @@ def _uniform(rand, low: float, high: float) -> float:
 
 
 @lru_cache(maxsize=16)
-def _generator(width: int, height: int, style: str) -> ImageCaptcha:
+def _generator(width: int, height: int, style: str, fonts: tuple[str, ...]) -> ImageCaptcha:
     # Cached: loading the fonts costs more than drawing an image.
     cls = LegacyWarpCaptcha if style == "v03" else ImageCaptcha
-    return cls(width=width, height=height)
+    return cls(width=width, height=height, fonts=list(fonts) or None)
 
 
 def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
@@ -135,7 +166,7 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     length = rng.randint(config.min_len, config.max_len)
     label = "".join(rng.choice(config.chars) for _ in range(length))
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
-    generator = _generator(config.width, config.height, style)
+    generator = _generator(config.width, config.height, style, config.fonts)
     with _seeded(rng):
         image = generator.generate_image(label)
     return image, label

@@ -76,6 +76,7 @@ class TrainConfig:
     image_width: int = 128  # synthetic image size
     image_height: int = 64
     style: str = "v07"
+    fonts: tuple[str, ...] = ()  # synthetic captchas' font files; empty: the library's own
     # > 0: draw this many synthetic captchas once (cached on disk) and reuse them every
     # epoch instead of drawing fresh ones; cheaper when drawing is the bottleneck.
     pregenerate: int = 0
@@ -443,8 +444,7 @@ def _load_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, lo
 
 
 def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> DataBundle:
-    low, high = parse_length(config.length)
-    synth = SynthConfig(charset.chars, low, high, config.image_width, config.image_height, config.style)
+    synth = _synth_config(config, charset.chars, *parse_length(config.length))
     if config.pregenerate > 0:
         train_set = ArrayDataset(
             Samples(*draw_arrays_cached(synth, spec, f"{config.seed}-train", config.pregenerate, config.workers))
@@ -452,7 +452,11 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
     else:
         train_set = SyntheticDataset(synth, spec, f"{config.seed}-train", config.epoch_size)
     pixels, labels = draw_arrays(synth, spec, f"{config.seed}-val", config.val_size, workers=config.workers)
-    return DataBundle(train_set, Samples(pixels, labels), charset, high)
+    return DataBundle(train_set, Samples(pixels, labels), charset, synth.max_len)
+
+
+def _synth_config(config: TrainConfig, chars: str, min_len: int, max_len: int) -> SynthConfig:
+    return SynthConfig(chars, min_len, max_len, config.image_width, config.image_height, config.style, tuple(config.fonts))
 
 
 def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, log) -> DataBundle:
@@ -476,7 +480,7 @@ def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, 
 def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]) -> SyntheticDataset:
     lengths = [len(label) for label in labels]
     chars = "".join(sorted(set("".join(labels))))
-    synth = SynthConfig(chars, min(lengths), max(lengths), config.image_width, config.image_height, config.style)
+    synth = _synth_config(config, chars, min(lengths), max(lengths))
     return SyntheticDataset(synth, spec, f"{config.seed}-mix", config.mix_synthetic)
 
 
