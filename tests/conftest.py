@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,30 @@ def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CAPTCHA_BREAK_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
-@pytest.fixture(scope="session")
-def font_folder() -> Path:
-    """A folder of TrueType fonts that ships with matplotlib (a dependency)."""
+MATPLOTLIB_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSerif.ttf", "cmr10.ttf")
+
+
+def matplotlib_font(name: str) -> Path:
+    """A TrueType font that ships with matplotlib (a dependency)."""
     import matplotlib
 
-    return Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
+    return Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / name
+
+
+@pytest.fixture(scope="session")
+def font_folder(tmp_path_factory) -> Path:
+    """A folder of fonts that draw every digit and uppercase letter (matplotlib's own
+    folder also holds symbol fonts, which the generator rejects)."""
+    folder = tmp_path_factory.mktemp("fonts")
+    for name in MATPLOTLIB_FONTS:
+        shutil.copy(matplotlib_font(name), folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def symbol_font() -> Path:
+    """A font that draws no digits or letters."""
+    return matplotlib_font("STIXSizOneSymReg.ttf")
 
 
 @pytest.fixture(scope="session")

@@ -40,8 +40,10 @@ def _add_synth_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length", type=_length, default="4", help="label length: N or MIN-MAX (default 4)")
     p.add_argument("--size", type=parse_size, default=(128, 64), help="image size WIDTHxHEIGHT (default 128x64)")
     p.add_argument(
-        "--style", choices=STYLES, default="v07", help="v07: captcha 0.7 as is; v03: its older, stronger warps; mixed: both"
-    )
+        "--style", choices=STYLES, default="v07",
+        help="v07: captcha 0.7 as is; v03: its older, stronger warps; mixed: both; "
+        "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text",
+    )  # fmt: skip
     p.add_argument(
         "--font", action="append", default=[], metavar="PATH",
         help="draw with this .ttf/.otf file, or every font in this folder (repeatable; default: the library's font)",

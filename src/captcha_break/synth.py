@@ -29,7 +29,7 @@ from .cache import cache_key, load_arrays, save_arrays
 from .charset import DEFAULT_CHARS
 from .preprocess import InputSpec, to_pixels
 
-STYLES = ("v07", "v03", "mixed")
+STYLES = ("v07", "v03", "mixed", "lines")
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,13 @@ class SynthConfig:
     """What captchas to draw.
 
     style: "v07" is captcha 0.7 exactly; "v03" draws the stronger character warps of
-    captcha 0.3 (the version the tutorial used); "mixed" picks one of the two per image.
-    fonts: TrueType/OpenType files, one picked per character (the library's way); empty:
-    the library's own DroidSansMono. Fonts like a site's own make better pre-training.
+    captcha 0.3 (the version the tutorial used); "mixed" picks one of the two per image;
+    "lines" is the plain look of many sites' captchas rather than the library's: one font
+    per image, every character its own colour, size and tilt, spaced out on a white
+    background and crossed by thin dark lines; each image is as wide as its text
+    (`width` is then unused).
+    fonts: TrueType/OpenType files, one picked per character (per image for "lines");
+    empty: the library's own DroidSansMono. Fonts like a site's own make better pre-training.
     """
 
     chars: str = DEFAULT_CHARS
@@ -53,7 +57,7 @@ class SynthConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "fonts", tuple(self.fonts))  # a list from a checkpoint's JSON-like config
         for font in self.fonts:
-            _check_font(font)
+            _check_font(font, self.chars)
         if not 1 <= self.min_len <= self.max_len:
             raise ValueError(f"bad length range {self.min_len}-{self.max_len}")
         if self.style not in STYLES:
@@ -80,11 +84,24 @@ def find_fonts(paths: list[str]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
-def _check_font(path: str) -> None:
+def _check_font(path: str, chars: str) -> None:
     try:
-        ImageFont.truetype(path, 20)
+        font = ImageFont.truetype(path, 20)
     except OSError as err:
         raise ValueError(f"cannot use font {path}: {err}") from None
+    # A font without a glyph draws its "missing" box for every such character, and the
+    # captchas would then teach a box under many labels (symbol fonts are the usual case).
+    missing = "".join(c for c in chars if _glyph(font, c) == _glyph(font, _UNASSIGNED))
+    if missing:
+        raise ValueError(f"font {path} has no glyph for {missing!r}: leave it out (a symbol font?)")
+
+
+_UNASSIGNED = "\U0010fffd"  # a private-use code point no ordinary font draws
+
+
+def _glyph(font: ImageFont.FreeTypeFont, char: str) -> tuple:
+    mask = font.getmask(char)
+    return mask.size, bytes(mask)
 
 
 def parse_length(text: str) -> tuple[int, int]:
@@ -149,6 +166,52 @@ class LegacyWarpCaptcha(ImageCaptcha):
         return im.transform((int(w), int(h)), Transform.QUAD, quad)
 
 
+def draw_lines_style(label: str, font_path: str, height: int, rng: random.Random) -> Image.Image:
+    """The "lines" style: `label` in one font, characters spaced, coloured and tilted apart."""
+    size = rng.randint(round(height * 0.4), round(height * 0.7))
+    font = _font(font_path, size)
+    glyphs = [_tilted_glyph(char, font, rng) for char in label]
+    gap = rng.uniform(0.0, 1.2) * size  # from touching to a wide gap, as sites vary
+    margin = rng.randint(2, size)
+    width = 2 * margin + sum(g.width for g in glyphs) + round(gap * (len(glyphs) - 1))
+    image = Image.new("RGB", (width, height), "white")
+    x = float(margin)
+    for glyph in glyphs:
+        # Sites keep the text near the middle line; a little jitter up and down.
+        middle = (height - glyph.height) // 2
+        top = min(max(0, middle + rng.randint(-height // 8, height // 8)), max(0, height - glyph.height))
+        image.paste(glyph, (round(x), top), glyph)
+        x += glyph.width + gap
+    _cross_out(image, rng)
+    return image
+
+
+@lru_cache(maxsize=512)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+def _tilted_glyph(char: str, font: ImageFont.FreeTypeFont, rng: random.Random) -> Image.Image:
+    left, top, right, bottom = font.getbbox(char)
+    glyph = Image.new("RGBA", (right - left + 2, bottom - top + 2))
+    # Any hue; now and then a pale one, which some sites draw and a model must still read.
+    colour = tuple(rng.randint(0, 230) for _ in range(3))
+    if rng.random() < 0.15:
+        colour = tuple(255 - (255 - c) // 3 for c in colour)
+    outline = rng.random() < 0.15  # hollow letters: the outline in colour, the inside white
+    fill, stroke = ("white", 1) if outline else (colour, 0)
+    Draw(glyph).text((1 - left, 1 - top), char, font=font, fill=fill, stroke_width=stroke, stroke_fill=colour)
+    return glyph.rotate(rng.uniform(-20, 20), Resampling.BILINEAR, expand=True)
+
+
+def _cross_out(image: Image.Image, rng: random.Random) -> None:
+    """Up to four thin dark lines from edge to edge, over the text."""
+    pen = Draw(image)
+    for _ in range(rng.randint(0, 4)):
+        ends = [(rng.randint(0, image.width), rng.randint(0, image.height)) for _ in range(2)]
+        pen.line(ends, fill=(rng.randint(0, 60),) * 3, width=1)
+
+
 def _uniform(rand, low: float, high: float) -> float:
     return low + (rand.randbits(32) / 2**32) * (high - low)
 
@@ -166,6 +229,9 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     length = rng.randint(config.min_len, config.max_len)
     label = "".join(rng.choice(config.chars) for _ in range(length))
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
+    if style == "lines":
+        font = rng.choice(config.fonts or tuple(captcha_image.DEFAULT_FONTS))
+        return draw_lines_style(label, font, config.height, rng), label
     generator = _generator(config.width, config.height, style, config.fonts)
     with _seeded(rng):
         image = generator.generate_image(label)
