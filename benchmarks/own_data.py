@@ -1,6 +1,6 @@
 """Reference results on real labeled captchas: ../shared/datasets/{digits_wave_4,variable_upper}.
 
-    python benchmarks/own_data.py                   # both sets (about 40 minutes on 2 cores)
+    python benchmarks/own_data.py                   # both sets (about 50 minutes on 2 cores)
     python benchmarks/own_data.py --only digits_wave_4
 
 Each set is split once, deterministically (seed 0): 20% is the test split, never trained on
@@ -35,7 +35,7 @@ RECIPES = {
     # differ from their neighbours and from the crossing lines mostly by colour, so the model
     # reads RGB (21.7% of the test split, against 6.5% for 256x64 grayscale). Dozens of fonts
     # and only 2,100 training images: each epoch adds as many synthetic captchas drawn like
-    # them ("lines" style) in the fonts matplotlib ships.
+    # them ("lines" style) in the fonts matplotlib ships (27.7%; fewer epochs fit in 30 min).
     "variable_upper": ["--epochs", "20", "--lr", "2e-3", "--input-size", "384x64", "--fit", "pad", "--color", "rgb",
                        "--mix-synthetic", "2000", "--style", "lines", "--font", "{fonts}"],
 }  # fmt: skip

@@ -166,7 +166,7 @@ class LegacyWarpCaptcha(ImageCaptcha):
         return im.transform((int(w), int(h)), Transform.QUAD, quad)
 
 
-def draw_lines_style(label: str, font_path: str, height: int, rng: random.Random) -> Image.Image:
+def _draw_lines(label: str, font_path: str, height: int, rng: random.Random) -> Image.Image:
     """The "lines" style: `label` in one font, characters spaced, coloured and tilted apart."""
     size = rng.randint(round(height * 0.4), round(height * 0.7))
     font = _font(font_path, size)
@@ -205,7 +205,7 @@ def _tilted_glyph(char: str, font: ImageFont.FreeTypeFont, rng: random.Random) -
 
 
 def _cross_out(image: Image.Image, rng: random.Random) -> None:
-    """Up to four thin dark lines from edge to edge, over the text."""
+    """Up to four thin dark lines between random points, over the text."""
     pen = Draw(image)
     for _ in range(rng.randint(0, 4)):
         ends = [(rng.randint(0, image.width), rng.randint(0, image.height)) for _ in range(2)]
@@ -231,7 +231,7 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
     if style == "lines":
         font = rng.choice(config.fonts or tuple(captcha_image.DEFAULT_FONTS))
-        return draw_lines_style(label, font, config.height, rng), label
+        return _draw_lines(label, font, config.height, rng), label
     generator = _generator(config.width, config.height, style, config.fonts)
     with _seeded(rng):
         image = generator.generate_image(label)
