@@ -39,7 +39,7 @@ def test_bundled_models_read_fresh_captchas_as_their_cards_say(bundled_on_fresh_
     assert abs(scores.accuracy - recognizer.info.meta["card"]["accuracy"]) < 0.02, scores
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3 open: the bundled models read 96-97% (model cards), not yet 99%")
+@pytest.mark.xfail(strict=True, reason="target not reached yet: the bundled models read 96-97% (model cards), not 99%")
 def test_bundled_models_reach_the_target(bundled_on_fresh_captchas):
     _, scores = bundled_on_fresh_captchas
     assert scores.accuracy >= TARGET, scores
