@@ -63,7 +63,10 @@ def font_folder(runs: Path) -> Path:
 
 def train(name: str, out: Path, datasets: Path) -> float:
     """Train `name` into `out`; the wall seconds it took."""
-    recipe = [arg.format(fonts=font_folder(out.parent)) for arg in RECIPES[name]]
+    recipe = RECIPES[name]
+    if "{fonts}" in recipe:
+        fonts = str(font_folder(out.parent))
+        recipe = [fonts if arg == "{fonts}" else arg for arg in recipe]
     cmd = ["captcha-break", "train", "--data", str(datasets / name), "--out", str(out), *COMMON, *recipe]
     print("$ " + " ".join(cmd), flush=True)
     start = time.perf_counter()

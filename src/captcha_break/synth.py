@@ -91,7 +91,8 @@ def _check_font(path: str, chars: str) -> None:
         raise ValueError(f"cannot use font {path}: {err}") from None
     # A font without a glyph draws its "missing" box for every such character, and the
     # captchas would then teach a box under many labels (symbol fonts are the usual case).
-    missing = "".join(c for c in chars if _glyph(font, c) == _glyph(font, _UNASSIGNED))
+    box = _glyph(font, _UNASSIGNED)
+    missing = "".join(c for c in chars if _glyph(font, c) == box)
     if missing:
         raise ValueError(f"font {path} has no glyph for {missing!r}: leave it out (a symbol font?)")
 

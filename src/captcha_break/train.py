@@ -456,7 +456,7 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
 
 
 def _synth_config(config: TrainConfig, chars: str, min_len: int, max_len: int) -> SynthConfig:
-    return SynthConfig(chars, min_len, max_len, config.image_width, config.image_height, config.style, tuple(config.fonts))
+    return SynthConfig(chars, min_len, max_len, config.image_width, config.image_height, config.style, config.fonts)
 
 
 def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, log) -> DataBundle:
