@@ -4,14 +4,14 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --constraint constraints.txt
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench fonts clean
 
 # One install step for everything (training, serving, tests), re-run when pyproject changes.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[train,serve,dev]"
+	$(PIP) -e ".[train,serve,dev,fonts]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PIP) -e ".[train,serve,dev,bench]"
 	$(PY) benchmarks/run_all.py
+
+# More fonts for the broad synthetic style, from Debian's fonts-* packages (root and apt
+# only; fonts.py lists them with their licences). The general model was trained with them.
+fonts: $(STAMP)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			$$($(PY) -c "from captcha_break.fonts import DEBIAN_PACKAGES; print(*DEBIAN_PACKAGES)"); \
+	else echo "make fonts needs root and apt-get: install the fonts-* packages of src/captcha_break/fonts.py by hand"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +80,30 @@ def tiny_model(tmp_path_factory) -> dict[str, Path]:
     onnx = export_onnx(best, root / "model.onnx")
     write_pngs(SynthConfig(), root / "images", 6, seed=11)
     return {"pt": best, "onnx": onnx, "images": root / "images"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(model: Path, *options: str) -> Iterator[int]:
+    """`captcha-break serve` as a real process on loopback; yields its port once healthy."""
+    import httpx
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "captcha_break", "serve", "--model", str(model), "--port", str(port), *options]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ import time
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import free_port
 
 from captcha_break.checkpoint import load_checkpoint
 from captcha_break.datasets import GlobalBatchSampler
@@ -19,12 +19,6 @@ from captcha_break.train import TrainConfig, train
 # order, and BatchNorm's backward (a difference of near-equal sums) magnifies that
 # rounding to about 1% of a gradient, which Adam then turns into +-lr steps.
 TOLERANCE = 1e-6
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def config(out, **kw) -> TrainConfig:

@@ -1,12 +1,9 @@
 import base64
 import io
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
+from conftest import running_server
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -94,27 +91,9 @@ def test_api_key(tiny_model, png):
         assert c.get("/health").status_code == 200  # health checks need no key
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_server_on_loopback(tiny_model, png):
-    port = free_port()
-    cmd = [sys.executable, "-m", "captcha_break", "serve", "--model", str(tiny_model["onnx"]), "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
+    with running_server(tiny_model["onnx"]) as port:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         response = httpx.post(f"{url}/predict", content=png, headers={"content-type": "image/png"}, timeout=10)
         assert response.status_code == 200
         assert_prediction(response.json())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

@@ -4,8 +4,9 @@ import io
 import numpy as np
 import pytest
 
+from captcha_break.fonts import find_fonts
 from captcha_break.preprocess import InputSpec
-from captcha_break.synth import SynthConfig, draw, draw_arrays, find_fonts, parse_length, write_pngs
+from captcha_break.synth import SynthConfig, draw, draw_arrays, parse_length, write_pngs
 
 
 def png_digest(image) -> str:

@@ -52,3 +52,17 @@ def save_arrays(kind: str, key: str, pixels: np.ndarray, meta: dict) -> None:
         os.replace(base / "meta.tmp", base / "meta.json")
     except OSError:
         pass
+
+
+def remove_arrays(kind: str, key: str) -> None:
+    """Delete an entry if it is there (best effort, like writing one)."""
+    base = cache_root() / kind / key
+    for name in ("meta.json", "pixels.npy"):
+        try:
+            (base / name).unlink()
+        except OSError:
+            pass
+    try:
+        base.rmdir()
+    except OSError:
+        pass

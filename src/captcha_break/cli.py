@@ -10,10 +10,12 @@ from pathlib import Path
 
 from . import __version__
 from .charset import DEFAULT_CHARS, LabelError
+from .device import PRECISIONS
+from .fonts import find_fonts
 from .preprocess import ImageError
-from .synth import STYLES, SynthConfig, find_fonts, parse_length
+from .synth import STYLES, SynthConfig, parse_length
 
-MODEL_HELP = "cnn or crnn (the tutorial's), crnn_fast or cnn_fast (CPU-fast); default crnn"
+MODEL_HELP = "cnn or crnn (the tutorial's), crnn_fast, crnn_lite or cnn_fast (CPU-fast); default crnn"
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -25,6 +27,15 @@ def parse_size(text: str) -> tuple[int, int]:
     if width < 16 or height < 16:
         raise argparse.ArgumentTypeError(f"size {text} is too small")
     return width, height
+
+
+def _duration(text: str) -> float:
+    from .auto import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _length(text: str) -> str:
@@ -67,22 +78,19 @@ def cmd_generate(args) -> int:
 def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
-    width, height = args.size
-    input_w, input_h = args.input_size or (None, None)
-    config = TrainConfig(
-        model=args.model, out=args.out, data=args.data, val_split=args.val_split, test_split=args.test_split,
-        label_rule=args.label_rule, fold_case=args.fold_case, init=args.init, augment=args.augment,
-        chars=args.chars, length=args.length, image_width=width, image_height=height, style=args.style,
-        fonts=find_fonts(args.font),
-        pregenerate=args.pregenerate, schedule=args.schedule, input_width=input_w, input_height=input_h, epoch_size=args.epoch_size, val_size=args.val_size,
-        batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, finetune_lr=args.finetune_lr,
-        patience=args.patience, finetune_patience=args.finetune_patience, workers=args.workers,
-        seed=args.seed, device=args.device, dry_run=args.dry_run, accumulate=args.accumulate,
-        dist_timeout=args.dist_timeout, fit=args.fit, mix_synthetic=args.mix_synthetic,
-        channels={"gray": 1, "rgb": 3}.get(args.color),
-    )  # fmt: skip
+    fields = _train_fields(args)
+    if args.data and not args.resume:
+        fields.update(_auto_options(args, fields))
+    # Options left unset (None) take TrainConfig's defaults.
+    config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
     try:
         result = train(config, resume=args.resume)
+    except (FileNotFoundError, FileExistsError):
+        raise  # main() prints these as they are
+    except OSError as err:  # a full disk or a vanished folder mid-run; checkpoints are written atomically
+        print(f"captcha-break: error: {err.strerror or err}{f': {err.filename}' if err.filename else ''}", file=sys.stderr)
+        print(f"captcha-break: the last good checkpoint is in {config.out}: free space, then --resume", file=sys.stderr)
+        return 1
     except RuntimeError as err:
         if int(os.environ.get("WORLD_SIZE", "1")) == 1:
             raise
@@ -96,21 +104,66 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _train_fields(args) -> dict:
+    """TrainConfig fields from the parsed options; None where the user gave nothing."""
+    width, height = args.size
+    input_w, input_h = args.input_size or (None, None)
+    return dict(
+        model=args.model, out=args.out, data=args.data, val_split=args.val_split, test_split=args.test_split,
+        label_rule=args.label_rule, fold_case=args.fold_case, init=args.init, augment=args.augment,
+        chars=args.chars, length=args.length, image_width=width, image_height=height, style=args.style,
+        fonts=find_fonts(args.font), pregenerate=args.pregenerate, schedule=args.schedule,
+        input_width=input_w, input_height=input_h, epoch_size=args.epoch_size, val_size=args.val_size,
+        batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, finetune_lr=args.finetune_lr,
+        patience=args.patience, finetune_patience=args.finetune_patience, workers=args.workers,
+        seed=args.seed, device=args.device, precision=args.precision, threads=args.threads, dry_run=args.dry_run,
+        accumulate=args.accumulate, dist_timeout=args.dist_timeout, fit=args.fit, mix_synthetic=args.mix_synthetic,
+        channels={"gray": 1, "rgb": 3}.get(args.color), time_budget=args.time_budget,
+    )  # fmt: skip
+
+
+def _auto_options(args, fields: dict) -> dict:
+    """The plain command: options the user left unset, chosen from the folder (auto.py)."""
+    from .auto import FolderFacts, plan
+    from .finetune import base_model_facts
+
+    if fields["init"] == "none":  # train from scratch, as asked
+        fields["init"] = None
+        return {}
+    base = fields["init"] or default_base()
+    height, stride = base_model_facts(base)
+    facts = FolderFacts.read(args.data, args.label_rule, args.fold_case)
+    chosen = {}
+    for choice in plan(facts, height, stride, fields, base):
+        print(f"chose {choice.option} = {choice.value}: {choice.why}")
+        chosen[choice.option] = choice.value
+    return chosen
+
+
+def default_base() -> str:
+    """The bundled model to fine-tune from: the broad `general` one where it is installed."""
+    from .recognizer import ASSETS
+
+    return "general" if (ASSETS / "general.pt").is_file() else "default"
+
+
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate, fresh_samples
     from .folders import load_folder
     from .recognizer import Recognizer
 
-    recognizer = Recognizer.load(args.model, threads=args.threads)
+    recognizer = Recognizer.load(args.model, threads=args.threads, fold_case=args.fold_case)
     recognizer.batch_size = args.batch_size
     spec, charset = recognizer.spec, recognizer.info.charset
     if args.data:
-        loaded = load_folder(args.data, spec, args.label_rule, charset, workers=args.workers)
+        loaded = load_folder(args.data, spec, args.label_rule, charset, fold_case=args.fold_case, workers=args.workers)
         for name, reason in loaded.skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
         samples = loaded.samples
     else:
         samples = fresh_samples(spec, args.count, args.seed, _synth_config(args, charset.chars), args.workers)
+        if args.fold_case:
+            samples.labels = [label.upper() for label in samples.labels]
     result = evaluate(recognizer, samples, progress=not args.json)
     if args.plot:
         from .plots import plot_predictions
@@ -135,7 +188,7 @@ def cmd_predict(args) -> int:
     from .preprocess import to_pixels
     from .recognizer import Recognizer
 
-    recognizer = Recognizer.load(args.model, threads=args.threads)
+    recognizer = Recognizer.load(args.model, threads=args.threads, fold_case=args.fold_case)
     good, pixels, failed = [], [], 0
     for path in args.images:
         try:
@@ -227,7 +280,11 @@ def cmd_export(args) -> int:
 def cmd_serve(args) -> int:
     from .serve import ServeConfig, serve
 
-    config = ServeConfig(model=args.model, api_key=args.api_key, threads=args.threads, max_body_bytes=args.max_body_bytes)
+    config = ServeConfig(
+        model=args.model, api_key=args.api_key, threads=args.threads, max_body_bytes=args.max_body_bytes,
+        fold_case=args.fold_case, header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+        max_connections=args.max_connections,
+    )  # fmt: skip
     serve(config, host=args.host, port=args.port, workers=args.workers)
     return 0
 
@@ -252,13 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="folder of labeled images (default: synthetic captchas made on the fly)")
     p.add_argument("--val-split", type=float, default=0.1, help="share of --data held out for validation")
     p.add_argument(
-        "--test-split", type=float, default=0.1, help="share of --data held out for the final report (test_report.json)"
+        "--test-split", type=float, default=0.2, help="share of --data held out for the final report (test_report.json)"
     )
     p.add_argument("--fold-case", action="store_true", help="read labels as upper case")
     p.add_argument(
         "--mix-synthetic", type=int, default=0, metavar="N", help="with --data: add N fresh synthetic captchas to each epoch"
     )
-    p.add_argument("--init", help="start from a checkpoint: a .pt file, or 'default' for the bundled model")
+    p.add_argument(
+        "--init",
+        help="start from a checkpoint: a .pt file, a bundled model's name, or none (from scratch); "
+        "with --data the default is the broad bundled model",
+    )
     p.add_argument(
         "--augment", choices=["auto", "on", "off"], default="auto", help="auto: on for --data folders, off for synthetic"
     )
@@ -272,34 +333,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fit",
         choices=["stretch", "pad"],
-        default="stretch",
+        default=None,
         help="images of another size: stretch to the input size, or keep the aspect ratio and pad the width",
     )
     p.add_argument(
         "--color",
         choices=["auto", "gray", "rgb"],
         default="auto",
-        help="model input: the model's own (auto), grayscale, or RGB for captchas whose colours tell text from clutter",
+        help="model input: the model's own (auto; with --data chosen from the images), grayscale, "
+        "or RGB for captchas whose colours tell text from clutter",
     )
     p.add_argument("--epoch-size", type=int, default=128_000, help="synthetic images per epoch")
     p.add_argument("--pregenerate", type=int, default=0, help="draw N synthetic captchas once (cached) and reuse them each epoch")
     p.add_argument("--val-size", type=int, default=12_800, help="synthetic validation images")
-    p.add_argument("--batch-size", type=int, default=128, help="global batch (shared among processes under torchrun)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="global batch (shared among processes under torchrun; default 128, --data: chosen)",
+    )
     p.add_argument("--accumulate", type=int, default=1, help="split each batch into N micro-batches (same result, less memory)")
-    p.add_argument("--epochs", type=int, default=100, help="most epochs per phase")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--epochs", type=int, default=None, help="most epochs per phase (default 100; --data: chosen from the set's size)"
+    )
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-3)")
+    p.add_argument(
+        "--time-budget", type=_duration, default=None, metavar="DURATION",
+        help="at most this long (30m, 1h, 90s): fewer epochs are planned to fit, and the run stops when it is spent",
+    )  # fmt: skip
     p.add_argument("--finetune-lr", type=float, default=1e-4, help="rate after reloading the best weights")
     p.add_argument("--patience", type=int, default=3, help="epochs without a better val loss before the lr drops")
     p.add_argument("--finetune-patience", type=int, default=2)
     p.add_argument(
         "--schedule",
         choices=["plateau", "onecycle"],
-        default="plateau",
+        default=None,
         help="plateau: the tutorial's recipe; onecycle: --epochs epochs of OneCycleLR",
     )
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    p.add_argument(
+        "--threads", type=int, default=0, help="torch threads for training (default: torch's; leave the workers their cores)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX-512 BF16, AMX), else fp32",
+    )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     p.add_argument(
         "--dist-timeout", type=float, default=600, help="under torchrun: seconds to wait for the other processes before failing"
@@ -348,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="server processes")
     p.add_argument("--api-key", default=None, help="require this key in the X-API-Key header")
     p.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client has to send its request headers")
+    p.add_argument("--body-timeout", type=float, default=10.0, help="seconds a client may pause while sending a body (408)")
+    p.add_argument("--max-connections", type=int, default=256, help="connections served at once; more get 503")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("plot", help="pictures: samples, training curves, the model's layers")
@@ -368,6 +451,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="default", help="model file (.pt or .onnx), or a bundled model's name (default: default)")
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
+    p.add_argument(
+        "--fold-case", action="store_true",
+        help="read case-insensitively: a letter's two cases count as one, the text comes out in upper case",
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

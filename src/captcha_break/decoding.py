@@ -55,3 +55,25 @@ def greedy_decode(probs: np.ndarray, charset: Charset, scheme: str) -> list[Deco
         Decoded(text, float(conf), [float(p) for p in row_p[row_keep]])
         for text, conf, row_p, row_keep in zip(texts, confidence, best_p, keep)
     ]
+
+
+def _upper(char: str) -> str:
+    upper = char.upper()
+    return upper if len(upper) == 1 else char  # 'ß'.upper() is 'SS': leave such letters be
+
+
+def fold_case(probs: np.ndarray, charset: Charset) -> tuple[np.ndarray, Charset]:
+    """Read case-insensitively: each letter's two cases become one upper-case class.
+
+    The probabilities of 'a' and 'A' are added, so a model unsure of the case (o/O, s/S,
+    x/X look alike in many fonts) is sure of the letter. Returns (probs over the folded
+    classes, the folded charset); a charset with no lower case comes back unchanged.
+    """
+    folded = Charset("".join(dict.fromkeys(_upper(c) for c in charset.chars)))
+    if folded == charset:
+        return probs, charset
+    merge = np.zeros((charset.num_classes, folded.num_classes), dtype=probs.dtype)
+    merge[BLANK, BLANK] = 1
+    for i, char in enumerate(charset.chars):
+        merge[i + 1, folded.chars.index(_upper(char)) + 1] = 1
+    return probs @ merge, folded

@@ -38,6 +38,14 @@ def pretrained(source: str | os.PathLike) -> Checkpoint:
     return load_checkpoint(resolve_checkpoint(source))
 
 
+def base_model_facts(source: str | os.PathLike) -> tuple[int, int]:
+    """(input height, pixels of input width per output frame) of a pretrained model."""
+    checkpoint = pretrained(source)
+    config = checkpoint.config
+    _, frames = config.convs.output_size(config.height, config.width)
+    return checkpoint.input.height, max(1, config.width // frames)
+
+
 def choose_charset(source: Charset, labels_charset: Charset, given: Charset | None) -> Charset:
     """The pretrained charset when the labels fit in it, else the given or inferred one."""
     if given is not None:

@@ -42,6 +42,7 @@ class FolderData:
     samples: Samples
     skipped: list[tuple[str, str]]  # (file name, reason)
     sizes: list[tuple[int, int]] = field(default_factory=list)  # original (width, height) of each sample
+    notes: list[str] = field(default_factory=list)  # duplicate rows, odd labels: see labels.scan_folder
 
 
 def describe(data: FolderData, charset: Charset, splits: dict[str, int]) -> str:
@@ -54,6 +55,7 @@ def describe(data: FolderData, charset: Charset, splits: dict[str, int]) -> str:
         "label lengths: " + ", ".join(f"{k}: {v}" for k, v in sorted(lengths.items())),
         "image sizes: " + ", ".join(f"{w}x{h}: {n}" for (w, h), n in sizes) + (" ..." if len(set(data.sizes)) > 5 else ""),
         f"skipped: {len(data.skipped)}" + "".join(f"\n  {name}: {reason}" for name, reason in data.skipped[:20]),
+        *(f"note: {note}" for note in data.notes),
     ]
     return "\n".join(lines)
 
@@ -88,7 +90,7 @@ def load_folder(
         if use_cache:
             _write_cache(key, cached)
     samples, unreadable, sizes = cached
-    return FolderData(samples, skipped + unreadable, sizes)
+    return FolderData(samples, skipped + unreadable, sizes, files.notes)
 
 
 def _load_one(job: tuple[Path, InputSpec]) -> tuple[np.ndarray, tuple[int, int]] | str:

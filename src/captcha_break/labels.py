@@ -24,12 +24,16 @@ SUFFIX_RULES = {
 class LabeledFiles:
     items: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+    notes: list[str] = field(default_factory=list)  # things worth a look, printed in the summary
 
 
 def label_pattern(rule: str) -> re.Pattern:
     """A named rule from SUFFIX_RULES, or a regex with a `label` group."""
     pattern = SUFFIX_RULES.get(rule, rule)
-    compiled = re.compile(pattern)
+    try:
+        compiled = re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"label rule {rule!r} is not a valid regular expression: {err}") from None
     if "label" not in compiled.groupindex:
         raise ValueError(f"label rule {rule!r} needs a (?P<label>...) group")
     return compiled
@@ -47,8 +51,9 @@ def find_labels_file(folder: Path) -> Path | None:
     return None
 
 
-def read_labels_file(path: Path) -> dict[str, str]:
-    """(file, label) rows; a first row naming the columns is skipped."""
+def read_labels_file(path: Path, notes: list[str] | None = None) -> dict[str, str]:
+    """(file, label) rows; a first row naming the columns is skipped. A file listed twice
+    keeps its last label, and is named in `notes`."""
     delimiter = "\t" if path.suffix == ".tsv" else ","
     with path.open(newline="", encoding="utf-8") as f:
         rows = [row for row in csv.reader(f, delimiter=delimiter) if row]
@@ -57,7 +62,14 @@ def read_labels_file(path: Path) -> dict[str, str]:
     bad = [i for i, row in enumerate(rows) if len(row) < 2]
     if bad:
         raise ValueError(f"{path}: row {bad[0] + 1} needs two columns (file, label)")
-    return {row[0].strip(): row[1].strip() for row in rows}
+    table: dict[str, str] = {}
+    for row in rows:
+        name, label = row[0].strip(), row[1].strip()
+        if name in table and notes is not None:
+            same = "the same label" if table[name] == label else f"{table[name]!r}, then {label!r}: the last is kept"
+            notes.append(f"{path.name} lists {name} twice ({same})")
+        table[name] = label
+    return table
 
 
 def scan_folder(folder: str | Path, rule: str = "auto", fold_case: bool = False) -> LabeledFiles:
@@ -66,14 +78,19 @@ def scan_folder(folder: str | Path, rule: str = "auto", fold_case: bool = False)
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no folder at {folder}")
-    labels_file = find_labels_file(folder)
-    table = read_labels_file(labels_file) if labels_file else None
     pattern = label_pattern(rule)
     result = LabeledFiles()
+    labels_file = find_labels_file(folder)
+    table = read_labels_file(labels_file, result.notes) if labels_file else None
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         label = table.get(path.name) if table is not None else label_from_name(path, pattern)
         if not label:
             result.skipped.append((path.name, "no label"))
             continue
         result.items.append((path, label.upper() if fold_case else label))
+    spaced = [f"{path.name} ({label!r})" for path, label in result.items if any(c.isspace() for c in label)]
+    if spaced:
+        result.notes.append(
+            f"{len(spaced)} labels hold spaces, which the model will learn to read as characters: " + ", ".join(spaced[:5])
+        )
     return result

@@ -9,15 +9,22 @@ training and inference.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-# Refuse decompression bombs well before Pillow's own (much larger) limit: no captcha
-# is anywhere near 40 megapixels.
-MAX_PIXELS = 40_000_000
+# No captcha is anywhere near 4 megapixels (2000x2000); the limit is checked on the
+# header, before anything is decoded, so a small file that unpacks to a huge image (a
+# decompression bomb) costs nothing. CAPTCHA_BREAK_MAX_PIXELS changes it.
+DEFAULT_MAX_PIXELS = 4_000_000
+
+
+def max_pixels() -> int:
+    value = os.environ.get("CAPTCHA_BREAK_MAX_PIXELS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_PIXELS
 
 
 FITS = ("stretch", "pad")
@@ -25,6 +32,10 @@ FITS = ("stretch", "pad")
 
 class ImageError(ValueError):
     """An input that is not a usable image."""
+
+
+class ImageTooLarge(ImageError):
+    """An image of more pixels than the limit (a decompression bomb, or no captcha)."""
 
 
 @dataclass(frozen=True)
@@ -64,16 +75,28 @@ def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
         raise ImageError("empty file")
     try:
         image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_PIXELS:
-            raise ImageError(f"image too large: {image.width}x{image.height} pixels")
+        check_size(image.size)  # from the header: nothing decoded yet
         image.load()  # decode now, so a truncated file fails here and not later
     except UnidentifiedImageError as err:
         raise ImageError("not an image (format not recognised)") from err
     except Image.DecompressionBombError as err:
-        raise ImageError(f"image too large (possible decompression bomb): {err}") from err
-    except (OSError, SyntaxError) as err:
+        raise ImageTooLarge(f"image too large (possible decompression bomb): {err}") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        if isinstance(err, ImageError):
+            raise
         raise ImageError(f"corrupt or truncated image: {err}") from err
     return image
+
+
+def check_size(size: tuple[int, int]) -> None:
+    """Refuse an empty image, or one of more pixels than any captcha has."""
+    width, height = size
+    if width < 1 or height < 1:
+        raise ImageError(f"empty image ({width}x{height} pixels)")
+    if width * height > max_pixels():
+        raise ImageTooLarge(
+            f"image too large: {width}x{height} pixels, over the limit of {max_pixels():,} (CAPTCHA_BREAK_MAX_PIXELS)"
+        )
 
 
 def flatten_onto_white(image: Image.Image) -> Image.Image:
@@ -84,13 +107,32 @@ def flatten_onto_white(image: Image.Image) -> Image.Image:
     """
     if getattr(image, "n_frames", 1) > 1:
         image = next(ImageSequence.Iterator(image))
-    if image.mode in ("I;16", "I", "F"):
-        image = image.convert("L")  # 16/32-bit grayscale: RGB conversion cannot take these
-    if image.mode == "P" or image.mode in ("LA", "PA", "RGBA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _gray_to_8bit(image)
+    try:
+        if image.mode in ("P", "LA", "PA", "RGBA", "La", "RGBa") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, rgba).convert("RGB")
+        return image.convert("RGB")
+    except ValueError as err:  # a mode Pillow cannot turn into RGB (LAB, HSV, ...)
+        raise ImageError(f"cannot read an image of mode {image.mode}: {err}") from err
+
+
+def _gray_to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float grayscale -> 8 bits, scaled, not clipped.
+
+    Pillow's convert("L") clips 16-bit values at 255, which turns a 16-bit captcha into a
+    blank white image. 16-bit data is divided by 257 (65535 -> 255); "I" and "F" images
+    are read as 16-bit when their values go past 255, and floats up to 1.0 as [0, 1].
+    """
+    values = np.asarray(image).astype(np.float64)
+    top = float(values.max(initial=0))
+    if image.mode.startswith("I;16") or top > 255:
+        values = values / 257
+    elif image.mode == "F" and top <= 1.0:
+        values = values * 255
+    return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
 
 
 def to_pixels(source: str | Path | bytes | Image.Image | np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -102,6 +144,7 @@ def to_pixels(source: str | Path | bytes | Image.Image | np.ndarray, spec: Input
         image = Image.fromarray(_as_uint8(source))
     else:
         image = open_image(source)
+    check_size(image.size)  # PIL images and arrays come without a header check
     rgb = flatten_onto_white(image)
     if spec.fit == "pad":
         rgb = _pad_to_fit(rgb, spec)
@@ -138,6 +181,11 @@ def preprocess(source: str | Path | bytes | Image.Image | np.ndarray, spec: Inpu
 def _as_uint8(array: np.ndarray) -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), not {array.shape}")
+    check_size((array.shape[1], array.shape[0]))
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ImageError(f"an image array must hold numbers, not {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise ImageError("the image array holds NaN or infinite values")
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.dtype == np.uint8:

@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image
 
 from .charset import Charset
-from .decoding import Decoded, greedy_decode, softmax
-from .preprocess import InputSpec, normalize, to_pixels
+from .decoding import Decoded, fold_case, greedy_decode, softmax
+from .preprocess import ImageError, InputSpec, normalize, to_pixels
 
 ASSETS = Path(__file__).parent / "assets"
 ONNX_METADATA_KEY = "captcha_break"
@@ -77,18 +77,22 @@ def resolve_model(source: str | os.PathLike = "default") -> Path:
 
 
 class Recognizer:
-    def __init__(self, backend: Backend, info: ModelInfo, batch_size: int = 256):
-        self.backend, self.info, self.batch_size = backend, info, batch_size
+    """fold_case: read case-insensitively (upper case out), for sites that ignore case."""
+
+    def __init__(self, backend: Backend, info: ModelInfo, batch_size: int = 256, fold_case: bool = False):
+        self.backend, self.info, self.batch_size, self.fold_case = backend, info, batch_size, fold_case
 
     @classmethod
-    def load(cls, source: str | os.PathLike = "default", threads: int | None = None, device: str = "auto") -> Recognizer:
+    def load(
+        cls, source: str | os.PathLike = "default", threads: int | None = None, device: str = "auto", fold_case: bool = False
+    ) -> Recognizer:
         path = resolve_model(source)
         if path.suffix == ".onnx":
             backend, info = _onnx_backend(path, threads)
         else:
             backend, info = _torch_backend(path, threads, device)
         info.path = str(path)
-        return cls(backend, info)
+        return cls(backend, info, fold_case=fold_case)
 
     @property
     def spec(self) -> InputSpec:
@@ -102,16 +106,32 @@ class Recognizer:
         """
         single = not isinstance(x, (list, tuple))
         items = [x] if single else list(x)
-        pixels = np.stack([to_pixels(item, self.spec) for item in items]) if items else np.zeros((0, *self.spec.shape), np.uint8)
+        pixels = (
+            np.stack([self._pixels(item, None if single else i) for i, item in enumerate(items)])
+            if items
+            else np.zeros((0, *self.spec.shape), np.uint8)
+        )
         results = [Prediction(d.text, d.confidence, d.char_probs) for d in self.predict_pixels(pixels)]
         return results[0] if single else results
+
+    def _pixels(self, item: ImageInput, index: int | None) -> np.ndarray:
+        """One input at the model's size; in a list, an error names the item's index."""
+        try:
+            return to_pixels(item, self.spec)
+        except ImageError as err:
+            if index is None:
+                raise
+            raise type(err)(f"item {index}: {err}") from err
 
     def predict_pixels(self, pixels: np.ndarray) -> list[Decoded]:
         """uint8 (N, C, H, W) already at the model's input size -> decoded strings."""
         decoded: list[Decoded] = []
         for start in range(0, len(pixels), self.batch_size):
             logits = self.backend(normalize(pixels[start : start + self.batch_size]))
-            decoded += greedy_decode(softmax(logits.astype(np.float32)), self.info.charset, self.info.scheme)
+            probs, charset = softmax(logits.astype(np.float32)), self.info.charset
+            if self.fold_case:
+                probs, charset = fold_case(probs, charset)
+            decoded += greedy_decode(probs, charset, self.info.scheme)
         return decoded
 
 

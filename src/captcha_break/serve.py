@@ -17,15 +17,18 @@ import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import h11
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .decoding import Decoded
-from .preprocess import ImageError, to_pixels
+from .preprocess import ImageError, ImageTooLarge, to_pixels
 from .recognizer import Recognizer
 
+ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_BATCH_IMAGES = 64
 
@@ -38,6 +41,23 @@ class ServeConfig:
     max_batch_images: int = MAX_BATCH_IMAGES
     batch_wait_ms: float = 2.0
     threads: int | None = None
+    fold_case: bool = False  # read case-insensitively (Recognizer.fold_case)
+    # Slow or stalled clients: a connection must send its request headers within
+    # header_timeout seconds, and each part of the body within body_timeout; beyond
+    # max_connections at once, new ones get 503 (uvicorn's limit_concurrency).
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_connections: int = 256
+    # Images decoded at once: each costs memory up to the pixel limit (preprocess.py).
+    max_decoding: int = max(2, os.cpu_count() or 2)
+
+    def __post_init__(self) -> None:
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("--api-key is empty: give a key, or leave the option out to serve without one")
+
+
+class BodyTimeout(Exception):
+    """The client stopped sending its body."""
 
 
 class MicroBatcher:
@@ -92,8 +112,13 @@ class MicroBatcher:
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     config = config or ServeConfig()
-    recognizer = Recognizer.load(config.model, threads=config.threads)
+    recognizer = Recognizer.load(config.model, threads=config.threads, fold_case=config.fold_case)
     batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
+    decoding = asyncio.Semaphore(config.max_decoding)
+
+    async def decode(images: list[bytes]) -> np.ndarray:
+        async with decoding:
+            return await run_in_threadpool(lambda: np.stack([to_pixels(d, recognizer.spec) for d in images]))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -103,10 +128,15 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="captcha_break", version=recognizer.info.meta.get("version", "1"), lifespan=lifespan)
     app.state.recognizer, app.state.config = recognizer, config
+    app.add_middleware(TimedBody, timeout=config.body_timeout)
+
+    @app.exception_handler(BodyTimeout)
+    async def body_timeout(_request: Request, _err: BodyTimeout):
+        return JSONResponse({"detail": f"the body did not arrive within {config.body_timeout:g} s"}, status_code=408)
 
     @app.exception_handler(ImageError)
     async def image_error(_request: Request, err: ImageError):
-        status = 413 if "too large" in str(err) else 400
+        status = 413 if isinstance(err, ImageTooLarge) else 400
         return JSONResponse({"detail": str(err)}, status_code=status)
 
     @app.get("/health")
@@ -123,17 +153,15 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     @app.post("/predict", summary='Read one captcha: multipart field `file`, a raw image body, or JSON {"image": base64}')
     async def predict(request: Request) -> dict:
         _check_key(request, config)
-        [data] = await _images_from_request(request, config, many=False)
-        pixels = await run_in_threadpool(to_pixels, data, recognizer.spec)
-        [result] = await batcher.submit(pixels[None])
+        images = await _images_from_request(request, config, many=False)
+        [result] = await batcher.submit(await decode(images))
         return _result(result)
 
     @app.post("/predict/batch", summary='Read several: multipart fields `files`, or JSON {"images": [base64, ...]}')
     async def predict_batch(request: Request) -> dict:
         _check_key(request, config)
         images = await _images_from_request(request, config, many=True)
-        pixels = await run_in_threadpool(lambda: np.stack([to_pixels(d, recognizer.spec) for d in images]))
-        return {"results": [_result(r) for r in await batcher.submit(pixels)]}
+        return {"results": [_result(r) for r in await batcher.submit(await decode(images))]}
 
     return app
 
@@ -202,6 +230,8 @@ def _json_images(body: bytes, many: bool) -> list[bytes]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as err:
         raise HTTPException(400, f"body is not valid JSON: {err}") from err
+    except RecursionError:  # nested thousands deep: no request of ours looks like that
+        raise HTTPException(400, "body is not valid JSON: nested too deep") from None
     key = "images" if many else "image"
     if not isinstance(payload, dict) or key not in payload:
         raise HTTPException(400, f'JSON body needs "{key}": ' + ("[base64, ...]" if many else "base64"))
@@ -220,16 +250,68 @@ def _b64(text: str) -> bytes:
         raise HTTPException(400, f"bad base64: {err}") from err
 
 
+class TimedBody:
+    """ASGI middleware: a request whose next body part takes over `timeout` s fails (408)."""
+
+    def __init__(self, app, timeout: float):
+        self.app, self.timeout = app, timeout
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def timed_receive():
+            try:
+                return await asyncio.wait_for(receive(), self.timeout)
+            except asyncio.TimeoutError:
+                raise BodyTimeout from None
+
+        return await self.app(scope, timed_receive, send)
+
+
+class HeaderTimeoutProtocol(H11Protocol):
+    """uvicorn's h11 protocol, closing connections that do not send their headers in time.
+
+    uvicorn only times out idle keep-alive connections; a client that opens a connection
+    and sends half a request line would hold it (and its memory) for ever. A module-level
+    class, so that uvicorn can hand it to worker processes; the timeout comes with the
+    rest of the config in the environment.
+    """
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._timeout = float(json.loads(os.environ.get(ENV_CONFIG, "{}")).get("header_timeout", 10.0))
+        self._arm()
+
+    def _arm(self) -> None:
+        self._waiting_cycle = self.cycle
+        self._header_timer = self.loop.call_later(self._timeout, self._check_headers)
+
+    def _check_headers(self) -> None:
+        # Still no new request begun, and not in the middle of one: too slow.
+        if self.cycle is self._waiting_cycle and self.conn.their_state is h11.IDLE:
+            self.transport.close()
+        elif not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc) -> None:
+        self._header_timer.cancel()
+        super().connection_lost(exc)
+
+
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` with several workers: the config travels in the environment."""
-    return create_app(ServeConfig(**json.loads(os.environ["CAPTCHA_BREAK_SERVE"])))
+    return create_app(ServeConfig(**json.loads(os.environ[ENV_CONFIG])))
 
 
-def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info") -> None:
     import dataclasses
 
     import uvicorn
 
     Recognizer.load(config.model)  # fail here, with a clear message, not inside a worker
-    os.environ["CAPTCHA_BREAK_SERVE"] = json.dumps(dataclasses.asdict(config))
-    uvicorn.run("captcha_break.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+    os.environ[ENV_CONFIG] = json.dumps(dataclasses.asdict(config))
+    uvicorn.run(
+        "captcha_break.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
+        http=HeaderTimeoutProtocol, limit_concurrency=config.max_connections, timeout_keep_alive=5,
+    )  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,12 +25,15 @@ from captcha.image import ImageCaptcha
 from PIL import Image, ImageFont
 from PIL.Image import Resampling, Transform
 from PIL.ImageDraw import Draw
+from tqdm import tqdm
 
-from .cache import cache_key, load_arrays, save_arrays
+from .broad import draw_broad
+from .cache import cache_key, load_arrays, remove_arrays, save_arrays
 from .charset import DEFAULT_CHARS
+from .fonts import broad_fonts, check_font
 from .preprocess import InputSpec, to_pixels
 
-STYLES = ("v07", "v03", "mixed", "lines")
+STYLES = ("v07", "v03", "mixed", "lines", "broad")
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,11 @@ class SynthConfig:
     "lines" is the plain look of many sites' captchas rather than the library's: one font
     per image, every character its own colour, size and tilt, spaced out on a white
     background and crossed by thin dark lines; each image is as wide as its text
-    (`width` is then unused).
+    (`width` is then unused). "broad" draws many looks (broad.py) in many fonts, sizes and
+    colours, the library's styles and "lines" among them: the general model's pre-training.
     fonts: TrueType/OpenType files, one picked per character (per image for "lines");
-    empty: the library's own DroidSansMono. Fonts like a site's own make better pre-training.
+    empty: the library's own DroidSansMono ("broad": every installed font, fonts.py).
+    Fonts like a site's own make better pre-training.
     """
 
     chars: str = DEFAULT_CHARS
@@ -56,53 +62,18 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fonts", tuple(self.fonts))  # a list from a checkpoint's JSON-like config
+        if self.style == "broad" and not self.fonts:
+            # Found once here, so that worker processes inherit the list instead of each
+            # checking every installed font again.
+            object.__setattr__(self, "fonts", broad_fonts(self.chars))
         for font in self.fonts:
-            _check_font(font, self.chars)
+            check_font(font, self.chars)
         if not 1 <= self.min_len <= self.max_len:
             raise ValueError(f"bad length range {self.min_len}-{self.max_len}")
         if self.style not in STYLES:
             raise ValueError(f"unknown style {self.style!r}; expected one of {STYLES}")
         if self.width < 16 or self.height < 16:
             raise ValueError(f"image size {self.width}x{self.height} is too small")
-
-
-FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
-
-
-def find_fonts(paths: list[str]) -> tuple[str, ...]:
-    """Font files and folders of them -> the font files, folders expanded in name order."""
-    found: list[str] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            inside = sorted(str(f) for f in path.iterdir() if f.suffix.lower() in FONT_SUFFIXES)
-            if not inside:
-                raise ValueError(f"{path}: no font files ({', '.join(FONT_SUFFIXES)}) in this folder")
-            found += inside
-        else:
-            found.append(str(path))
-    return tuple(found)
-
-
-@lru_cache(maxsize=256)
-def _check_font(path: str, chars: str) -> None:
-    try:
-        font = ImageFont.truetype(path, 20)
-    except OSError as err:
-        raise ValueError(f"cannot use font {path}: {err}") from None
-    # A font without a glyph draws its "missing" box for every such character, and the
-    # captchas would then teach a box under many labels (symbol fonts are the usual case).
-    box = _glyph(font, _UNASSIGNED)
-    missing = "".join(c for c in chars if _glyph(font, c) == box)
-    if missing:
-        raise ValueError(f"font {path} has no glyph for {missing!r}: leave it out (a symbol font?)")
-
-
-_UNASSIGNED = "\U0010fffd"  # a private-use code point no ordinary font draws
-
-
-def _glyph(font: ImageFont.FreeTypeFont, char: str) -> tuple:
-    mask = font.getmask(char)
-    return mask.size, bytes(mask)
 
 
 def parse_length(text: str) -> tuple[int, int]:
@@ -217,7 +188,7 @@ def _uniform(rand, low: float, high: float) -> float:
     return low + (rand.randbits(32) / 2**32) * (high - low)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=512)
 def _generator(width: int, height: int, style: str, fonts: tuple[str, ...]) -> ImageCaptcha:
     # Cached: loading the fonts costs more than drawing an image.
     cls = LegacyWarpCaptcha if style == "v03" else ImageCaptcha
@@ -230,13 +201,36 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     length = rng.randint(config.min_len, config.max_len)
     label = "".join(rng.choice(config.chars) for _ in range(length))
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
+    if style == "broad":
+        return _draw_broad_mix(config, label, rng), label
     if style == "lines":
         font = rng.choice(config.fonts or tuple(captcha_image.DEFAULT_FONTS))
         return _draw_lines(label, font, config.height, rng), label
-    generator = _generator(config.width, config.height, style, config.fonts)
+    return _draw_library(config.width, config.height, style, config.fonts, label, rng), label
+
+
+def _draw_library(width: int, height: int, style: str, fonts: tuple[str, ...], label: str, rng: random.Random) -> Image.Image:
+    generator = _generator(width, height, style, fonts)
     with _seeded(rng):
-        image = generator.generate_image(label)
-    return image, label
+        return generator.generate_image(label)
+
+
+# Image sizes sites serve the library's style at (its own default is 160x60).
+_LIBRARY_SIZES = ((128, 64), (160, 60), (100, 40), (120, 48), (200, 80), (150, 50))
+
+
+def _draw_broad_mix(config: SynthConfig, label: str, rng: random.Random) -> Image.Image:
+    fonts = config.fonts or broad_fonts(config.chars)
+    kind = rng.random()
+    if kind < 0.72:
+        return draw_broad(label, fonts, rng)
+    if kind < 0.86:
+        return _draw_lines(label, rng.choice(fonts), rng.randint(32, 80), rng)
+    # The library's own styles, in its font or another one, at a size sites use.
+    width, height = rng.choice(_LIBRARY_SIZES)
+    width = max(width, round(height * 0.55 * len(label)))  # long labels need room
+    font = () if rng.random() < 0.4 else (rng.choice(fonts),)
+    return _draw_library(width, height, rng.choice(("v07", "v03")), font, label, rng)
 
 
 def _draw_pixels(job: tuple[SynthConfig, int, int, InputSpec]) -> tuple[np.ndarray, str]:
@@ -255,17 +249,38 @@ def draw_arrays(
     return pixels, [label for _, label in results]
 
 
+# A pre-drawn set is drawn and cached in chunks of this many images, so that a stopped
+# run loses at most one chunk of drawing and its --resume carries on from the rest.
+CHUNK = 4096
+
+
 def draw_arrays_cached(
-    config: SynthConfig, spec: InputSpec, seed: int | str, count: int, workers: int = 0
+    config: SynthConfig, spec: InputSpec, seed: int | str, count: int, workers: int = 0, progress: bool = False
 ) -> tuple[np.ndarray, list[str]]:
     """draw_arrays, kept on disk: the same set is drawn once and then memory-mapped."""
     key = cache_key("synth", config, spec, seed, count)
     found = load_arrays("synth", key)
     if found is not None:
         return found[0], found[1]["labels"]
-    pixels, labels = draw_arrays(config, spec, seed, count, workers=workers)
-    save_arrays("synth", key, pixels, {"labels": labels})
-    return pixels, labels
+    chunks = [(start, min(CHUNK, count - start)) for start in range(0, count, CHUNK)]
+    pixels, labels = [], []
+    with tqdm(total=count, desc="drawing captchas", unit="img", disable=not progress, file=sys.stderr) as bar:
+        for start, size in chunks:
+            chunk_key = cache_key("synth-chunk", config, spec, seed, start, size)
+            done = load_arrays("synth-chunks", chunk_key)
+            if done is None:
+                chunk, names = draw_arrays(config, spec, seed, size, start=start, workers=workers)
+                save_arrays("synth-chunks", chunk_key, chunk, {"labels": names})
+            else:
+                chunk, names = np.asarray(done[0]), done[1]["labels"]
+            pixels.append(chunk)
+            labels += names
+            bar.update(size)
+    whole = np.concatenate(pixels) if pixels else np.zeros((0, *spec.shape), np.uint8)
+    save_arrays("synth", key, whole, {"labels": labels})
+    for start, size in chunks:  # the whole set is saved: its chunks are not needed again
+        remove_arrays("synth-chunks", cache_key("synth-chunk", config, spec, seed, start, size))
+    return whole, labels
 
 
 def _write_png(job: tuple[SynthConfig, int, int, Path, int]) -> str:

@@ -15,10 +15,12 @@ early-stopping decisions; only rank 0 writes files and progress.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import dataclasses
 import math
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +31,17 @@ from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment
+from .auto import epochs_within
 from .charset import DEFAULT_CHARS, Charset
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset
 from .decoding import greedy_decode
+from .device import autocast, pick_precision
 from .distributed import SINGLE, World, gather, join, leave, main_first, sum_over_ranks, wrap
 from .finetune import choose_charset, finetune_config, load_pretrained, pretrained
 from .folders import Samples, describe, load_folder, split_indices
+from .fonts import check_font
+from .labels import scan_folder
 from .losses import compute_loss
 from .metrics import Scores, score
 from .models import build_model, default_config, with_channels
@@ -65,7 +71,7 @@ class TrainConfig:
     # Data: synthetic captchas unless `data` names a folder of labeled images.
     data: str | None = None
     val_split: float = 0.1  # of a folder, held out for validation
-    test_split: float = 0.1  # of a folder, held out for the final report
+    test_split: float = 0.2  # of a folder, held out for the final report
     label_rule: str = "auto"
     # > 0 with `data`: this many fresh synthetic captchas (the labels' characters and
     # lengths) join the folder's training images each epoch.
@@ -104,10 +110,19 @@ class TrainConfig:
     # "plateau": the tutorial's recipe above. "onecycle": one phase of `epochs` epochs,
     # the rate rising to `lr` and annealing to ~0 (OneCycleLR), no early stop.
     schedule: str = "plateau"
+    # > 0: seconds the run may take, data preparation included. A fresh run plans fewer
+    # epochs if a timed probe says they would not fit; any run stops when it is spent.
+    time_budget: float = 0.0
     # Running.
     workers: int = 2
+    # Torch threads of the training process; 0: torch's default. With drawing workers,
+    # leave them their cores (e.g. 2 cores: 1 thread + 1 worker).
+    threads: int = 0
     seed: int = 0
     device: str = "auto"
+    # "auto": bf16 autocast where the hardware computes it (CUDA, AVX-512 BF16/AMX CPUs),
+    # else fp32. The losses and the final softmax stay fp32 either way.
+    precision: str = "auto"
     dist_timeout: float = 600.0  # seconds a rank waits for the others before failing
     dry_run: bool = False  # a couple of batches per epoch: the real code as a smoke test
 
@@ -156,11 +171,14 @@ class DataBundle:
     charset: Charset
     max_len: int
     test: Samples | None = None
+    folder: Samples | None = None  # every labeled image of a folder (None: synthetic data)
 
 
 def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
     """Run (or resume) the recipe described by `config`; see the module docstring."""
     world, device = join(config.device, config.dist_timeout)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
     try:
         return _train(config, resume, log if world.main else _quiet, world, device)
     finally:
@@ -179,18 +197,24 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
         raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or another --out")
     if resume and not last.exists():
         raise FileNotFoundError(f"nothing to resume: no {last}")
+    if world.main:
+        check_writable(out)  # before any work, not at the first checkpoint an epoch later
     for stale in out.glob(".*.tmp") if world.main else ():  # left by a kill during a checkpoint write
         stale.unlink()
     saved = load_checkpoint(last) if resume else None
     if saved is not None:
-        config = _resumed_config(config, saved)
+        config = _resumed_config(config, saved, log)
+    check_fonts(config)
     _apply_dry_run(config)
+    config.precision = pick_precision(config.precision, device)  # recorded resolved, in the checkpoint
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     with main_first(world):  # rank 0 fills the data caches, the others read them
         model_config, spec, data = _prepare(config, saved, log)
     # channels_last: measured 30% faster convolutions on a 2-core CPU (benchmarks/).
     model = build_model(config.model, model_config).to(device, memory_format=torch.channels_last)
+    check_label_fit(model, data)
     _log_world(world, config, log)
+    log(f"device {device}, precision {config.precision}, {torch.get_num_threads()} torch threads, {config.workers} data workers")
     state = RunState(**saved.train_state["run"]) if saved else RunState()
     optimizer = _optimizer(model, _phase_lr(config, state.phase))
     if config.init and not saved:
@@ -202,6 +226,8 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
         log(f"resuming {out} after epoch {state.epoch} (phase {state.phase})")
     if world.main:
         _trim_log(out / "log.csv", state.epoch)
+    if config.time_budget > 0 and not saved:  # before the config is stored: a resume keeps the plan
+        _fit_to_budget(config, model, data, device, started, log)
     base = Checkpoint(config.model, model_config, data.charset, spec, {}, meta={"train_config": dataclasses.asdict(config)})
     loop = _Loop(config, model, optimizer, data, base, device, out, log, world)
     if saved and (out / "best.pt").exists():
@@ -210,6 +236,42 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
     loop.clock = lambda: elapsed_before + time.perf_counter() - started
     loop.scheduler = _scheduler(config, optimizer, len(data.train), saved)
     return loop.run(state)
+
+
+def _fit_to_budget(config: TrainConfig, model, data: DataBundle, device, started: float, log) -> None:
+    """Lower `config.epochs` so that the run fits its time budget, by a timed probe."""
+    per_image = _probe_seconds_per_image(model, data, config, device)
+    left = config.time_budget - (time.perf_counter() - started)
+    # Validation reads each image once, without a backward pass: about a third of a step.
+    images = len(data.train) + len(data.val) / 3
+    # 10% kept for the loader, checkpoints and the final test report.
+    epochs = epochs_within(0.9 * left, per_image, images, config.epochs)
+    log(
+        f"time budget {config.time_budget / 60:.1f} min ({left / 60:.1f} left): {epochs} epochs planned "
+        f"(of {config.epochs}; a probe trained {1 / per_image:.0f} images/s)"
+    )
+    config.epochs = epochs
+
+
+def _probe_seconds_per_image(model, data: DataBundle, config: TrainConfig, device, steps: int = 4) -> float:
+    """Seconds per training image of this model, data and precision, on a throwaway copy."""
+    probe = copy.deepcopy(model).train()
+    augmentation = _augmentation(config)
+    optimizer = _optimizer(probe, config.lr)
+    loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=True, collate_fn=Collate(data.charset))
+    timings = []
+    for step, batch in zip(range(steps + 1), loader):
+        begin = time.perf_counter()
+        batch = batch.to(device)
+        images = augment(batch.images, augmentation) if augmentation else batch.images
+        with autocast(config.precision, device):
+            logits = probe(images)
+        compute_loss(logits, batch.targets, batch.lengths, model.scheme).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step:  # the first step pays for one-time set-up
+            timings.append((time.perf_counter() - begin) / len(batch.labels))
+    return float(np.median(timings)) if timings else 1e-3
 
 
 class _Loop:
@@ -226,14 +288,16 @@ class _Loop:
         self.result = TrainResult(out / "best.pt")
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self.clock = time.perf_counter  # seconds since the run began (set by train())
-        on = config.augment == "on" or (config.augment == "auto" and config.data is not None)
-        self.augment = AugmentConfig() if on else None
+        self.augment = _augmentation(config)
 
     def run(self, state: RunState) -> TrainResult:
         patience = (self.config.patience, self.config.finetune_patience)
         if self.config.schedule == "onecycle":
             patience = (math.inf, math.inf)
         while state.phase < 2:
+            if self._out_of_time():
+                self.log(f"time budget of {self.config.time_budget / 60:.1f} min spent: stopping with the best weights so far")
+                break
             if state.phase_epochs >= self.config.epochs or state.bad_epochs >= patience[state.phase]:
                 self._next_phase(state)
                 continue
@@ -246,6 +310,12 @@ class _Loop:
             if self.data.test is not None:
                 self.result.test_report = write_report(self.result.best_path, self.data.test, self.out, self.log)
         return self.result
+
+    def _out_of_time(self) -> bool:
+        """Whether another epoch as long as the last would overrun the time budget."""
+        if self.config.time_budget <= 0 or not self.result.history:
+            return False
+        return self.clock() + self.result.history[-1].seconds > self.config.time_budget
 
     def _next_phase(self, state: RunState) -> None:
         # onecycle has annealed to ~0 already: no second phase.
@@ -265,8 +335,9 @@ class _Loop:
         train_seconds = time.perf_counter() - start
         _sync_buffers(self.model, self.world)  # BatchNorm statistics as rank 0 has them
         val_loss, scores = validate(
-            self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world
-        )
+            self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world,
+            self.config.precision,
+        )  # fmt: skip
         seconds = time.perf_counter() - start
         state.epoch += 1
         state.phase_epochs += 1
@@ -328,7 +399,9 @@ class _Loop:
             # DDP averages gradients across ranks on the last micro-batch's backward only.
             sync = i == len(micro) - 1 or self.net is self.model
             with contextlib.nullcontext() if sync else self.net.no_sync():
-                loss = compute_loss(self.net(images), part.targets, part.lengths, self.scheme)
+                with autocast(self.config.precision, self.device):
+                    logits = self.net(images)
+                loss = compute_loss(logits, part.targets, part.lengths, self.scheme)
                 (loss * (len(part.labels) / len(batch.labels))).backward()  # a mean over the share
             total += loss.item() * len(part.labels)
         self.optimizer.step()
@@ -360,7 +433,14 @@ class _Loop:
 
 @torch.no_grad()
 def validate(
-    model, samples: Samples, charset: Charset, scheme: str, device, batch_size: int, world: World = SINGLE
+    model,
+    samples: Samples,
+    charset: Charset,
+    scheme: str,
+    device,
+    batch_size: int,
+    world: World = SINGLE,
+    precision: str = "fp32",
 ) -> tuple[float, Scores]:
     """Mean loss and scores of `model` on `samples`; each rank reads a share, all get the result."""
     model.eval()
@@ -369,7 +449,8 @@ def validate(
     total, preds = 0.0, []
     for batch in loader:
         batch = batch.to(device)
-        logits = model(batch.images)
+        with autocast(precision, device):
+            logits = model(batch.images)
         total += compute_loss(logits, batch.targets, batch.lengths, scheme).item() * len(batch.labels)
         probs = logits.float().softmax(-1).cpu().numpy()
         preds += [d.text for d in greedy_decode(probs, charset, scheme)]
@@ -447,7 +528,7 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
     synth = _synth_config(config, charset.chars, *parse_length(config.length))
     if config.pregenerate > 0:
         train_set = ArrayDataset(
-            Samples(*draw_arrays_cached(synth, spec, f"{config.seed}-train", config.pregenerate, config.workers))
+            Samples(*draw_arrays_cached(synth, spec, f"{config.seed}-train", config.pregenerate, config.workers, progress=True))
         )
     else:
         train_set = SyntheticDataset(synth, spec, f"{config.seed}-train", config.epoch_size)
@@ -468,13 +549,18 @@ def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, 
         raise ValueError(f"{config.data}: fewer than 2 usable labeled images")
     charset = charset or Charset.from_labels(samples.labels)
     train_idx, val_idx, test_idx = split_indices(len(samples), (config.val_split, config.test_split), config.seed)
+    if len(val_idx) == 0 or len(train_idx) == 0:
+        raise ValueError(
+            f"{config.data}: {len(samples)} images leave {len(train_idx)} for training and {len(val_idx)} for validation "
+            f"(--val-split {config.val_split}, --test-split {config.test_split}): label more images or change the splits"
+        )
     log(describe(loaded, charset, {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)}))
     test = samples.subset(test_idx) if len(test_idx) else None
     train_set = ArrayDataset(samples.subset(train_idx))
     if config.mix_synthetic > 0:
         train_set = ConcatDataset([train_set, _mixed_in(config, spec, samples.labels)])
         log(f"mixing {config.mix_synthetic} fresh synthetic captchas into each epoch's {len(train_idx)} images")
-    return DataBundle(train_set, samples.subset(val_idx), charset, max(map(len, samples.labels)), test)
+    return DataBundle(train_set, samples.subset(val_idx), charset, max(map(len, samples.labels)), test, samples)
 
 
 def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]) -> SyntheticDataset:
@@ -482,6 +568,12 @@ def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]) -> Synthe
     chars = "".join(sorted(set("".join(labels))))
     synth = _synth_config(config, chars, min(lengths), max(lengths))
     return SyntheticDataset(synth, spec, f"{config.seed}-mix", config.mix_synthetic)
+
+
+def _augmentation(config: TrainConfig) -> AugmentConfig | None:
+    """Augmentation: on for folders of real images ("auto"), off for synthetic captchas (fresh every epoch)."""
+    on = config.augment == "on" or (config.augment == "auto" and config.data is not None)
+    return AugmentConfig() if on else None
 
 
 def _set_epoch(dataset, epoch: int) -> None:
@@ -532,14 +624,102 @@ def _cpu_state(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
-def _resumed_config(config: TrainConfig, saved: Checkpoint) -> TrainConfig:
-    """The saved run's config; only how it runs (workers, device) may change on resume."""
+# Options a resumed run takes from the new command: how it runs, not what it learns.
+RUNTIME_OPTIONS = {"out", "workers", "threads", "device", "dist_timeout", "precision", "time_budget"}
+# Options a resumed run can take on, with a note: the plateau schedule's stopping rules.
+ADJUSTABLE_OPTIONS = {"patience", "finetune_patience"}
+
+
+def _resumed_config(config: TrainConfig, saved: Checkpoint, log=print) -> TrainConfig:
+    """The saved run's config, with the options of the new command that may change.
+
+    An option given anew (differing from TrainConfig's default) that would change what the
+    run learns (the model, data, batch, rates, schedule...) is refused by name: silently
+    ignoring it would leave the user believing it applied.
+    """
     stored = saved.meta.get("train_config")
     if not stored or saved.train_state is None:
         raise ValueError("that checkpoint holds no training state to resume")
-    return dataclasses.replace(
-        TrainConfig(**stored), workers=config.workers, device=config.device, out=config.out, dist_timeout=config.dist_timeout
-    )
+    resumed = TrainConfig(**stored)
+    defaults = TrainConfig()
+    changes, refused = {}, []
+    for f in dataclasses.fields(TrainConfig):
+        new, old = _plain(getattr(config, f.name)), _plain(getattr(resumed, f.name))
+        if new == _plain(getattr(defaults, f.name)) or new == old or (f.name == "precision" and new == "auto"):
+            continue
+        adjustable = f.name in ADJUSTABLE_OPTIONS or (f.name == "epochs" and resumed.schedule == "plateau")
+        if f.name in RUNTIME_OPTIONS or adjustable:
+            changes[f.name] = new
+            if adjustable:
+                log(f"resume: {f.name} changed from {old} to {new}")
+        else:
+            refused.append(f"{f.name} (the run's: {old}, given: {new})")
+    if refused:
+        raise ValueError(
+            "--resume continues a run as it was set up, but these options differ: " + "; ".join(refused)
+            + ". Leave them out, or start a new run with another --out"
+        )  # fmt: skip
+    return dataclasses.replace(resumed, **changes)
+
+
+def _plain(value):
+    """Lists (as a checkpoint stores them) compare equal to the tuples a command gives."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def ctc_frames_needed(label: str) -> int:
+    """CTC emits a label of n characters in n frames, plus a blank between each repeat."""
+    return len(label) + sum(a == b for a, b in zip(label, label[1:]))
+
+
+def check_label_fit(model, data: DataBundle) -> None:
+    """Refuse labels the model cannot emit, before training (CTC would learn nothing from
+    them at zero loss, zero_infinity hiding it)."""
+    if model.scheme != "ctc":
+        return
+    config = model.config
+    _, frames = config.convs.output_size(config.height, config.width)
+    if data.folder is None:
+        # Synthetic labels are random: a repeat costs a frame now and then, which CTC's
+        # zero_infinity absorbs; labels longer than the frames would never be read.
+        if data.max_len > frames:
+            raise ValueError(
+                f"labels of {data.max_len} characters need at least {data.max_len} CTC frames, but the model has "
+                f"{frames} at input width {config.width}: widen --input-size"
+            )
+        return
+    folder = data.folder
+    too_long = [
+        f"{name} ({label!r} needs {ctc_frames_needed(label)})"
+        for name, label in zip(folder.names or folder.labels, folder.labels)
+        if ctc_frames_needed(label) > frames
+    ]
+    if too_long:
+        raise ValueError(
+            f"{len(too_long)} labels need more CTC frames than the model's {frames} at input width {config.width} "
+            f"(widen --input-size, about {config.width // frames} pixels a frame): " + ", ".join(too_long[:5])
+        )
+
+
+def check_writable(out: Path) -> None:
+    """Fail now, with one line, if the run folder cannot be created or written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write the run to {out}: {err.strerror or err}") from None
+
+
+def check_fonts(config: TrainConfig) -> None:
+    """Fonts that cannot be used fail before any data is read, not after the whole set."""
+    chars = config.chars or (None if config.data else DEFAULT_CHARS)
+    if chars is None and config.fonts:
+        chars = "".join(
+            sorted(set("".join(label for _, label in scan_folder(config.data, config.label_rule, config.fold_case).items)))
+        )
+    for font in config.fonts:
+        check_font(font, chars)
 
 
 def _apply_dry_run(config: TrainConfig) -> None:

@@ -1,0 +1,163 @@
+"""The plain command: training options chosen from a folder of labeled captchas.
+
+`captcha-break train --data DIR --out RUN` with nothing else looks at the folder (image
+sizes and colours, the labels' characters, lengths and count) and picks what a user would
+otherwise have to know: the base model to start from, the input size and how images fit
+it, grayscale or colour, the charset, the batch size, the rate and the number of epochs.
+Every option the user gives wins over the choice. Each choice comes with its reason,
+which `train` prints before it starts.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .labels import scan_folder
+
+# Images of a set whose aspect ratios differ by more than this are padded, not stretched.
+ASPECT_SPREAD = 1.15
+# How many training images a fine-tuning run should see in all, without a time budget:
+# enough passes over a small set for augmentation to pay, few over a large one.
+TARGET_IMAGES = 120_000
+MIN_EPOCHS, MAX_EPOCHS = 8, 60
+
+
+@dataclass(frozen=True)
+class Choice:
+    option: str  # the TrainConfig field
+    value: object
+    why: str
+
+
+@dataclass(frozen=True)
+class FolderFacts:
+    """What the choices are made from."""
+
+    count: int
+    aspects: list[float]  # width / height of each image (a sample of them)
+    heights: list[int]
+    colourful: float  # share of sampled images with coloured text or background
+    chars: str
+    max_len: int
+
+    @classmethod
+    def read(cls, folder: str | Path, rule: str = "auto", fold_case: bool = False, sample: int = 400) -> FolderFacts:
+        files = scan_folder(folder, rule, fold_case)
+        if not files.items:
+            raise ValueError(f"{folder}: no labeled images")
+        labels = [label for _, label in files.items]
+        step = max(1, len(files.items) // sample)
+        aspects, heights, colours = [], [], []
+        for path, _ in files.items[::step]:
+            try:
+                with Image.open(path) as image:
+                    width, height = image.size
+                    colours.append(_is_colourful(image))
+            except OSError:
+                continue  # load_folder reports unreadable files; here they just don't count
+            aspects.append(width / height)
+            heights.append(height)
+        if not aspects:
+            raise ValueError(f"{folder}: none of the sampled images could be read")
+        return cls(
+            count=len(labels),
+            aspects=aspects,
+            heights=heights,
+            colourful=float(np.mean(colours)),
+            chars="".join(sorted(set("".join(labels)))),
+            max_len=max(map(len, labels)),
+        )
+
+
+def _is_colourful(image: Image.Image) -> bool:
+    """Whether colour carries anything: the mean saturation of the image's pixels."""
+    rgb = image.convert("RGBA")
+    rgb.thumbnail((96, 96))
+    hsv = np.asarray(Image.alpha_composite(Image.new("RGBA", rgb.size, "white"), rgb).convert("RGB").convert("HSV"))
+    return float(hsv[..., 1].mean()) > 25
+
+
+def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str, object], base: str) -> list[Choice]:
+    """The options the user left unset (None in `given`), chosen from `facts`.
+
+    base_height: the input height of the model fine-tuned from; base_stride: how many
+    pixels of width make one CTC frame in it (so the input can be wide enough for the labels).
+    """
+    choices: list[Choice] = []
+
+    def choose(option: str, value: object, why: str) -> None:
+        if given.get(option) is None:
+            choices.append(Choice(option, value, why))
+
+    about = {
+        "general": "the broad pretrained model: it already reads many fonts and styles",
+        "default": "the bundled model (the broad `general` model is not installed)",
+    }
+    choose("init", base, f"start from {about.get(base, base)}")
+    choose("chars", facts.chars, f"the {len(facts.chars)} characters the labels use (case kept as labeled)")
+    aspect = statistics.median(facts.aspects)
+    spread = max(facts.aspects) / min(facts.aspects)
+    fit = "pad" if spread > ASPECT_SPREAD else "stretch"
+    choose(
+        "fit", fit,
+        f"aspect ratios vary {spread:.2f}x: scale to the height and pad the width" if fit == "pad"
+        else f"every image has about the same aspect ratio ({aspect:.2f})",
+    )  # fmt: skip
+    # Wide enough to keep the median image's aspect ratio, and to give a CTC model two
+    # frames per character and one between repeats.
+    natural = aspect * base_height
+    needed = (2 * facts.max_len + 2) * base_stride
+    width = int(min(512, max(64, _round_up(max(natural, needed), 16))))
+    why = f"median aspect ratio {aspect:.2f} at height {base_height}"
+    if needed > natural:
+        why += f", widened for labels of up to {facts.max_len} characters"
+    choose("input_width", width, why)
+    channels = 3 if facts.colourful > 0.2 else 1
+    choose(
+        "channels", channels,
+        f"{facts.colourful:.0%} of the sampled images are in colour" + (": colour can tell text from clutter" if channels == 3 else ": grayscale"),
+    )  # fmt: skip
+    batch = 32 if facts.count < 5000 else 64
+    choose("batch_size", batch, f"{facts.count} labeled images")
+    choose("lr", 1e-3, "a fine-tuning rate: high enough to adapt in minutes, low enough not to forget")
+    choose("schedule", "onecycle", "warm up, then anneal to the best weights by the last epoch")
+    train_images = max(1, round(facts.count * 0.7))
+    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_IMAGES / train_images)))
+    choose(
+        "epochs",
+        epochs,
+        f"about {TARGET_IMAGES:,} images seen in all ({train_images:,} training images each epoch); a --time-budget may lower it",
+    )
+    return choices
+
+
+def _round_up(value: float, step: int) -> int:
+    return int(math.ceil(value / step) * step)
+
+
+def parse_duration(text: str) -> float:
+    """'30m' -> 1800.0; '1h', '90s', '1.5h'; a bare number is minutes."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            seconds = float(text[:-1]) * units[text[-1]]
+        else:
+            seconds = float(text) * 60
+    except ValueError:
+        raise ValueError(f"a duration is like 30m, 1h or 90s, not {text!r}") from None
+    if not seconds > 0:
+        raise ValueError(f"a duration must be positive, not {text!r}")
+    return seconds
+
+
+def epochs_within(budget_s: float, seconds_per_image: float, train_images: int, epochs: int) -> int:
+    """The most epochs (at most `epochs`) that fit in `budget_s`, at least one."""
+    per_epoch = max(1e-9, seconds_per_image * train_images)
+    return max(1, min(epochs, int(budget_s // per_epoch)))

@@ -1,0 +1,80 @@
+"""A corpus of bad and odd inputs, made on the fly (nothing binary is committed).
+
+Each case is (name, bytes, expected): expected is None for an input that must be read
+(odd but valid: palette, CMYK, 16-bit, animated, tiny, very wide), else (HTTP status,
+a fragment of the error message). The same corpus goes through the command line, the
+Python API and the HTTP service (test_hardening.py).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+from captcha_break.synth import SynthConfig, draw
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def captcha(seed: int = 0) -> Image.Image:
+    return draw(SynthConfig(), "bad-inputs", seed)[0]
+
+
+def gray16(image: Image.Image) -> Image.Image:
+    """The 8-bit grayscale picture at 16 bits (values x 257), as a 16-bit PNG stores it."""
+    values = np.asarray(image.convert("L")).astype(np.uint16) * 257
+    return Image.fromarray(values)  # uint16 -> mode I;16
+
+
+def corrupt_crc(png: bytes) -> bytes:
+    """The PNG with one byte of its image data changed, so its CRC no longer matches."""
+    data = bytearray(png)
+    at = data.index(b"IDAT") + 8
+    data[at] ^= 0xFF
+    return bytes(data)
+
+
+def bomb_1bit() -> bytes:
+    """A few KB that decode to 6320x6320 pixels: a 1-bit PNG with transparency."""
+    return encode(Image.new("1", (6320, 6320)), transparency=0)
+
+
+def animated_gif() -> bytes:
+    frames = [captcha(1), captcha(2).rotate(180)]
+    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def corpus() -> list[tuple[str, bytes, tuple[int, str] | None]]:
+    png = encode(captcha())
+    return [
+        ("palette", encode(captcha().convert("P")), None),
+        ("rgba", encode(captcha().convert("RGBA")), None),
+        ("gray16", encode(gray16(captcha())), None),
+        ("cmyk-jpeg", encode(captcha().convert("CMYK"), "JPEG"), None),
+        ("animated-gif", animated_gif(), None),
+        ("one-pixel", encode(Image.new("RGB", (1, 1), "white")), None),
+        ("5000x50", encode(Image.new("L", (5000, 50), 255)), None),
+        ("empty", b"", (400, "empty")),
+        ("text", b"hello, this is not an image", (400, "not an image")),
+        (
+            "svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+            (400, "not an image"),
+        ),
+        ("truncated-png", png[: len(png) // 2], (400, "truncated")),
+        ("crc-corrupted-png", corrupt_crc(png), (400, "corrupt")),
+        ("header-only-png", png[:33] + png_chunk(b"IEND", b""), (400, "corrupt")),
+        ("bomb-1bit-6320", bomb_1bit(), (413, "too large")),
+    ]

@@ -1,0 +1,81 @@
+"""The plain command's choices, made from a folder's images and labels."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captcha_break.auto import FolderFacts, epochs_within, parse_duration, plan
+from captcha_break.charset import Charset
+from captcha_break.decoding import fold_case, greedy_decode
+
+
+def write(folder, name, size, colour=(0, 0, 0)):
+    image = Image.new("RGB", size, "white")
+    image.paste(colour, (2, 2, size[0] // 2, size[1] - 2))
+    image.save(folder / name)
+
+
+def choices(facts, given=None, base="general"):
+    return {c.option: c.value for c in plan(facts, 48, 8, given or {}, base)}
+
+
+def test_a_set_of_one_size_in_gray_is_stretched_and_read_in_gray(tmp_path):
+    for i, label in enumerate(["1234", "5678", "0000", "4321"]):
+        write(tmp_path, f"{label}_{i}.png", (120, 40))
+    chosen = choices(FolderFacts.read(tmp_path))
+    assert chosen["fit"] == "stretch" and chosen["channels"] == 1
+    assert chosen["chars"] == "012345678"
+    assert chosen["input_width"] == 144  # aspect 3 at height 48
+    assert chosen["init"] == "general" and chosen["schedule"] == "onecycle"
+
+
+def test_varying_widths_long_labels_and_colour(tmp_path):
+    for i, (label, width) in enumerate([("AB", 100), ("ABCDEFGH", 400), ("XYZW", 200)]):
+        write(tmp_path, f"{label}-{i}.png", (width, 50), colour=(220, 30, 30))
+    facts = FolderFacts.read(tmp_path)
+    chosen = choices(facts)
+    assert chosen["fit"] == "pad" and chosen["channels"] == 3
+    assert chosen["input_width"] >= (2 * 8 + 2) * 8  # two frames a character for 8 characters
+
+
+def test_what_the_user_gives_is_not_chosen(tmp_path):
+    for i in range(3):
+        write(tmp_path, f"12{i}4.png", (100, 50))
+    chosen = choices(FolderFacts.read(tmp_path), {"fit": "pad", "epochs": 3, "init": "x.pt"})
+    assert "fit" not in chosen and "epochs" not in chosen and "init" not in chosen
+
+
+def test_an_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no labeled images"):
+        FolderFacts.read(tmp_path)
+
+
+@pytest.mark.parametrize("text,seconds", [("30m", 1800), ("1h", 3600), ("90s", 90), ("2", 120), ("1.5h", 5400)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "m", "-5m", "0", "soon"])
+def test_bad_durations(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_epochs_within_a_budget():
+    assert epochs_within(600, 0.01, 1000, 30) == 30  # 10 s an epoch: all fit
+    assert epochs_within(600, 0.01, 10_000, 30) == 6
+    assert epochs_within(1, 0.01, 10_000, 30) == 1  # at least one
+
+
+def test_fold_case_adds_the_two_cases():
+    charset = Charset("aAb")
+    # One position: a 0.3, A 0.35, b 0.35 -> case-sensitive reads "A" or "b"; folded, "A" (0.65).
+    probs = np.array([[[0.0, 0.3, 0.35, 0.35]]], dtype=np.float32)
+    folded, upper = fold_case(probs, charset)
+    assert upper.chars == "AB"
+    assert folded.shape == (1, 1, 3) and np.allclose(folded.sum(-1), 1)
+    [decoded] = greedy_decode(folded, upper, "positions")
+    assert decoded.text == "A" and decoded.confidence == pytest.approx(0.65)
+    digits = np.full((1, 1, 3), 1 / 3, dtype=np.float32)
+    kept, same = fold_case(digits, Charset("01"))
+    assert same == Charset("01") and kept is digits  # nothing to fold

@@ -1,0 +1,76 @@
+"""The broad synthetic style and the fonts it draws with."""
+
+import hashlib
+import string
+
+import numpy as np
+import pytest
+
+from captcha_break import synth
+from captcha_break.fonts import broad_fonts, font_problem, installed_fonts
+from captcha_break.preprocess import InputSpec
+from captcha_break.synth import SynthConfig, draw, draw_arrays, draw_arrays_cached
+
+ALL = string.digits + string.ascii_letters
+
+
+def png_digest(image) -> str:
+    return hashlib.sha256(image.tobytes() + repr(image.size).encode()).hexdigest()
+
+
+def test_broad_is_reproducible_and_varied():
+    config = SynthConfig(chars=ALL, min_len=1, max_len=10, style="broad")
+    first = [draw(config, 3, i) for i in range(40)]
+    again = [draw(config, 3, i) for i in range(40)]
+    assert [png_digest(im) for im, _ in first] == [png_digest(im) for im, _ in again]
+    assert [label for _, label in first] == [label for _, label in again]
+    labels = [label for _, label in first]
+    assert len({len(label) for label in labels}) >= 6 and all(1 <= len(label) <= 10 for label in labels)
+    assert any(c.islower() for label in labels for c in label) and any(c.isupper() for label in labels for c in label)
+    sizes = {im.size for im, _ in first}
+    assert len({h for _, h in sizes}) > 5  # many heights, widths following the text
+    # Not all white on black: backgrounds and text colours vary.
+    means = [np.asarray(im.convert("RGB")).reshape(-1, 3).mean(0) for im, _ in first]
+    assert np.ptp([m[0] for m in means]) > 40
+
+
+def test_broad_uses_many_fonts_and_only_fonts_that_draw_the_charset():
+    fonts = broad_fonts(ALL)
+    assert len(fonts) >= 10  # matplotlib's DejaVu alone gives a dozen
+    assert all(font_problem(f, ALL) is None for f in fonts)
+    assert not any("cmex10" in f or "STIXSiz" in f for f in fonts)
+    assert len({src for _, src in installed_fonts(ALL)}) >= 2
+
+
+def test_caps_only_and_symbol_fonts_are_refused_for_mixed_case(symbol_font, font_folder):
+    assert "no glyph" in font_problem(str(symbol_font), ALL)
+    assert font_problem(str(font_folder / "DejaVuSans.ttf"), ALL) is None
+
+
+def test_broad_arrays_fit_any_input_spec():
+    config = SynthConfig(chars="0123456789", min_len=4, max_len=6, style="broad")
+    pixels, labels = draw_arrays(config, InputSpec(48, 256, 3, fit="pad"), seed=0, count=6)
+    assert pixels.shape == (6, 3, 48, 256) and all(4 <= len(label) <= 6 for label in labels)
+
+
+def test_a_stopped_pregeneration_resumes_from_its_chunks(monkeypatch):
+    monkeypatch.setattr(synth, "CHUNK", 8)
+    config, spec = SynthConfig(), InputSpec(32, 64, 1)
+    expected, expected_labels = draw_arrays(config, spec, "s", 20)
+    real = synth.draw_arrays
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(kwargs.get("start", 0))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # stopped while drawing the second chunk
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(synth, "draw_arrays", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        draw_arrays_cached(config, spec, "s", 20)
+    calls.clear()
+    monkeypatch.setattr(synth, "draw_arrays", lambda *a, **k: (calls.append(k.get("start", 0)), real(*a, **k))[1])
+    pixels, labels = draw_arrays_cached(config, spec, "s", 20)
+    assert calls == [8, 16]  # the first chunk was not drawn again
+    assert np.array_equal(pixels, expected) and labels == expected_labels
