@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[train,serve,dev,fonts]"
+	$(PIP) -e ".[train,serve,plot,dev,fonts]"
 	touch $(STAMP)
 
 install: $(STAMP)

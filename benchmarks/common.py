@@ -1,14 +1,46 @@
-"""What every benchmark shares: where results go, and how they are written."""
+"""What every benchmark shares: where results go, how they are written, and stopping.
+
+Results go to runs/bench/DATE-TIME/ unless the command says --update, which rewrites the
+committed figures in benchmarks/results/. A benchmark stopped with Ctrl-C or SIGTERM stops
+the processes it started (training runs, the server) too.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import signal
+import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).parent / "results"  # the committed figures
+NEW_RESULTS = Path(__file__).parent.parent / "runs" / "bench" / time.strftime("%Y%m%d-%H%M%S")
+
+
+def add_update_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help=f"rewrite the committed results in {RESULTS} (default: a new folder under runs/bench/)",
+    )
+
+
+def results_dir() -> Path:
+    """Where this run writes: the committed results with --update, else a new folder."""
+    folder = RESULTS if "--update" in sys.argv[1:] else NEW_RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _stop(signum, _frame):
+    # An exception, so that `finally` blocks and subprocess.run kill the children.
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
+signal.signal(signal.SIGTERM, _stop)
 
 
 def machine() -> dict:
@@ -21,13 +53,14 @@ def machine() -> dict:
 
 
 def write_results(name: str, data: dict, table: list[tuple[str, str]], title: str) -> Path:
-    """benchmarks/results/NAME.json (all figures) and NAME.md (a short table)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    """NAME.json (all figures) and NAME.md (a short table) in results_dir()."""
+    folder = results_dir()
     data = {**data, "machine": machine()}
-    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    (folder / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     lines = [f"### {title}", "", "| measure | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in table), ""]
     lines.append(f"_{data['machine']['cpu_count']} CPU cores, Python {data['machine']['python']}, {data['machine']['date']}_\n")
-    path = RESULTS / f"{name}.md"
+    path = folder / f"{name}.md"
     path.write_text("\n".join(lines))
     print("\n".join(lines))
+    print(f"(written to {folder})")
     return path

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import write_results  # noqa: E402
+from common import add_update_option, write_results  # noqa: E402
 
 from captcha_break.evaluate import evaluate, fresh_samples  # noqa: E402
 from captcha_break.export import export_onnx  # noqa: E402
@@ -31,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a training checkpoint (.pt)")
     parser.add_argument("--count", type=int, default=5000)
+    add_update_option(parser)
     args = parser.parse_args()
     figures, samples = {}, None
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import write_results  # noqa: E402
+from common import add_update_option, write_results  # noqa: E402
 
 from captcha_break.evaluate import evaluate, fresh_samples  # noqa: E402
 from captcha_break.folders import Samples  # noqa: E402
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="model(s) to measure (default: the bundled ones)")
     parser.add_argument("--count", type=int, default=2000, help="fresh captchas for throughput and accuracy")
     parser.add_argument("--no-ddddocr", action="store_true")
+    add_update_option(parser)
     args = parser.parse_args()
     models = args.model or ["default", "cnn_fast"]
     pngs, labels = pngs_of(SynthConfig(), "bench-latency", 300)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, write_results  # noqa: E402
+from common import add_update_option, results_dir, write_results  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 COMMON = ["--init", "default", "--val-split", "0.1", "--test-split", "0.2", "--schedule", "onecycle",
@@ -82,8 +82,9 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/own_data", help="where the runs go")
     parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--reuse", action="store_true", help="report runs already in --runs instead of training")
+    add_update_option(parser)
     args = parser.parse_args()
-    previous = RESULTS / "own_data.json"  # a run of one set keeps the other's figures
+    previous = results_dir() / "own_data.json"  # a run of one set keeps the other's figures
     results = json.loads(previous.read_text())["datasets"] if previous.exists() else {}
     for name in args.only or sorted(RECIPES):
         out = Path(args.runs) / name

@@ -1,10 +1,16 @@
 """HTTP service under concurrent load from a second process, on loopback only.
 
-    python benchmarks/server.py [--model default] [--clients 16] [--seconds 10]
+    python benchmarks/server.py [--model default] [--clients 16] [--seconds 10] [--workers 1]
+    python benchmarks/server.py --abuse [--seconds 20]
 
 Starts `captcha-break serve` as a subprocess on 127.0.0.1, then this process plays
 `--clients` concurrent clients (asyncio + httpx) for a bounded time and request count:
 single images to POST /predict, then batches of 16 to POST /predict/batch.
+
+--abuse: the same single-image load with one request in five a bad one (junk, truncated
+PNGs, a decompression bomb, JSON nested a thousand deep, an oversized body), while the
+server's memory (RSS of all its processes) is sampled: good requests must see no error,
+and memory must stay bounded. Then the same load without bad requests, for comparison.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ import time
 from pathlib import Path
 
 import httpx
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import write_results  # noqa: E402
+from common import add_update_option, write_results  # noqa: E402
 
 from captcha_break.synth import SynthConfig, draw  # noqa: E402
 
@@ -39,40 +46,100 @@ def pngs(count: int) -> list[bytes]:
     return out
 
 
+def bad_requests() -> list[tuple[str, bytes, str]]:
+    """(name, body, content type) of requests that must get a 4xx, never hurt the others."""
+    good = pngs(1)[0]
+    bomb = io.BytesIO()
+    Image.new("1", (6320, 6320)).save(bomb, format="PNG", transparency=0)  # 5 KB -> 40 megapixels
+    return [
+        ("junk", b"not an image at all" * 10, "image/png"),
+        ("truncated", good[: len(good) // 2], "image/png"),
+        ("bomb", bomb.getvalue(), "image/png"),
+        ("nested-json", b"[" * 1000 + b"]" * 1000, "application/json"),
+        ("oversized", b"x" * (5 * 1024 * 1024), "image/png"),
+        ("bad-base64", b'{"image": "@@@@"}', "application/json"),
+    ]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (Linux /proc), in MB."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total / 1024
+
+
+async def sample_rss(pid: int, samples: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        samples.append(rss_mb(pid))
+        try:
+            await asyncio.wait_for(stop.wait(), 0.2)
+        except asyncio.TimeoutError:
+            pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-async def load(url: str, make_request, clients: int, seconds: float) -> dict:
+async def load(url: str, make_request, clients: int, seconds: float, pid: int | None = None) -> dict:
+    """Requests from `clients` concurrent clients for `seconds`; make_request returns a
+    response, or (response, is_bad) for a request that must fail with a 4xx."""
     latencies: list[float] = []
-    errors = 0
+    errors = bad_count = bad_wrong = 0
+    rss: list[float] = []
+    stop = asyncio.Event()
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async def client(c: httpx.AsyncClient, k: int) -> None:
-        nonlocal errors
+        nonlocal errors, bad_count, bad_wrong
         i = k
         while time.perf_counter() < deadline and len(latencies) < MAX_REQUESTS:
             start = time.perf_counter()
-            response = await make_request(c, i)
-            latencies.append((time.perf_counter() - start) * 1000)
-            errors += response.status_code != 200
+            try:
+                answer = await make_request(c, i)
+                response, bad = answer if isinstance(answer, tuple) else (answer, False)
+                status = response.status_code
+            except httpx.HTTPError:
+                bad, status = False, 0  # a dropped connection counts against a good request
+            if bad:
+                bad_count += 1
+                bad_wrong += not 400 <= status < 500
+            else:
+                latencies.append((time.perf_counter() - start) * 1000)
+                errors += status != 200
             i += clients
 
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as c:
+        sampler = asyncio.create_task(sample_rss(pid, rss, stop)) if pid else None
         started = time.perf_counter()
         await asyncio.gather(*(client(c, k) for k in range(clients)))
         elapsed = time.perf_counter() - started
+        stop.set()
+        if sampler:
+            await sampler
     latencies.sort()
-    return {
+    result = {
         "requests": len(latencies),
         "errors": errors,
         "requests_per_second": len(latencies) / elapsed,
         "p50_ms": statistics.median(latencies),
         "p99_ms": latencies[int(len(latencies) * 0.99)],
     }
+    if bad_count:
+        result.update(bad_requests=bad_count, bad_not_4xx=bad_wrong)
+    if rss:
+        result.update(rss_max_mb=max(rss), rss_start_mb=rss[0])
+    return result
 
 
 def main() -> None:
@@ -81,14 +148,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--abuse", action="store_true", help="mix in bad requests and watch the memory (see above)")
+    add_update_option(parser)
     args = parser.parse_args()
     images = pngs(64)
     encoded = [base64.b64encode(p).decode() for p in images]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "captcha_break", "serve", "--model", args.model, "--port", str(port)], stderr=subprocess.DEVNULL
-    )
+        [sys.executable, "-m", "captcha_break", "serve", "--model", args.model, "--port", str(port),
+         "--workers", str(args.workers), "--log-level", "warning"],
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         for _ in range(600):
             try:
@@ -105,7 +177,10 @@ def main() -> None:
             return await c.post("/predict/batch", json={"images": (encoded * 2)[start : start + args.batch]})
 
         asyncio.run(load(url, single, 4, 2))  # warm up
-        one = asyncio.run(load(url, single, args.clients, args.seconds))
+        if args.abuse:
+            abuse_run(url, single, args, server.pid)
+            return
+        one = asyncio.run(load(url, single, args.clients, args.seconds, server.pid))
         many = asyncio.run(load(url, batch, args.clients, args.seconds))
     finally:
         server.terminate()
@@ -120,10 +195,40 @@ def main() -> None:
     ]
     write_results(
         "server",
-        {"model": args.model, "clients": args.clients, "single": one, "batch": many},
+        {"model": args.model, "clients": args.clients, "workers": args.workers, "single": one, "batch": many},
         table,
-        "HTTP service (one uvicorn worker, loopback)",
+        f"HTTP service ({args.workers} uvicorn worker(s), loopback)",
     )
+
+
+def abuse_run(url: str, single, args, pid: int) -> None:
+    bad = bad_requests()
+
+    async def mixed(c, i):
+        if i % 5 == 4:  # one request in five
+            name, body, kind = bad[(i // 5) % len(bad)]
+            return await c.post("/predict", content=body, headers={"content-type": kind}), True
+        return await single(c, i)
+
+    abused = asyncio.run(load(url, mixed, args.clients, args.seconds, pid))
+    clean = asyncio.run(load(url, single, args.clients, args.seconds, pid))
+    table = [
+        (f"good requests under abuse: requests/s at {args.clients} clients", f"{abused['requests_per_second']:.0f}"),
+        ("good requests under abuse: p50 / p99 latency", f"{abused['p50_ms']:.1f} / {abused['p99_ms']:.1f} ms"),
+        ("good requests under abuse: errors", f"{abused['errors']} of {abused['requests']}"),
+        ("bad requests not answered with a 4xx", f"{abused['bad_not_4xx']} of {abused['bad_requests']}"),
+        ("server memory under abuse (RSS, all processes)", f"{abused['rss_start_mb']:.0f} -> max {abused['rss_max_mb']:.0f} MB"),
+        ("without bad requests: requests/s", f"{clean['requests_per_second']:.0f}"),
+        ("without bad requests: p50 / p99 latency", f"{clean['p50_ms']:.1f} / {clean['p99_ms']:.1f} ms"),
+        ("without bad requests: memory", f"max {clean['rss_max_mb']:.0f} MB"),
+    ]
+    write_results(
+        "server_abuse",
+        {"model": args.model, "clients": args.clients, "workers": args.workers, "seconds": args.seconds,
+         "bad_kinds": [name for name, _, _ in bad], "abused": abused, "clean": clean},
+        table,
+        f"HTTP service under abuse: 1 request in 5 bad ({args.workers} worker(s), {args.clients} clients, loopback)",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

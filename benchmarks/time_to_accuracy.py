@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, write_results  # noqa: E402
+from common import add_update_option, results_dir, write_results  # noqa: E402
 
 from captcha_break.evaluate import evaluate, fresh_samples  # noqa: E402
 from captcha_break.recognizer import Recognizer  # noqa: E402
@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/tta")
     parser.add_argument("--count", type=int, default=10_000, help="fresh captchas for the final figure")
     parser.add_argument("--name", default="time_to_accuracy")
+    add_update_option(parser)
     args, extra = parser.parse_known_args()  # the rest goes to `captcha-break train`
     if extra and not args.train:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -108,7 +109,7 @@ def main() -> None:
         "final_char_accuracy": final.scores.char_accuracy,
         "final_count": final.scores.count,
     }
-    plot(log, RESULTS / f"{args.name}.png", f"{run.name}: time to accuracy, 2 CPU cores")
+    plot(log, results_dir() / f"{args.name}.png", f"{run.name}: time to accuracy, 2 CPU cores")
 
     def fmt(m):
         return "not reached" if m is None else f"{m:.1f} min"

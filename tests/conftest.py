@@ -89,12 +89,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(model: Path, *options: str) -> Iterator[int]:
-    """`captcha-break serve` as a real process on loopback; yields its port once healthy."""
+def running_server(*options: str) -> Iterator[int]:
+    """`captcha-break serve OPTIONS` as a real process on loopback and a free port; yields
+    the port once the server answers."""
     import httpx
 
     port = free_port()
-    cmd = [sys.executable, "-m", "captcha_break", "serve", "--model", str(model), "--port", str(port), *options]
+    cmd = [sys.executable, "-m", "captcha_break", "serve", *options, "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):

@@ -174,7 +174,7 @@ def test_an_empty_api_key_is_refused():
 @pytest.fixture(scope="module")
 def server(tiny_model):
     """A real uvicorn process with short timeouts."""
-    with running_server(tiny_model["onnx"], "--header-timeout", "1", "--body-timeout", "1") as port:
+    with running_server("--model", str(tiny_model["onnx"]), "--header-timeout", "1", "--body-timeout", "1") as port:
         yield port
 
 

@@ -92,7 +92,7 @@ def test_api_key(tiny_model, png):
 
 
 def test_real_server_on_loopback(tiny_model, png):
-    with running_server(tiny_model["onnx"]) as port:
+    with running_server("--model", str(tiny_model["onnx"])) as port:
         url = f"http://127.0.0.1:{port}"
         response = httpx.post(f"{url}/predict", content=png, headers={"content-type": "image/png"}, timeout=10)
         assert response.status_code == 200

@@ -116,3 +116,14 @@ def test_damaged_checkpoint_is_a_clear_error(tmp_path):
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="cannot read checkpoint"):
         load_checkpoint(bad)
+
+
+def test_tensorboard_events_beside_the_log(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(tiny(tmp_path, epochs=2, finetune_patience=0), log=lambda *_: None)
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
+    assert {"train_loss", "val_loss", "accuracy", "lr"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("val_loss")] == [1, 2]
+    assert events.Tags()["images"] == ["validation"]

@@ -18,6 +18,19 @@ from .synth import STYLES, SynthConfig, parse_length
 MODEL_HELP = "cnn or crnn (the tutorial's), crnn_fast, crnn_lite or cnn_fast (CPU-fast); default crnn"
 
 
+# Which install extra brings a module that a command imports on demand.
+EXTRAS = {
+    "torch": "train",
+    "onnx": "train",
+    "onnxscript": "train",
+    "matplotlib": "plot",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "multipart": "serve",
+    "python_multipart": "serve",
+}
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """'128x64' -> (128, 64)."""
     try:
@@ -152,7 +165,7 @@ def cmd_evaluate(args) -> int:
     from .folders import load_folder
     from .recognizer import Recognizer
 
-    recognizer = Recognizer.load(args.model, threads=args.threads, fold_case=args.fold_case)
+    recognizer = Recognizer.load(args.model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",))
     recognizer.batch_size = args.batch_size
     spec, charset = recognizer.spec, recognizer.info.charset
     if args.data:
@@ -166,10 +179,14 @@ def cmd_evaluate(args) -> int:
             samples.labels = [label.upper() for label in samples.labels]
     result = evaluate(recognizer, samples, progress=not args.json)
     if args.plot:
+        from .evaluate import errors_first
         from .plots import plot_predictions
 
-        n = min(len(samples), 16)
-        plot_predictions(samples.pixels[:n], samples.labels[:n], result.predictions[:n], args.plot)
+        shown = errors_first(samples.labels, result.predictions, 16)  # what needs a look comes first
+        plot_predictions(
+            samples.pixels[shown], [samples.labels[i] for i in shown], [result.predictions[i] for i in shown], args.plot,
+            confidences=[result.confidences[i] for i in shown],
+        )  # fmt: skip
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
@@ -185,26 +202,15 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .preprocess import to_pixels
+    from .predict import expand_inputs, predict_files, result_writer
     from .recognizer import Recognizer
 
-    recognizer = Recognizer.load(args.model, threads=args.threads, fold_case=args.fold_case)
-    good, pixels, failed = [], [], 0
-    for path in args.images:
-        try:
-            pixels.append(to_pixels(path, recognizer.spec))
-            good.append(path)
-        except ImageError as err:
-            print(f"{path}: error: {err}", file=sys.stderr)
-            failed += 1
-    if pixels:
-        import numpy as np
-
-        for path, d in zip(good, recognizer.predict_pixels(np.stack(pixels))):
-            if args.json:
-                print(json.dumps({"file": path, "text": d.text, "confidence": d.confidence, "char_probs": d.char_probs}))
-            else:
-                print(f"{path}\t{d.text}\t{d.confidence:.4f}")
+    recognizer = Recognizer.load(args.model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",))
+    paths = expand_inputs(args.images)
+    with result_writer(args.output, "jsonl" if args.json else "tsv") as write:
+        failed = predict_files(recognizer, paths, write, progress=args.output is not None or None)
+    if args.output:
+        print(f"wrote {len(paths) - failed} results to {args.output}" + (f" ({failed} files failed)" if failed else ""))
     return 1 if failed else 0
 
 
@@ -283,9 +289,9 @@ def cmd_serve(args) -> int:
     config = ServeConfig(
         model=args.model, api_key=args.api_key, threads=args.threads, max_body_bytes=args.max_body_bytes,
         fold_case=args.fold_case, header_timeout=args.header_timeout, body_timeout=args.body_timeout,
-        max_connections=args.max_connections,
+        max_connections=args.max_connections, providers=tuple(args.provider or ("cpu",)),
     )  # fmt: skip
-    serve(config, host=args.host, port=args.port, workers=args.workers)
+    serve(config, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
 
 
@@ -296,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="draw labeled captchas to a folder (LABEL_INDEX.png)")
     p.add_argument("--count", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0, help="same seed, same images, byte for byte")
+    p.add_argument("--seed", default="0", help="any text or number: same seed, same images, byte for byte")
     p.add_argument("--out", required=True)
     p.add_argument("--workers", type=int, default=2)
     _add_synth_options(p)
@@ -401,10 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="read the text of image files")
+    p = sub.add_parser("predict", help="read the text of image files, folders or globs")
     _add_model_option(p)
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of them, or quoted globs ('shots/*.png')")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument(
+        "--output", metavar="FILE", help="write the results to FILE.csv or FILE.jsonl (file, text, confidence) instead of stdout"
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="write an ONNX model that runs without torch")
@@ -428,6 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="server processes")
     p.add_argument("--api-key", default=None, help="require this key in the X-API-Key header")
     p.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                   help="uvicorn's log level (warning: no line per request)")  # fmt: skip
     p.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client has to send its request headers")
     p.add_argument("--body-timeout", type=float, default=10.0, help="seconds a client may pause while sending a body (408)")
     p.add_argument("--max-connections", type=int, default=256, help="connections served at once; more get 503")
@@ -455,6 +466,11 @@ def _add_model_option(p: argparse.ArgumentParser) -> None:
         "--fold-case", action="store_true",
         help="read case-insensitively: a letter's two cases count as one, the text comes out in upper case",
     )  # fmt: skip
+    p.add_argument(
+        "--provider", action="append", default=None, metavar="NAME",
+        help="ONNX Runtime execution provider, in order of preference (cpu, cuda, tensorrt, coreml, openvino, dml; "
+        "repeatable; default cpu)",
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -466,6 +482,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, ImageError, LabelError) as err:
         print(f"captcha-break: error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:
+        extra = EXTRAS.get((err.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"captcha-break: error: `{args.command}` needs {err.name}: pip install 'captcha-break[{extra}]'", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -91,7 +92,13 @@ def _quantize(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Dynamic: int8 weights, activations quantized on the fly; no calibration data needed.
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    # ONNX Runtime logs a suggestion to pre-process the model first, which a user of
+    # `export --int8` can do nothing about: silenced for this call only.
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _store_weights(graph: onnx.GraphProto, fmt: str, min_elements: int = 1024) -> None:

@@ -48,32 +48,44 @@ def plot_samples(pixels: np.ndarray, labels: list[str], path: str | Path, cols: 
     return _save(fig, path)
 
 
-def plot_predictions(pixels: np.ndarray, truths: list[str], preds: list[str], path: str | Path, cols: int = 4) -> Path:
-    """Predictions over truth; wrong ones in red with the truth beside them."""
+def plot_predictions(
+    pixels: np.ndarray,
+    truths: list[str],
+    preds: list[str],
+    path: str | Path,
+    cols: int = 4,
+    confidences: list[float] | None = None,
+) -> Path:
+    """Predictions over truth; wrong ones in red with the truth beside them; confidences if given."""
     fig, axes = _grid(len(truths), cols)
-    for ax, image, truth, pred in zip(axes.flat, pixels, truths, preds):
+    confidences = confidences or [None] * len(truths)
+    for ax, image, truth, pred, conf in zip(axes.flat, pixels, truths, preds, confidences):
         _show(ax, image)
         ok = truth == pred
         title = f"{pred}" if ok else f"{pred or '∅'} ✗ ({truth})"
+        if conf is not None:
+            title += f" {conf:.2f}"
         ax.set_title(title, fontsize=10, family="monospace", color="green" if ok else "red")
     return _save(fig, path)
 
 
 def plot_curves(log: list[dict[str, float]], path: str | Path) -> Path:
-    """Loss (log scale) and accuracy per epoch from a training log; phases shaded."""
+    """Loss (log scale), accuracy and learning rate per epoch; a marker at each epoch, phases shaded."""
     epochs = [row["epoch"] for row in log]
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
-    loss_ax.plot(epochs, [row["train_loss"] for row in log], label="train")
-    loss_ax.plot(epochs, [row["val_loss"] for row in log], label="validation")
+    fig, (loss_ax, acc_ax, lr_ax) = plt.subplots(1, 3, figsize=(15, 4))
+    loss_ax.plot(epochs, [row["train_loss"] for row in log], marker="o", ms=3, label="train")
+    loss_ax.plot(epochs, [row["val_loss"] for row in log], marker="o", ms=3, label="validation")
     loss_ax.set_yscale("log")
     loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
-    acc_ax.plot(epochs, [row["accuracy"] for row in log], label="whole captcha")
-    acc_ax.plot(epochs, [row["char_accuracy"] for row in log], label="per character")
+    acc_ax.plot(epochs, [row["accuracy"] for row in log], marker="o", ms=3, label="whole captcha")
+    acc_ax.plot(epochs, [row["char_accuracy"] for row in log], marker="o", ms=3, label="per character")
     acc_ax.set(xlabel="epoch", ylabel="validation accuracy", title="accuracy", ylim=(0, 1.01))
-    for ax in (loss_ax, acc_ax):
+    lr_ax.plot(epochs, [row["lr"] for row in log], marker="o", ms=3, color="tab:purple", label="learning rate (epoch end)")
+    lr_ax.set(xlabel="epoch", ylabel="learning rate", title="learning rate")
+    for ax in (loss_ax, acc_ax, lr_ax):
         finetune = [e for e, row in zip(epochs, log) if row["phase"] >= 1]
         if finetune:
-            ax.axvspan(min(finetune) - 0.5, max(finetune) + 0.5, color="0.92", label="lr reduced")
+            ax.axvspan(min(finetune) - 0.5, max(finetune) + 0.5, color="0.92", label="best weights reloaded, lr reduced")
         ax.grid(alpha=0.3)
         ax.legend()
     return _save(fig, path)
@@ -124,8 +136,23 @@ def format_table(rows: list[LayerRow]) -> str:
 
 
 def plot_model(rows: list[LayerRow], path: str | Path, title: str = "") -> Path:
-    """The layer table as a picture (the tutorial used Keras plot_model)."""
-    text = format_table(rows)
-    fig = plt.figure(figsize=(8, 0.22 * (len(rows) + 4)))
-    fig.text(0.01, 0.99, (title + "\n\n" if title else "") + text, family="monospace", fontsize=8, va="top")
+    """The layers as a diagram, top to bottom, each box with its output shape and
+    parameters (what the tutorial's Keras plot_model drew)."""
+    height = 0.42 * len(rows) + 1.2
+    fig, ax = plt.subplots(figsize=(6.5, height))
+    ax.set(xlim=(0, 1), ylim=(len(rows) + 0.5, -0.8))
+    ax.axis("off")
+    colours = {"Conv2d": "#cfe2f3", "BatchNorm2d": "#eeeeee", "ReLU": "#f4f4f4", "MaxPool2d": "#fce5cd", "GRU": "#d9ead3",
+               "Linear": "#f4cccc", "Dropout": "#f4f4f4"}  # fmt: skip
+    ax.text(0.5, -0.6, title or "model", ha="center", va="center", fontsize=11, weight="bold")
+    for i, row in enumerate(rows):
+        box = plt.Rectangle((0.05, i - 0.35), 0.9, 0.7, facecolor=colours.get(row.kind, "#ffffff"), edgecolor="0.4")
+        ax.add_patch(box)
+        ax.text(0.08, i, f"{row.kind}  ({row.name})", va="center", fontsize=8, family="monospace")
+        label = f"{'x'.join(map(str, row.output_shape[1:]))}" + (f"   {row.params:,} p" if row.params else "")
+        ax.text(0.92, i, label, va="center", ha="right", fontsize=8, family="monospace")
+        if i:
+            ax.annotate("", (0.5, i - 0.35), (0.5, i - 0.65), arrowprops=dict(arrowstyle="->", color="0.4", lw=0.8))
+    total = sum(r.params for r in rows)
+    ax.text(0.5, len(rows) + 0.2, f"{total:,} parameters", ha="center", fontsize=9)
     return _save(fig, path)

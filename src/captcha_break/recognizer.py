@@ -84,11 +84,19 @@ class Recognizer:
 
     @classmethod
     def load(
-        cls, source: str | os.PathLike = "default", threads: int | None = None, device: str = "auto", fold_case: bool = False
+        cls,
+        source: str | os.PathLike = "default",
+        threads: int | None = None,
+        device: str = "auto",
+        fold_case: bool = False,
+        providers: Sequence[str] = ("cpu",),
     ) -> Recognizer:
+        """providers: ONNX Runtime's execution providers, in order of preference, by full
+        name or short name (cpu, cuda, tensorrt, coreml, openvino, dml); CPU is always
+        the last resort. device: for .pt checkpoints (torch): auto, cpu, cuda."""
         path = resolve_model(source)
         if path.suffix == ".onnx":
-            backend, info = _onnx_backend(path, threads)
+            backend, info = _onnx_backend(path, threads, providers)
         else:
             backend, info = _torch_backend(path, threads, device)
         info.path = str(path)
@@ -135,14 +143,40 @@ class Recognizer:
         return decoded
 
 
-def _onnx_backend(path: Path, threads: int | None) -> tuple[Backend, ModelInfo]:
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "dml": "DmlExecutionProvider",
+}
+
+
+def onnx_providers(names: Sequence[str]) -> list[str]:
+    """Short or full provider names -> ONNX Runtime's, checked against this install."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    chosen = [PROVIDERS.get(name.lower(), name) for name in names]
+    missing = [name for name in chosen if name not in available]
+    if missing:
+        raise ValueError(
+            f"ONNX Runtime here has no {', '.join(missing)}; it has {', '.join(available)} "
+            "(GPU providers come with the onnxruntime-gpu package, OpenVINO with onnxruntime-openvino)"
+        )
+    return [*dict.fromkeys([*chosen, "CPUExecutionProvider"])]
+
+
+def _onnx_backend(path: Path, threads: int | None, providers: Sequence[str] = ("cpu",)) -> tuple[Backend, ModelInfo]:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    chosen = onnx_providers(providers)
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), options, providers=chosen)
     except Exception as err:  # onnxruntime raises its own exception types
         raise ValueError(f"cannot load ONNX model {path}: {err}") from err
     raw = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)

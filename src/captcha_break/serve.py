@@ -42,6 +42,7 @@ class ServeConfig:
     batch_wait_ms: float = 2.0
     threads: int | None = None
     fold_case: bool = False  # read case-insensitively (Recognizer.fold_case)
+    providers: tuple[str, ...] = ("cpu",)  # ONNX Runtime execution providers (Recognizer.load)
     # Slow or stalled clients: a connection must send its request headers within
     # header_timeout seconds, and each part of the body within body_timeout; beyond
     # max_connections at once, new ones get 503 (uvicorn's limit_concurrency).
@@ -112,7 +113,7 @@ class MicroBatcher:
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     config = config or ServeConfig()
-    recognizer = Recognizer.load(config.model, threads=config.threads, fold_case=config.fold_case)
+    recognizer = Recognizer.load(config.model, threads=config.threads, fold_case=config.fold_case, providers=config.providers)
     batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
     decoding = asyncio.Semaphore(config.max_decoding)
 
@@ -301,7 +302,8 @@ class HeaderTimeoutProtocol(H11Protocol):
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` with several workers: the config travels in the environment."""
-    return create_app(ServeConfig(**json.loads(os.environ[ENV_CONFIG])))
+    data = json.loads(os.environ[ENV_CONFIG])
+    return create_app(ServeConfig(**{**data, "providers": tuple(data.get("providers", ("cpu",)))}))
 
 
 def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info") -> None:

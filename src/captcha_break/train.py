@@ -48,6 +48,7 @@ from .models import build_model, default_config, with_channels
 from .preprocess import InputSpec
 from .report import write_report
 from .synth import SynthConfig, draw_arrays, draw_arrays_cached, parse_length
+from .tensorboard import EpochBoard
 
 LOG_FIELDS = [
     "epoch",
@@ -62,6 +63,7 @@ LOG_FIELDS = [
     "elapsed",
 ]
 SCHEDULES = ("plateau", "onecycle")
+SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
 
 
 @dataclass
@@ -215,6 +217,11 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
     check_label_fit(model, data)
     _log_world(world, config, log)
     log(f"device {device}, precision {config.precision}, {torch.get_num_threads()} torch threads, {config.workers} data workers")
+    if device.type == "cpu" and config.model in SLOW_ON_CPU:
+        log(
+            f"warning: {config.model} is the tutorial's full-resolution model, made for a GPU: on 2 CPU cores an epoch of "
+            f"128,000 captchas takes 2-3 hours. crnn_lite, crnn_fast and cnn_fast are the CPU-fast models."
+        )
     state = RunState(**saved.train_state["run"]) if saved else RunState()
     optimizer = _optimizer(model, _phase_lr(config, state.phase))
     if config.init and not saved:
@@ -289,6 +296,7 @@ class _Loop:
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self.clock = time.perf_counter  # seconds since the run began (set by train())
         self.augment = _augmentation(config)
+        self.board = EpochBoard(out, enabled=world.main)
 
     def run(self, state: RunState) -> TrainResult:
         patience = (self.config.patience, self.config.finetune_patience)
@@ -302,6 +310,7 @@ class _Loop:
                 self._next_phase(state)
                 continue
             self._epoch(state)
+        self.board.close()
         if self.world.main and self.result.best_path.exists():
             best = load_checkpoint(self.result.best_path)
             self.log(
@@ -334,7 +343,7 @@ class _Loop:
         train_loss, seen = self._train_epoch(state)
         train_seconds = time.perf_counter() - start
         _sync_buffers(self.model, self.world)  # BatchNorm statistics as rank 0 has them
-        val_loss, scores = validate(
+        val_loss, scores, preds = validate(
             self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world,
             self.config.precision,
         )  # fmt: skip
@@ -364,6 +373,7 @@ class _Loop:
             state.bad_epochs += 1
         if self.world.main:
             _append_log(self.out / "log.csv", record)
+            self.board.epoch(record, self.data.val.pixels, self.data.val.labels, preds)
         self._save_last(state)
         self.log(
             f"epoch {record.epoch} phase {record.phase} lr {lr:g}: loss {train_loss:.4f} val_loss {val_loss:.4f} "
@@ -459,7 +469,7 @@ def validate(
     for index, texts, _ in shares:
         for i, text in zip(index, texts):
             merged[i] = text
-    return sum(s[2] for s in shares) / max(len(samples), 1), score(samples.labels, merged)
+    return sum(s[2] for s in shares) / max(len(samples), 1), score(samples.labels, merged), merged
 
 
 def _sync_buffers(model, world: World) -> None:
