@@ -16,10 +16,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The browser tests (tests/test_browser.py) drive Debian's chromium with its chromedriver:
+# installed here where this runs as root with apt; elsewhere those tests are skipped.
+BROWSER := $(VENV)/.browser
+$(BROWSER): | $(STAMP)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			chromium chromium-driver >/dev/null) || echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "no chromium, and no root with apt to install it: the browser tests will be skipped"; fi
+	@touch $@
+
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
-test: $(STAMP)
+test: $(STAMP) $(BROWSER)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -295,6 +295,23 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_label(args) -> int:
+    import uvicorn
+
+    from .labeling import create_label_app, open_session
+    from .recognizer import Recognizer
+
+    model = args.model or default_base()
+    recognizer = Recognizer.load(model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",))
+    print(f"reading {args.folder} with {model} for the guesses ...")
+    session = open_session(args.folder, recognizer, chars=args.chars, fold_case=args.fold_case)
+    progress = session.progress()
+    print(f"{progress['total']} images, {progress['done']} done; labels go to {session.store.path}")
+    print(f"open http://{args.host}:{args.port}/ (Ctrl-C stops; every answer is already saved)")
+    uvicorn.run(create_label_app(session, args.order), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="captcha-break", description="Learn to read text captchas.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -415,6 +432,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="FILE", help="write the results to FILE.csv or FILE.jsonl (file, text, confidence) instead of stdout"
     )
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("label", help="label a folder of captchas in the browser, the model's guesses pre-filled")
+    p.add_argument("folder", help="folder of captcha images; the labels go to FOLDER/labels.csv")
+    _add_model_option(p)
+    p.set_defaults(model=None)  # the broad `general` model where it is installed, else `default`
+    p.add_argument("--host", default="127.0.0.1", help="loopback by default: the page is for you alone")
+    p.add_argument("--port", type=int, default=8001)
+    p.add_argument(
+        "--order", choices=["confidence", "name"], default="confidence",
+        help="confidence: the images the model is least sure of first (they need you); name: file order",
+    )  # fmt: skip
+    p.add_argument("--chars", help="refuse labels with other characters than these")
+    p.set_defaults(func=cmd_label)
 
     p = sub.add_parser("export", help="write an ONNX model that runs without torch")
     p.add_argument("--model", required=True, help="training checkpoint (.pt)")

@@ -39,7 +39,7 @@ def find_fonts(paths: list[str]) -> tuple[str, ...]:
 def check_font(path: str, chars: str) -> None:
     problem = font_problem(path, chars)
     if problem:
-        raise ValueError(f"font {path} {problem}")
+        raise ValueError(problem)
 
 
 @lru_cache(maxsize=1024)
@@ -48,18 +48,18 @@ def font_problem(path: str, chars: str) -> str | None:
     try:
         font = ImageFont.truetype(path, 20)
     except OSError as err:
-        return f"cannot be used: {err}"
+        return f"cannot use font {path}: {err}"
     # A font without a glyph draws its "missing" box for every such character, and the
     # captchas would then teach a box under many labels (symbol fonts are the usual case).
     box = _glyph(font, _UNASSIGNED)
     missing = "".join(c for c in chars if _glyph(font, c) == box)
     if missing:
-        return f"has no glyph for {missing!r}: leave it out (a symbol font?)"
+        return f"font {path} has no glyph for {missing!r}: leave it out (a symbol font?)"
     # Small-caps and all-caps fonts draw both cases alike: a model could not tell them apart.
     pairs = [c for c in chars if c.islower() and c.upper() in chars]
     alike = [c for c in pairs if _glyph(font, c) == _glyph(font, c.upper())]
     if pairs and len(alike) > len(pairs) // 2:
-        return "draws upper and lower case alike (a caps-only font?): leave it out for a mixed-case charset"
+        return f"font {path} draws upper and lower case alike (a caps-only font?): leave it out for a mixed-case charset"
     return None
 
 

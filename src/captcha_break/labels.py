@@ -85,7 +85,8 @@ def scan_folder(folder: str | Path, rule: str = "auto", fold_case: bool = False)
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         label = table.get(path.name) if table is not None else label_from_name(path, pattern)
         if not label:
-            result.skipped.append((path.name, "no label"))
+            # An empty label in the table is how `label` records an image marked unreadable.
+            result.skipped.append((path.name, "marked unreadable" if label == "" else "no label"))
             continue
         result.items.append((path, label.upper() if fold_case else label))
     spaced = [f"{path.name} ({label!r})" for path, label in result.items if any(c.isspace() for c in label)]

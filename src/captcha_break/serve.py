@@ -16,11 +16,12 @@ import json
 import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import h11
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -29,6 +30,7 @@ from .preprocess import ImageError, ImageTooLarge, to_pixels
 from .recognizer import Recognizer
 
 ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes
+WEB = Path(__file__).parent / "web"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_BATCH_IMAGES = 64
 
@@ -139,6 +141,11 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     async def image_error(_request: Request, err: ImageError):
         status = 413 if isinstance(err, ImageTooLarge) else 400
         return JSONResponse({"detail": str(err)}, status_code=status)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def demo() -> str:
+        """A page to try the model by hand: drop or paste an image (no external assets)."""
+        return (WEB / "demo.html").read_text(encoding="utf-8")
 
     @app.get("/health")
     async def health() -> dict:

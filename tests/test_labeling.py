@@ -1,0 +1,84 @@
+"""The labeling service's rules, through its HTTP API (the browser tests drive the page)."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from captcha_break.labeling import create_label_app, open_session
+from captcha_break.labels import scan_folder
+from captcha_break.recognizer import Recognizer
+from captcha_break.synth import SynthConfig, write_pngs
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    names = write_pngs(SynthConfig(), tmp_path / "shots", 5, seed="labeling")
+    for i, name in enumerate(sorted(names)):
+        (tmp_path / "shots" / name).rename(tmp_path / "shots" / f"img_{i}.png")
+    return tmp_path / "shots"
+
+
+@pytest.fixture()
+def client(folder, tiny_model):
+    session = open_session(folder, Recognizer.load(tiny_model["onnx"]), chars="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    with TestClient(create_label_app(session, order="name")) as c:
+        yield c
+
+
+def test_answers_go_to_labels_csv_at_once_and_undo_takes_them_back(client, folder):
+    queue = client.get("/api/queue").json()
+    assert queue["count"] == 5 and queue["items"][0]["file"] == "img_0.png"
+    assert {"guess", "confidence", "char_probs"} <= set(queue["items"][0])
+    assert (
+        client.post("/api/label", json={"file": "img_0.png", "label": " ab12 "}).status_code == 400
+    )  # lower case: not in --chars
+    progress = client.post("/api/label", json={"file": "img_0.png", "label": "AB12"}).json()
+    assert progress["done"] == 1 and progress["labeled"] == 1
+    assert (folder / "labels.csv").read_text() == "file,label\nimg_0.png,AB12\n"
+    client.post("/api/unreadable", json={"file": "img_1.png"})
+    assert (folder / "labels.csv").read_text() == "file,label\nimg_0.png,AB12\nimg_1.png,\n"
+    assert client.post("/api/undo").json()["file"] == "img_1.png"
+    assert client.post("/api/undo").json()["file"] == "img_0.png"
+    assert client.post("/api/undo").status_code == 409
+    assert (folder / "labels.csv").read_text() == "file,label\n"
+    assert not list(folder.glob(".labels.*"))  # no temporary files left
+
+
+def test_only_the_folders_images_are_served(client):
+    assert client.get("/api/image/img_2.png").status_code == 200
+    for name in ("../labels.csv", "%2e%2e%2fsecret", "missing.png"):
+        assert client.get(f"/api/image/{name}").status_code == 404
+    assert client.post("/api/label", json={"file": "../x.png", "label": "AB12"}).status_code == 404
+
+
+def test_existing_labels_are_kept_shown_and_reviewable(folder, tiny_model):
+    (folder / "labels.csv").write_text("file,label\nimg_3.png,WXYZ\nother.png,KEEP\n")
+    recognizer = Recognizer.load(tiny_model["onnx"])
+    session = open_session(folder, recognizer)
+    with TestClient(create_label_app(session, order="confidence")) as c:
+        unlabeled = c.get("/api/queue").json()
+        assert unlabeled["count"] == 4 and "img_3.png" not in [i["file"] for i in unlabeled["items"]]
+        confidences = [i["confidence"] for i in unlabeled["items"]]
+        assert confidences == sorted(confidences)  # least sure first
+        everything = {i["file"]: i["label"] for i in c.get("/api/queue?mode=all").json()["items"]}
+        assert everything["img_3.png"] == "WXYZ" and everything["img_0.png"] is None
+        review = [i["file"] for i in c.get("/api/queue?mode=review").json()["items"]]
+        assert review == (["img_3.png"] if session.guesses["img_3.png"].text != "WXYZ" else [])
+        c.post("/api/label", json={"file": "img_0.png", "label": "AAAA"})
+    rows = (folder / "labels.csv").read_text().splitlines()
+    assert "other.png,KEEP" in rows and "img_3.png,WXYZ" in rows  # never dropped or overwritten silently
+
+
+def test_paging_is_stable_while_answers_move_files_out(client):
+    first = client.get("/api/queue?limit=2&snapshot=s1").json()["items"]
+    for item in first:
+        client.post("/api/label", json={"file": item["file"], "label": "AB12"})
+    second = client.get("/api/queue?offset=2&limit=2&snapshot=s1").json()["items"]
+    assert [i["file"] for i in first + second] == ["img_0.png", "img_1.png", "img_2.png", "img_3.png"]
+
+
+def test_train_skips_images_marked_unreadable(client, folder):
+    client.post("/api/label", json={"file": "img_0.png", "label": "AB12"})
+    client.post("/api/unreadable", json={"file": "img_1.png"})
+    found = scan_folder(folder)
+    assert [(p.name, label) for p, label in found.items] == [("img_0.png", "AB12")]
+    assert ("img_1.png", "marked unreadable") in found.skipped
