@@ -249,10 +249,14 @@ def _sample_pixels(args):
         return samples.pixels[: args.count], samples.labels[: args.count]
     import numpy as np
 
+    from .preprocess import InputSpec, to_pixels
     from .synth import draw
 
+    # Styles whose images vary in size ("lines", "broad") are shown at --size, padded.
+    width, height = args.size
+    spec = InputSpec(height, width, 3, fit="pad")
     drawn = [draw(_synth_config(args), args.seed, i) for i in range(args.count)]
-    return np.stack([np.asarray(im.convert("RGB")).transpose(2, 0, 1) for im, _ in drawn]), [label for _, label in drawn]
+    return np.stack([to_pixels(im, spec) for im, _ in drawn]), [label for _, label in drawn]
 
 
 def _plot_model(args, plots) -> None:
@@ -273,11 +277,11 @@ def _plot_model(args, plots) -> None:
 
 def cmd_export(args) -> int:
     from .export import export_onnx
-    from .recognizer import resolve_model
+    from .finetune import resolve_checkpoint
 
-    source = resolve_model(args.model)
-    if source.suffix == ".onnx":
-        raise ValueError(f"{source} is already an ONNX model: export takes a training checkpoint (.pt)")
+    if str(args.model).endswith(".onnx"):
+        raise ValueError(f"{args.model} is already an ONNX model: export takes a training checkpoint (.pt)")
+    source = resolve_checkpoint(args.model)  # a bundled model's name gives its .pt
     out = export_onnx(source, args.out, int8=args.int8, weights=args.weights)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
