@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
+from captcha_break.config import WEIGHT_FORMATS
 from captcha_break.evaluate import evaluate, fresh_samples
 from captcha_break.export import export_onnx
 from captcha_break.recognizer import ASSETS, Recognizer
@@ -47,7 +48,7 @@ def main() -> None:
         "--prior-run", help="the run this one was fine-tuned from (train --init): its epochs and time are counted in"
     )
     parser.add_argument("--int8", action="store_true")
-    parser.add_argument("--weights", choices=["fp32", "fp16", "int8"], default="fp32", help="weight storage (export.py)")
+    parser.add_argument("--weights", choices=WEIGHT_FORMATS, default="fp32", help="weight storage (export.py)")
     args = parser.parse_args()
     run = Path(args.run)
     ckpt = load_checkpoint(run / "best.pt")

@@ -73,7 +73,7 @@ def tiny_model(tmp_path_factory) -> dict[str, Path]:
         val_size=16,
         batch_size=32,
         epochs=2,
-        finetune_patience=0,
+        phase2_patience=0,
         workers=0,
     )
     best = train(config, log=lambda *_: None).best_path

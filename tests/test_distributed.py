@@ -114,7 +114,7 @@ def test_a_killed_rank_fails_the_run_instead_of_hanging(tmp_path):
 
 def test_an_interrupted_run_resumes_under_two_processes(tmp_path):
     run = tmp_path / "run"
-    cfg = config(run, schedule="plateau", epochs=3, patience=9, finetune_patience=0)
+    cfg = config(run, schedule="plateau", epochs=3, patience=9, phase2_patience=0)
 
     def stop_after_one(message):
         if message.startswith("epoch 1 "):

@@ -91,7 +91,7 @@ def digits_subset(shared_datasets, tmp_path, n=320):
 def test_short_run_on_real_captchas_beats_chance_and_reports(shared_datasets, tmp_path):
     folder = digits_subset(shared_datasets, tmp_path)
     config = TrainConfig(model="cnn_fast", out=str(tmp_path / "run"), data=str(folder), batch_size=32, epochs=8,
-                         patience=20, finetune_patience=0, schedule="onecycle", lr=3e-3, workers=0)  # fmt: skip
+                         patience=20, phase2_patience=0, schedule="onecycle", lr=3e-3, workers=0)  # fmt: skip
     messages = []
     result = train(config, log=messages.append)
     assert any(m.startswith("320 labeled images: 224 train, 32 validation, 64 test") for m in messages)

@@ -27,7 +27,7 @@ def test_autocast_runs_the_forward_pass_in_the_chosen_precision(precision, dtype
 def test_a_bf16_run_learns_and_records_its_precision(tmp_path):
     config = TrainConfig(
         model="crnn_fast", out=str(tmp_path / "run"), pregenerate=64, val_size=32, batch_size=16, epochs=4,
-        patience=10, finetune_patience=0, workers=0, lr=2e-3, precision="bf16",
+        patience=10, phase2_patience=0, workers=0, lr=2e-3, precision="bf16",
     )  # fmt: skip
     lines = []
     result = train(config, log=lines.append)

@@ -35,14 +35,14 @@ def log_rows(run) -> list[dict]:
 
 @pytest.mark.parametrize("model", ["crnn_fast", "cnn_fast"])
 def test_a_few_epochs_lower_the_loss(tmp_path, model):
-    result = train(tiny(tmp_path, model=model, finetune_patience=0), log=lambda *_: None)
+    result = train(tiny(tmp_path, model=model, phase2_patience=0), log=lambda *_: None)
     losses = [r.train_loss for r in result.history]
     assert len(losses) == 4
     assert losses[-1] < 0.8 * losses[0]
 
 
 def test_checkpoints_describe_themselves(tmp_path):
-    config = tiny(tmp_path, epochs=1, finetune_patience=0)
+    config = tiny(tmp_path, epochs=1, phase2_patience=0)
     result = train(config, log=lambda *_: None)
     raw = torch.load(result.best_path, weights_only=True)  # no pickled classes
     assert raw["model_name"] == "crnn_fast" and raw["charset"] == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -54,7 +54,7 @@ def test_checkpoints_describe_themselves(tmp_path):
 
 
 def test_interrupted_run_resumes_where_it_stopped(tmp_path):
-    config = tiny(tmp_path, epochs=3, finetune_patience=0)
+    config = tiny(tmp_path, epochs=3, phase2_patience=0)
 
     def stop_after_two(message):
         if message.startswith("epoch 2 "):
@@ -75,7 +75,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
 def test_kill_9_loses_at_most_the_running_epoch(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "captcha_break", "train", "--model", "crnn_fast", "--out", str(run), "--pregenerate", "64",
-           "--val-size", "16", "--batch-size", "16", "--epochs", "4", "--patience", "9", "--finetune-patience", "1", "--workers", "0"]  # fmt: skip
+           "--val-size", "16", "--batch-size", "16", "--epochs", "4", "--patience", "9", "--phase2-patience", "1", "--workers", "0"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
@@ -96,7 +96,7 @@ def test_kill_9_loses_at_most_the_running_epoch(tmp_path):
 
 
 def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
-    result = train(tiny(tmp_path, epochs=1, finetune_patience=0), log=lambda *_: None)
+    result = train(tiny(tmp_path, epochs=1, phase2_patience=0), log=lambda *_: None)
     before = result.best_path.read_bytes()
     ckpt = load_checkpoint(result.best_path)
 
@@ -122,7 +122,7 @@ def test_tensorboard_events_beside_the_log(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    train(tiny(tmp_path, epochs=2, finetune_patience=0), log=lambda *_: None)
+    train(tiny(tmp_path, epochs=2, phase2_patience=0), log=lambda *_: None)
     events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
     assert {"train_loss", "val_loss", "accuracy", "lr"} <= set(events.Tags()["scalars"])
     assert [e.step for e in events.Scalars("val_loss")] == [1, 2]

@@ -18,7 +18,7 @@ QUIET = dict(log=lambda *_: None)
 
 def tiny(tmp_path, **kw) -> TrainConfig:
     base = dict(model="crnn_fast", out=str(tmp_path / "run"), pregenerate=32, val_size=16, batch_size=16, epochs=2,
-                finetune_patience=0, workers=0)  # fmt: skip
+                phase2_patience=0, workers=0)  # fmt: skip
     return TrainConfig(**{**base, **kw})
 
 

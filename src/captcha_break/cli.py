@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .charset import DEFAULT_CHARS, LabelError
-from .device import PRECISIONS
+from .config import WEIGHT_FORMATS, TrainConfig
 from .fonts import find_fonts
 from .preprocess import ImageError
 from .synth import STYLES, SynthConfig, parse_length
@@ -66,7 +66,8 @@ def _add_synth_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--style", choices=STYLES, default="v07",
         help="v07: captcha 0.7 as is; v03: its older, stronger warps; mixed: both; "
-        "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text",
+        "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text; "
+        "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training",
     )  # fmt: skip
     p.add_argument(
         "--font", action="append", default=[], metavar="PATH",
@@ -89,13 +90,21 @@ def cmd_generate(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .train import TrainConfig, train
+    from .train import train
 
     fields = _train_fields(args)
-    if args.data and not args.resume:
-        fields.update(_auto_options(args, fields))
+    if fields["out"] is None and not args.print_config:
+        raise ValueError("train needs --out (the run folder), or a --config that names one")
+    scratch = fields["init"] == "none"  # train from scratch, as asked: no base model
+    if scratch:
+        fields["init"] = None
+    if fields["data"] and not args.resume and not scratch:
+        fields.update(_auto_options(fields))
     # Options left unset (None) take TrainConfig's defaults.
     config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
+    if args.print_config:
+        print(config.to_json())
+        return 0
     try:
         result = train(config, resume=args.resume)
     except (FileNotFoundError, FileExistsError):
@@ -118,34 +127,67 @@ def cmd_train(args) -> int:
 
 
 def _train_fields(args) -> dict:
-    """TrainConfig fields from the parsed options; None where the user gave nothing."""
+    """TrainConfig fields from --config and the options; None where neither gave one."""
+    from dataclasses import fields as config_fields
+
+    given = TrainConfig.from_file(args.config) if args.config else {}
+    for f in config_fields(TrainConfig):
+        value = getattr(args, f.name, None)
+        if f.metadata["cli"] and value is not None:
+            given[f.name] = value
+    # The options the command line defines itself, shared with generate and evaluate.
     width, height = args.size
     input_w, input_h = args.input_size or (None, None)
-    return dict(
-        model=args.model, out=args.out, data=args.data, val_split=args.val_split, test_split=args.test_split,
-        label_rule=args.label_rule, fold_case=args.fold_case, init=args.init, augment=args.augment,
+    composite = dict(
         chars=args.chars, length=args.length, image_width=width, image_height=height, style=args.style,
-        fonts=find_fonts(args.font), pregenerate=args.pregenerate, schedule=args.schedule,
-        input_width=input_w, input_height=input_h, epoch_size=args.epoch_size, val_size=args.val_size,
-        batch_size=args.batch_size, epochs=args.epochs, lr=args.lr, finetune_lr=args.finetune_lr,
-        patience=args.patience, finetune_patience=args.finetune_patience, workers=args.workers,
-        seed=args.seed, device=args.device, precision=args.precision, threads=args.threads, dry_run=args.dry_run,
-        accumulate=args.accumulate, dist_timeout=args.dist_timeout, fit=args.fit, mix_synthetic=args.mix_synthetic,
+        fonts=find_fonts(args.font) if args.font else None, input_width=input_w, input_height=input_h,
         channels={"gray": 1, "rgb": 3}.get(args.color), time_budget=args.time_budget,
     )  # fmt: skip
+    defaults = TrainConfig()
+    for name, value in composite.items():
+        # These options have real defaults (generate needs them): one equal to TrainConfig's
+        # counts as not given, so --config and the --data choices can set it.
+        if value is not None and value != getattr(defaults, name):
+            given[name] = value
+    return {f.name: given.get(f.name) for f in config_fields(TrainConfig)}
 
 
-def _auto_options(args, fields: dict) -> dict:
+def _help(name: str) -> str:
+    from dataclasses import fields as config_fields
+
+    return next(f.metadata["help"] for f in config_fields(TrainConfig) if f.name == name)
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field (metadata cli=True), its help, choices and default
+    taken from the field: defined once. The parsed value is None when not given, so that
+    choices (--data) and --config can fill what the user left out."""
+    from dataclasses import MISSING
+    from dataclasses import fields as config_fields
+
+    for f in config_fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if not f.metadata["cli"] or flag in p._option_string_actions:
+            continue
+        default = f.default if f.default is not MISSING else f.default_factory()
+        shown = f" (default: {default})" if default not in (None, "", ()) else ""
+        kwargs = dict(dest=f.name, default=None, help=f.metadata["help"] + shown)
+        if isinstance(default, bool):
+            p.add_argument(flag, action="store_const", const=True, **kwargs)
+            continue
+        kind = type(default) if default is not None else str
+        p.add_argument(flag, type=kind, choices=f.metadata["choices"], metavar=f.metadata["metavar"], **kwargs)
+
+
+def _auto_options(fields: dict) -> dict:
     """The plain command: options the user left unset, chosen from the folder (auto.py)."""
     from .auto import FolderFacts, plan
     from .finetune import base_model_facts
 
-    if fields["init"] == "none":  # train from scratch, as asked
-        fields["init"] = None
-        return {}
     base = fields["init"] or default_base()
     height, stride = base_model_facts(base)
-    facts = FolderFacts.read(args.data, args.label_rule, args.fold_case)
+    known = TrainConfig(**{k: v for k, v in fields.items() if v is not None})  # defaults filled in
+    facts = FolderFacts.read(known.data, known.label_rule, known.fold_case)
     chosen = {}
     for choice in plan(facts, height, stride, fields, base):
         print(f"chose {choice.option} = {choice.value}: {choice.why}")
@@ -330,88 +372,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("train", help="train a model by name on synthetic captchas or a labeled folder")
-    # Names, not the registry: importing models/ imports torch, and `predict` must not.
-    p.add_argument("--model", default="crnn", metavar="NAME", help=MODEL_HELP)
-    p.add_argument("--out", required=True, help="run folder: best.pt, last.pt, log.csv")
-    p.add_argument("--data", help="folder of labeled images (default: synthetic captchas made on the fly)")
-    p.add_argument("--val-split", type=float, default=0.1, help="share of --data held out for validation")
-    p.add_argument(
-        "--test-split", type=float, default=0.2, help="share of --data held out for the final report (test_report.json)"
-    )
-    p.add_argument("--fold-case", action="store_true", help="read labels as upper case")
-    p.add_argument(
-        "--mix-synthetic", type=int, default=0, metavar="N", help="with --data: add N fresh synthetic captchas to each epoch"
-    )
-    p.add_argument(
-        "--init",
-        help="start from a checkpoint: a .pt file, a bundled model's name, or none (from scratch); "
-        "with --data the default is the broad bundled model",
-    )
-    p.add_argument(
-        "--augment", choices=["auto", "on", "off"], default="auto", help="auto: on for --data folders, off for synthetic"
-    )
-    p.add_argument(
-        "--label-rule",
-        default="auto",
-        help="how file names give labels: auto, none, underscore, dash, dot or a regex with (?P<label>...)",
-    )
-    _add_synth_options(p)
+    _add_synth_options(p)  # --chars, --length, --size, --style, --font: shared with generate
     p.add_argument("--input-size", type=parse_size, help="model input WIDTHxHEIGHT (default: the model's)")
     p.add_argument(
-        "--fit",
-        choices=["stretch", "pad"],
-        default=None,
-        help="images of another size: stretch to the input size, or keep the aspect ratio and pad the width",
-    )
-    p.add_argument(
-        "--color",
-        choices=["auto", "gray", "rgb"],
-        default="auto",
+        "--color", choices=["auto", "gray", "rgb"], default="auto",
         help="model input: the model's own (auto; with --data chosen from the images), grayscale, "
         "or RGB for captchas whose colours tell text from clutter",
-    )
-    p.add_argument("--epoch-size", type=int, default=128_000, help="synthetic images per epoch")
-    p.add_argument("--pregenerate", type=int, default=0, help="draw N synthetic captchas once (cached) and reuse them each epoch")
-    p.add_argument("--val-size", type=int, default=12_800, help="synthetic validation images")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="global batch (shared among processes under torchrun; default 128, --data: chosen)",
-    )
-    p.add_argument("--accumulate", type=int, default=1, help="split each batch into N micro-batches (same result, less memory)")
-    p.add_argument(
-        "--epochs", type=int, default=None, help="most epochs per phase (default 100; --data: chosen from the set's size)"
-    )
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-3)")
-    p.add_argument(
-        "--time-budget", type=_duration, default=None, metavar="DURATION",
-        help="at most this long (30m, 1h, 90s): fewer epochs are planned to fit, and the run stops when it is spent",
     )  # fmt: skip
-    p.add_argument("--finetune-lr", type=float, default=1e-4, help="rate after reloading the best weights")
-    p.add_argument("--patience", type=int, default=3, help="epochs without a better val loss before the lr drops")
-    p.add_argument("--finetune-patience", type=int, default=2)
+    p.add_argument("--time-budget", type=_duration, metavar="DURATION", help=_help("time_budget"))
+    _add_config_options(p)  # every other TrainConfig field, from its metadata
+    p.add_argument("--config", metavar="FILE", help="start from this config.json (a run folder's); options given here win")
     p.add_argument(
-        "--schedule",
-        choices=["plateau", "onecycle"],
-        default=None,
-        help="plateau: the tutorial's recipe; onecycle: --epochs epochs of OneCycleLR",
+        "--print-config", action="store_true", help="print the run's config as JSON (after the --data choices) and stop"
     )
-    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
-    p.add_argument(
-        "--threads", type=int, default=0, help="torch threads for training (default: torch's; leave the workers their cores)"
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    p.add_argument(
-        "--precision", choices=PRECISIONS, default="auto",
-        help="auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX-512 BF16, AMX), else fp32",
-    )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
-    p.add_argument(
-        "--dist-timeout", type=float, default=600, help="under torchrun: seconds to wait for the other processes before failing"
-    )
-    p.add_argument("--dry-run", action="store_true", help="two batches per epoch, one epoch per phase")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="accuracy and speed on fresh captchas or a labeled folder")
@@ -458,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--weights",
-        choices=["fp32", "fp16", "int8"],
+        choices=WEIGHT_FORMATS,
         default="fp32",
         help="how large weights are stored: fp16 halves the file, int8 quarters it; the arithmetic stays fp32",
     )

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-# torch is imported inside the functions: the CLI reads PRECISIONS without paying for
-# torch, which reading captchas (ONNX Runtime) never needs.
-PRECISIONS = ("auto", "bf16", "fp32")
+from .config import PRECISIONS
+
+# torch is imported inside the functions: importing this module costs nothing for the
+# parts of the program that read captchas (ONNX Runtime) and never need torch.
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -21,6 +21,7 @@ import torch
 from onnx import numpy_helper
 
 from .checkpoint import load_checkpoint
+from .config import WEIGHT_FORMATS
 from .recognizer import ONNX_METADATA_KEY
 
 OPSET = 17
@@ -83,9 +84,6 @@ def export_onnx(
         entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(description)
         onnx.save(proto, str(out))
     return out
-
-
-WEIGHT_FORMATS = ("fp32", "fp16", "int8")
 
 
 def _quantize(src: Path, dst: Path) -> None:

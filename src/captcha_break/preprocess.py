@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from .config import FITS
+
 # No captcha is anywhere near 4 megapixels (2000x2000); the limit is checked on the
 # header, before anything is decoded, so a small file that unpacks to a huge image (a
 # decompression bomb) costs nothing. CAPTCHA_BREAK_MAX_PIXELS changes it.
@@ -25,9 +27,6 @@ DEFAULT_MAX_PIXELS = 4_000_000
 def max_pixels() -> int:
     value = os.environ.get("CAPTCHA_BREAK_MAX_PIXELS", "")
     return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_PIXELS
-
-
-FITS = ("stretch", "pad")
 
 
 class ImageError(ValueError):

@@ -1,7 +1,7 @@
 """Training: the tutorial's recipe as a resumable loop.
 
 Phase 0 trains with Adam (amsgrad) at `lr` until the validation loss stops improving for
-`patience` epochs; phase 1 reloads the best weights and goes on at `finetune_lr` (the
+`patience` epochs; phase 1 reloads the best weights and goes on at `phase2_lr` (the
 tutorial's second `fit_generator` at 1e-4). After every epoch the run's whole state goes
 to `last.pt` (written atomically), the best weights to `best.pt`, and a row to `log.csv`,
 so `--resume` after a kill -9 loses at most the epoch that was running.
@@ -34,6 +34,7 @@ from .augment import AugmentConfig, augment
 from .auto import epochs_within
 from .charset import DEFAULT_CHARS, Charset
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .config import RENAMED, SCHEDULES, TrainConfig
 from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset
 from .decoding import greedy_decode
 from .device import autocast, pick_precision
@@ -62,71 +63,7 @@ LOG_FIELDS = [
     "images_per_second",
     "elapsed",
 ]
-SCHEDULES = ("plateau", "onecycle")
 SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
-
-
-@dataclass
-class TrainConfig:
-    model: str = "crnn"
-    out: str = "runs/crnn"
-    # Data: synthetic captchas unless `data` names a folder of labeled images.
-    data: str | None = None
-    val_split: float = 0.1  # of a folder, held out for validation
-    test_split: float = 0.2  # of a folder, held out for the final report
-    label_rule: str = "auto"
-    # > 0 with `data`: this many fresh synthetic captchas (the labels' characters and
-    # lengths) join the folder's training images each epoch.
-    mix_synthetic: int = 0
-    fold_case: bool = False  # read labels as upper case
-    chars: str | None = None  # synthetic default: 0-9A-Z; a folder's: inferred from labels
-    length: str = "4"  # synthetic label length, N or MIN-MAX
-    image_width: int = 128  # synthetic image size
-    image_height: int = 64
-    style: str = "v07"
-    fonts: tuple[str, ...] = ()  # synthetic captchas' font files; empty: the library's own
-    # > 0: draw this many synthetic captchas once (cached on disk) and reuse them every
-    # epoch instead of drawing fresh ones; cheaper when drawing is the bottleneck.
-    pregenerate: int = 0
-    input_width: int | None = None  # model input; default: the model's registered size
-    input_height: int | None = None
-    fit: str = "stretch"  # how other image sizes become the input size (preprocess.InputSpec)
-    channels: int | None = None  # 1 (grayscale) or 3 (RGB); default: the model's
-    # Start from a pretrained checkpoint ("default": the bundled model) instead of scratch.
-    init: str | None = None
-    # Augmentation (augment.py): "auto" = on for folders of real images, off for synthetic
-    # captchas (fresh data every epoch needs none).
-    augment: str = "auto"
-    # Recipe: the tutorial's values.
-    epoch_size: int = 128_000
-    val_size: int = 12_800
-    batch_size: int = 128  # the global batch: shared among processes under torchrun
-    # Split each process's share of a batch into this many micro-batches (same gradient,
-    # less memory). One process with accumulate=N computes what N processes do.
-    accumulate: int = 1
-    epochs: int = 100  # at most, per phase
-    lr: float = 1e-3
-    finetune_lr: float = 1e-4
-    patience: int = 3
-    finetune_patience: int = 2
-    # "plateau": the tutorial's recipe above. "onecycle": one phase of `epochs` epochs,
-    # the rate rising to `lr` and annealing to ~0 (OneCycleLR), no early stop.
-    schedule: str = "plateau"
-    # > 0: seconds the run may take, data preparation included. A fresh run plans fewer
-    # epochs if a timed probe says they would not fit; any run stops when it is spent.
-    time_budget: float = 0.0
-    # Running.
-    workers: int = 2
-    # Torch threads of the training process; 0: torch's default. With drawing workers,
-    # leave them their cores (e.g. 2 cores: 1 thread + 1 worker).
-    threads: int = 0
-    seed: int = 0
-    device: str = "auto"
-    # "auto": bf16 autocast where the hardware computes it (CUDA, AVX-512 BF16/AMX CPUs),
-    # else fp32. The losses and the final softmax stay fp32 either way.
-    precision: str = "auto"
-    dist_timeout: float = 600.0  # seconds a rank waits for the others before failing
-    dry_run: bool = False  # a couple of batches per epoch: the real code as a smoke test
 
 
 @dataclass
@@ -235,6 +172,8 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
         _trim_log(out / "log.csv", state.epoch)
     if config.time_budget > 0 and not saved:  # before the config is stored: a resume keeps the plan
         _fit_to_budget(config, model, data, device, started, log)
+    if world.main:  # the run's config as a file a user can read and reuse (train --config)
+        (out / "config.json").write_text(config.to_json() + "\n")
     base = Checkpoint(config.model, model_config, data.charset, spec, {}, meta={"train_config": dataclasses.asdict(config)})
     loop = _Loop(config, model, optimizer, data, base, device, out, log, world)
     if saved and (out / "best.pt").exists():
@@ -299,7 +238,7 @@ class _Loop:
         self.board = EpochBoard(out, enabled=world.main)
 
     def run(self, state: RunState) -> TrainResult:
-        patience = (self.config.patience, self.config.finetune_patience)
+        patience = (self.config.patience, self.config.phase2_patience)
         if self.config.schedule == "onecycle":
             patience = (math.inf, math.inf)
         while state.phase < 2:
@@ -627,7 +566,7 @@ def _optimizer(model, lr: float) -> torch.optim.Optimizer:
 
 
 def _phase_lr(config: TrainConfig, phase: int) -> float:
-    return config.lr if phase == 0 else config.finetune_lr
+    return config.lr if phase == 0 else config.phase2_lr
 
 
 def _cpu_state(model) -> dict[str, torch.Tensor]:
@@ -637,7 +576,7 @@ def _cpu_state(model) -> dict[str, torch.Tensor]:
 # Options a resumed run takes from the new command: how it runs, not what it learns.
 RUNTIME_OPTIONS = {"out", "workers", "threads", "device", "dist_timeout", "precision", "time_budget"}
 # Options a resumed run can take on, with a note: the plateau schedule's stopping rules.
-ADJUSTABLE_OPTIONS = {"patience", "finetune_patience"}
+ADJUSTABLE_OPTIONS = {"patience", "phase2_patience"}
 
 
 def _resumed_config(config: TrainConfig, saved: Checkpoint, log=print) -> TrainConfig:
@@ -650,6 +589,7 @@ def _resumed_config(config: TrainConfig, saved: Checkpoint, log=print) -> TrainC
     stored = saved.meta.get("train_config")
     if not stored or saved.train_state is None:
         raise ValueError("that checkpoint holds no training state to resume")
+    stored = {RENAMED.get(k, k): v for k, v in stored.items()}  # runs saved before the renames
     resumed = TrainConfig(**stored)
     defaults = TrainConfig()
     changes, refused = {}, []
@@ -765,7 +705,3 @@ def _trim_log(path: Path, epochs: int) -> None:
 def read_log(path: str | Path) -> list[dict[str, float]]:
     with Path(path).open(newline="") as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def count_parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters())

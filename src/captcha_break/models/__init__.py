@@ -1,6 +1,6 @@
 """Model registry: names -> (module class, config factory).
 
-The CLI and checkpoints name models; `create_model(name, ...)` builds one, and
+The CLI and checkpoints name models; `build_model(name, config)` builds one, and
 `config_to_dict` / `config_from_dict` make configs travel inside checkpoints.
 Every model maps (B, C, H, W) float pixels in [0, 1] to logits (B, T, num_classes) and
 says how to decode them with its `scheme` ("ctc" or "positions").
@@ -108,10 +108,6 @@ def build_model(name: str, config: Any) -> nn.Module:
     return _entry(name).cls(config)
 
 
-def input_channels(config: Any) -> int:
-    return config.convs.in_channels
-
-
 def config_to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
@@ -154,7 +150,6 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "default_config",
-    "input_channels",
     "model_names",
     "register",
 ]

@@ -1,0 +1,108 @@
+"""What a training run is told: one dataclass, its defaults and choices defined once.
+
+torch-free, so that the command line can build `train`'s options from these fields (each
+field's help, choices and command-line form live in its metadata) without importing
+torch, which reading captchas never needs. A run folder keeps its config as config.json,
+which `train --config` reads back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEDULES = ("plateau", "onecycle")
+FITS = ("stretch", "pad")
+PRECISIONS = ("auto", "bf16", "fp32")
+AUGMENT = ("auto", "on", "off")
+WEIGHT_FORMATS = ("fp32", "fp16", "int8")
+
+
+def option(default: Any, help: str, *, choices: tuple | None = None, metavar: str | None = None, cli: bool = True):
+    """A config field with its command-line help. cli=False: set through another option
+    that the command line defines itself (--size sets image_width and image_height)."""
+    factory = {"default_factory": lambda: default} if isinstance(default, (list, dict)) else {"default": default}
+    return field(**factory, metadata={"help": help, "choices": choices, "metavar": metavar, "cli": cli})
+
+
+@dataclass
+class TrainConfig:
+    model: str = option("crnn", "model name: cnn or crnn (the tutorial's), crnn_lite, crnn_fast or cnn_fast (CPU-fast)")
+    out: str = option("runs/crnn", "run folder: best.pt, last.pt, log.csv, config.json")
+    # Data: synthetic captchas unless `data` names a folder of labeled images.
+    data: str | None = option(None, "folder of labeled images (default: synthetic captchas drawn on the fly)")
+    val_split: float = option(0.1, "share of --data held out for validation")
+    test_split: float = option(0.2, "share of --data held out for the final report (test_report.json)")
+    label_rule: str = option(
+        "auto", "how file names give labels: auto, none, underscore, dash, dot or a regex with (?P<label>...)"
+    )
+    mix_synthetic: int = option(
+        0, "with --data: add N fresh synthetic captchas (the labels' characters and lengths) to each epoch", metavar="N"
+    )
+    fold_case: bool = option(False, "read labels as upper case")
+    chars: str | None = option(None, "the charset (synthetic default: 0-9A-Z; a folder's: the labels' characters)")
+    length: str = option("4", "synthetic label length: N or MIN-MAX", cli=False)
+    image_width: int = option(128, "synthetic image width", cli=False)
+    image_height: int = option(64, "synthetic image height", cli=False)
+    style: str = option("v07", "synthetic style", cli=False)
+    fonts: tuple[str, ...] = option((), "synthetic captchas' font files; empty: the library's own", cli=False)
+    pregenerate: int = option(0, "draw N synthetic captchas once (cached, resumable) and reuse them each epoch", metavar="N")
+    input_width: int | None = option(None, "model input width (default: the model's)", cli=False)
+    input_height: int | None = option(None, "model input height (default: the model's)", cli=False)
+    fit: str = option("stretch", "images of another size: stretch to the input, or keep the aspect ratio and pad", choices=FITS)
+    channels: int | None = option(None, "1 (grayscale) or 3 (RGB); default: the model's", cli=False)
+    init: str | None = option(
+        None,
+        "start from a checkpoint: a .pt file, a bundled model's name, or none (from scratch); with --data: the bundled model",
+    )
+    augment: str = option("auto", "augmentation; auto: on for --data folders, off for synthetic captchas", choices=AUGMENT)
+    # Recipe: the tutorial's values.
+    epoch_size: int = option(128_000, "synthetic images per epoch")
+    val_size: int = option(12_800, "synthetic validation images")
+    batch_size: int = option(128, "global batch (shared among processes under torchrun)")
+    accumulate: int = option(1, "split each batch into N micro-batches (the same update, less memory)", metavar="N")
+    epochs: int = option(100, "most epochs per phase (--data: chosen from the set's size)")
+    lr: float = option(1e-3, "learning rate")
+    phase2_lr: float = option(1e-4, "plateau schedule: the rate after the best weights are reloaded")
+    patience: int = option(3, "plateau schedule: epochs without a better validation loss before the rate drops")
+    phase2_patience: int = option(2, "plateau schedule: the same, at the lower rate, before the run stops")
+    schedule: str = option(
+        "plateau", "plateau: the tutorial's recipe; onecycle: --epochs epochs of OneCycleLR, no early stop", choices=SCHEDULES
+    )
+    time_budget: float = option(
+        0.0, "at most this long (30m, 1h, 90s): fewer epochs are planned to fit, and the run stops when it is spent",
+        metavar="DURATION", cli=False,
+    )  # fmt: skip
+    # Running: may change on --resume.
+    workers: int = option(2, "DataLoader worker processes (drawing captchas, reading folders)")
+    threads: int = option(0, "torch threads for training (0: torch's default; leave drawing workers their cores)")
+    seed: int = option(0, "seed of the synthetic streams, the split and the initial weights")
+    device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N")
+    precision: str = option(
+        "auto", "auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX-512 BF16, AMX), else fp32", choices=PRECISIONS
+    )
+    dist_timeout: float = option(600.0, "under torchrun: seconds to wait for the other processes before failing")
+    dry_run: bool = option(False, "two batches per epoch, one epoch per phase: the real code as a smoke test")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> dict[str, Any]:
+        """The fields a config.json sets (unknown ones refused by name)."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot read config {path}: {err}") from None
+        data = {RENAMED.get(k, k): v for k, v in data.items()}
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"{path}: unknown config fields {', '.join(unknown)}")
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+
+
+# Fields renamed since runs were saved: the runs of an older version still resume.
+RENAMED = {"finetune_lr": "phase2_lr", "finetune_patience": "phase2_patience"}

@@ -1,0 +1,66 @@
+"""The command line and TrainConfig agree: every field settable, every default defined once."""
+
+import dataclasses
+import json
+
+import pytest
+
+from captcha_break.cli import _train_fields, build_parser, main
+from captcha_break.config import TrainConfig
+
+
+def parse(*argv: str):
+    return build_parser().parse_args(["train", *argv])
+
+
+def test_every_field_is_an_option_and_no_option_holds_a_default_of_its_own():
+    fields = _train_fields(parse())
+    assert set(fields) == {f.name for f in dataclasses.fields(TrainConfig)}
+    # Nothing given: nothing set, so TrainConfig's defaults (and --config, and the --data
+    # choices) decide. A default written twice would show up here as a value.
+    assert {k: v for k, v in fields.items() if v is not None} == {}
+
+
+@pytest.mark.parametrize(
+    "argv,field,value",
+    [
+        (["--model", "crnn_lite"], "model", "crnn_lite"),
+        (["--phase2-lr", "3e-4"], "phase2_lr", 3e-4),
+        (["--precision", "fp32"], "precision", "fp32"),
+        (["--dry-run"], "dry_run", True),
+        (["--size", "170x80"], "image_width", 170),
+        (["--input-size", "256x48"], "input_height", 48),
+        (["--color", "rgb"], "channels", 3),
+        (["--time-budget", "30m"], "time_budget", 1800.0),
+        (["--length", "4-6"], "length", "4-6"),
+    ],
+)
+def test_options_set_their_fields(argv, field, value):
+    assert _train_fields(parse(*argv))[field] == value
+
+
+def test_choices_come_from_the_config():
+    with pytest.raises(SystemExit):
+        parse("--schedule", "sometimes")
+
+
+def test_config_files_round_trip_and_options_win(tmp_path, capsys):
+    source = TrainConfig(model="crnn_lite", out=str(tmp_path / "a"), lr=2e-3, epochs=7, fonts=())
+    path = tmp_path / "config.json"
+    path.write_text(source.to_json())
+    assert main(["train", "--config", str(path), "--epochs", "9", "--print-config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == {**dataclasses.asdict(source), "epochs": 9, "fonts": []}
+    path.write_text(json.dumps({"model": "crnn", "learning_rate": 1}))
+    assert main(["train", "--config", str(path), "--print-config"]) == 2
+    assert "unknown config fields learning_rate" in capsys.readouterr().err
+
+
+def test_a_run_folder_keeps_its_config(tmp_path):
+    from captcha_break.train import train
+
+    config = TrainConfig(model="crnn_fast", out=str(tmp_path / "run"), pregenerate=32, val_size=16, batch_size=16, epochs=1,
+                         phase2_patience=0, workers=0)  # fmt: skip
+    train(config, log=lambda *_: None)
+    saved = TrainConfig(**TrainConfig.from_file(tmp_path / "run" / "config.json"))
+    assert saved.model == "crnn_fast" and saved.batch_size == 16 and saved.precision in ("bf16", "fp32")
