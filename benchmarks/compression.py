@@ -3,7 +3,8 @@
     python benchmarks/compression.py --model runs/crnn_fast/best.pt [--count 5000]
 
 Exports the checkpoint five ways (fp32; fp16 or int8 weight storage with fp32 arithmetic;
-int8 dynamic quantization, alone and with int8 storage) and measures each on the same fresh captchas: file size, whole-captcha accuracy,
+int8 dynamic quantization, alone and with int8 storage) and measures each on the same fresh captchas:
+file size, whole-captcha accuracy,
 batched throughput.
 """
 
@@ -24,7 +25,8 @@ from captcha_break.recognizer import Recognizer  # noqa: E402
 from captcha_break.synth import SynthConfig  # noqa: E402
 
 VARIANTS = {"fp32": {}, "fp16 weights": {"weights": "fp16"}, "int8 weights": {"weights": "int8"},
-            "int8 dynamic quantization": {"int8": True}, "int8 dynamic + int8 weights": {"int8": True, "weights": "int8"}}  # fmt: skip
+            "int8 dynamic quantization": {"int8": True},
+            "int8 dynamic + int8 weights": {"int8": True, "weights": "int8"}}  # fmt: skip
 
 
 def main() -> None:
@@ -51,7 +53,8 @@ def main() -> None:
     table = [
         (
             name,
-            f"{f['mb']:.2f} MB, accuracy {f['accuracy']:.2%} (chars {f['char_accuracy']:.2%}), {f['images_per_second']:.0f} img/s",
+            f"{f['mb']:.2f} MB, accuracy {f['accuracy']:.2%} (chars {f['char_accuracy']:.2%}), "
+            f"{f['images_per_second']:.0f} img/s",
         )
         for name, f in figures.items()
     ]

@@ -1,20 +1,27 @@
-"""Reference results on real labeled captchas: ../shared/datasets/{digits_wave_4,variable_upper}.
+"""Real labeled captchas: the plain command, and how many labels it needs.
 
-    python benchmarks/own_data.py                   # both sets (about 50 minutes on 2 cores)
-    python benchmarks/own_data.py --only digits_wave_4
+    python benchmarks/own_data.py                          # every set, all labels: 30 min each
+    python benchmarks/own_data.py --only digits_wave_4 --labels 100 300 1000 all
+    python benchmarks/own_data.py --datasets DIR           # folders of labeled captchas
 
-Each set is split once, deterministically (seed 0): 20% is the test split, never trained on
-nor used for choosing weights; of the other 80%, 70 points train and 10 validate (the best
-epoch is chosen on them). Each run fine-tunes the bundled default model with `captcha-break
-train`, exactly as a user would; the figure is whole-string accuracy on the test split
-(test_report.json), and the time is the wall time of the whole command on this machine.
+For each set (a folder of labeled images under --datasets), with all its labels:
+
+    captcha-break train --data SET --out RUN --time-budget 30m
+
+exactly as a user would type it: the command chooses everything else and holds out its 20%
+test split (seed 0, a fixed rule); the figure is whole-string accuracy on that split
+(test_report.json), the time the wall time of the whole command. For the label-count curve
+(--labels 100 300 ...), N images are drawn (seed 0) from the other 80% into a folder of
+their own and the same command trains on them with `--test-split 0` (all N train or
+validate); the model is then scored on the same 20% test split with `captcha-break
+evaluate`. Notes on earlier recipes are in results/own_data_notes.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import os
 import subprocess
 import sys
 import time
@@ -23,94 +30,90 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import add_update_option, results_dir, write_results  # noqa: E402
 
+from captcha_break.folders import split_indices  # noqa: E402
+from captcha_break.labels import scan_folder  # noqa: E402
+
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-COMMON = ["--init", "default", "--val-split", "0.1", "--test-split", "0.2", "--schedule", "onecycle",
-          "--batch-size", "32", "--seed", "0", "--workers", "2"]  # fmt: skip
-RECIPES = {
-    # 240x80 palette images, dark background, 4 digits. At the default 128x64 input (16 CTC
-    # frames) half the errors were doubled digits merged into one (1144 -> 144): CTC needs
-    # a blank frame between them. 192x64 (the images' own aspect ratio) gives 24 frames.
-    "digits_wave_4": ["--epochs", "30", "--lr", "2e-3", "--input-size", "192x64"],
-    # 300-780 px wide, 4-8 characters: a wider input, the aspect ratio kept. The characters
-    # differ from their neighbours and from the crossing lines mostly by colour, so the model
-    # reads RGB (21.7% of the test split, against 6.5% for 256x64 grayscale). Dozens of fonts
-    # and only 2,100 training images: each epoch adds as many synthetic captchas drawn like
-    # them ("lines" style) in the fonts matplotlib ships (27.7%; fewer epochs fit in 30 min).
-    # Pre-training 16 min on such captchas alone before this recipe gave 29.3%: not worth
-    # its time.
-    "variable_upper": ["--epochs", "20", "--lr", "2e-3", "--input-size", "384x64", "--fit", "pad", "--color", "rgb",
-                       "--mix-synthetic", "2000", "--style", "lines", "--font", "{fonts}"],
-}  # fmt: skip
-# matplotlib's fonts that draw ordinary digits and letters (its other fonts are symbols).
-FONTS = [*(f"DejaVu{f}.ttf" for f in ("Sans", "Sans-Bold", "Sans-BoldOblique", "Sans-Oblique", "SansMono",
-         "SansMono-Bold", "SansMono-BoldOblique", "SansMono-Oblique", "Serif", "Serif-Bold", "Serif-BoldItalic",
-         "Serif-Italic")), "STIXGeneral.ttf", "STIXGeneralBol.ttf", "STIXGeneralBolIta.ttf", "STIXGeneralItalic.ttf",
-         "cmb10.ttf", "cmr10.ttf", "cmss10.ttf", "cmti10.ttf", "cmtt10.ttf"]  # fmt: skip
-TARGETS = {"digits_wave_4": 0.98, "variable_upper": 0.97}
+BUDGET = "30m"
+TARGETS = {"digits_wave_4": 0.995, "henan_digits_4": 0.995, "variable_upper": 0.90}
+TEST_SPLIT = 0.2  # the plain command's (TrainConfig.test_split)
 
 
-def font_folder(runs: Path) -> Path:
-    """A folder of FONTS (copies of matplotlib's), for the recipes' synthetic captchas."""
-    import matplotlib
+def captcha_break(*args: str) -> float:
+    """Run a captcha-break command as a user would; its wall seconds."""
+    print("$ captcha-break " + " ".join(args), flush=True)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "captcha_break", *args], check=True)
+    return time.perf_counter() - start
 
-    source = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
-    folder = runs / "fonts"
+
+def split(folder: Path) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """(the 80% to draw labels from, the 20% test split), by the plain command's own rule."""
+    items = scan_folder(folder).items
+    rest, val, test = split_indices(len(items), (0.1, TEST_SPLIT), seed=0)
+    return [items[i] for i in sorted([*rest, *val])], [items[i] for i in test]
+
+
+def labeled_copy(items: list[tuple[Path, str]], folder: Path) -> Path:
+    """A folder of links to `items` with a labels.csv: a subset without copying images."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in FONTS:
-        shutil.copy(source / name, folder / name)
+    rows = ["file,label"]
+    for path, label in items:
+        link = folder / path.name
+        if not link.exists():
+            os.symlink(path.resolve(), link)
+        rows.append(f"{path.name},{label}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
     return folder
 
 
-def train(name: str, out: Path, datasets: Path) -> float:
-    """Train `name` into `out`; the wall seconds it took."""
-    recipe = RECIPES[name]
-    if "{fonts}" in recipe:
-        fonts = str(font_folder(out.parent))
-        recipe = [fonts if arg == "{fonts}" else arg for arg in recipe]
-    cmd = ["captcha-break", "train", "--data", str(datasets / name), "--out", str(out), *COMMON, *recipe]
-    print("$ " + " ".join(cmd), flush=True)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "captcha_break", *cmd[1:]], check=True)
-    seconds = time.perf_counter() - start
-    (out / "command.txt").write_text(" ".join(cmd) + f"\n# wall time {seconds:.0f} s\n")
-    return seconds
+def run_all(name: str, folder: Path, runs: Path) -> dict:
+    out = runs / name / "all"
+    seconds = captcha_break("train", "--data", str(folder), "--out", str(out), "--time-budget", BUDGET)
+    report = json.loads((out / "test_report.json").read_text())
+    return {"labels": "all", "train_minutes": seconds / 60, "test_accuracy": report["accuracy"], "test_cer": report["cer"],
+            "test_count": report["count"], "accuracy_by_length": report.get("accuracy_by_length")}  # fmt: skip
+
+
+def run_subset(name: str, folder: Path, runs: Path, count: int) -> dict:
+    pool, test = split(folder)
+    chosen = [pool[i] for i in sorted(split_indices(len(pool), (count / len(pool),), seed=0)[1])] if count < len(pool) else pool
+    base = runs / name / f"labels_{count}"
+    data = labeled_copy(chosen, base / "data")
+    tests = labeled_copy(test, runs / name / "test")
+    out = base / "run"
+    seconds = captcha_break("train", "--data", str(data), "--out", str(out), "--time-budget", BUDGET, "--test-split", "0")
+    report = out / "test_report.json"
+    subprocess.run([sys.executable, "-m", "captcha_break", "evaluate", "--model", str(out / "best.pt"), "--data", str(tests),
+                    "--json"], check=True, stdout=report.open("w"))  # fmt: skip
+    scores = json.loads(report.read_text())
+    return {"labels": len(chosen), "train_minutes": seconds / 60, "test_accuracy": scores["accuracy"],
+            "test_cer": scores["cer"], "test_count": scores["count"]}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=sorted(RECIPES), action="append")
-    parser.add_argument("--runs", default="runs/own_data", help="where the runs go")
-    parser.add_argument("--datasets", type=Path, default=DATASETS)
-    parser.add_argument("--reuse", action="store_true", help="report runs already in --runs instead of training")
+    parser.add_argument("--datasets", type=Path, default=DATASETS, help="a folder of labeled folders")
+    parser.add_argument("--only", action="append", help="this set only (repeatable)")
+    parser.add_argument("--labels", nargs="+", default=["all"], help="label counts for the curve: numbers and/or all")
+    parser.add_argument("--runs", type=Path, default=Path("runs/own_data"))
     add_update_option(parser)
     args = parser.parse_args()
-    previous = results_dir() / "own_data.json"  # a run of one set keeps the other's figures
+    names = args.only or sorted(p.name for p in args.datasets.iterdir() if p.is_dir())
+    previous = results_dir() / "own_data.json"  # a run of some sets keeps the others' figures
     results = json.loads(previous.read_text())["datasets"] if previous.exists() else {}
-    for name in args.only or sorted(RECIPES):
-        out = Path(args.runs) / name
-        if args.reuse:
-            seconds = float(out.joinpath("command.txt").read_text().split("wall time ")[1].split()[0])
-        else:
-            seconds = train(name, out, args.datasets)
-        report = json.loads((out / "test_report.json").read_text())
-        results[name] = {
-            "command": out.joinpath("command.txt").read_text().splitlines()[0],
-            "train_minutes": seconds / 60,
-            "test_accuracy": report["accuracy"],
-            "test_cer": report["cer"],
-            "test_count": report["count"],
-            "accuracy_by_length": report.get("accuracy_by_length"),
-            "target": TARGETS[name],
-        }
-    table = [
-        (
-            name,
-            f"{r['test_accuracy']:.2%} of {r['test_count']} test images (CER {r['test_cer']:.2%}), "
-            f"{r['train_minutes']:.1f} min; target {r['target']:.0%} in 30 min",
-        )
-        for name, r in results.items()
-    ]
-    write_results("own_data", {"datasets": results}, table, "Own data: fine-tuned on 80%, tested on the other 20%")
+    for name in names:
+        runs = results.setdefault(name, {"target": TARGETS.get(name), "runs": {}})["runs"]
+        for count in args.labels:
+            folder = args.datasets / name
+            runs[count] = run_all(name, folder, args.runs) if count == "all" else run_subset(name, folder, args.runs, int(count))
+    table = []
+    for name, entry in results.items():
+        for count, r in sorted(entry["runs"].items(), key=lambda kv: (kv[0] == "all", int(kv[0]) if kv[0] != "all" else 0)):
+            target = f"; target {entry['target']:.1%}" if entry.get("target") and count == "all" else ""
+            table.append((f"{name}, {r['labels']} labels", f"{r['test_accuracy']:.2%} of {r['test_count']} test images "
+                          f"(CER {r['test_cer']:.2%}), {r['train_minutes']:.1f} min{target}"))  # fmt: skip
+    write_results("own_data", {"budget": BUDGET, "datasets": results}, table, "Own data: the plain command, 20% test split")
 
 
 if __name__ == "__main__":

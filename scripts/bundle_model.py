@@ -19,11 +19,12 @@ import platform
 import tempfile
 from pathlib import Path
 
+from captcha_break.assets import ASSETS
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
 from captcha_break.config import WEIGHT_FORMATS
 from captcha_break.evaluate import evaluate, fresh_samples
 from captcha_break.export import export_onnx
-from captcha_break.recognizer import ASSETS, Recognizer
+from captcha_break.recognizer import Recognizer
 from captcha_break.synth import SynthConfig
 from captcha_break.train import read_log
 
@@ -109,13 +110,15 @@ Trained by this project's own command, on synthetic captchas only:
 
 | | |
 | --- | --- |
-| training wall time | {card["training_minutes"]} min ({card["epochs"]} epochs, best at epoch {card["best_epoch"]}), data generation included |
+| training wall time | {card["training_minutes"]} min ({card["epochs"]} epochs, best at epoch {card["best_epoch"]}), \
+data generation included |
 | hardware | {card["hardware"]} |
 | whole-captcha accuracy, captcha 0.7 | {card["accuracy"]:.2%} |
 | per-character accuracy, captcha 0.7 | {card["char_accuracy"]:.2%} |
 | whole-captcha accuracy, captcha-0.3-style warps | {card["accuracy_v03_style"]:.2%} |
 | evaluated on | {card["evaluated_on"]} |
-| file | {card["file_mb"]} MB ONNX; weights stored as {card["compression"]["weights"]}, int8 dynamic quantization {card["compression"]["int8_dynamic"]} |
+| file | {card["file_mb"]} MB ONNX; weights stored as {card["compression"]["weights"]}, \
+int8 dynamic quantization {card["compression"]["int8_dynamic"]} |
 
 The per-epoch training log is `{name}.log.csv` beside this file. Default task: 4 characters
 of 0-9A-Z, 128x64 images from `captcha` 0.7.1 (`ImageCaptcha`, its default font). Models

@@ -12,8 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from captcha_break.assets import ASSETS
 from captcha_break.cli import main
-from captcha_break.recognizer import ASSETS, Recognizer
+from captcha_break.recognizer import Recognizer
 
 OUT = Path("demo_out")
 

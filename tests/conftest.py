@@ -58,14 +58,11 @@ def shared_datasets() -> Path:
 def tiny_model(tmp_path_factory) -> dict[str, Path]:
     """A crnn_fast trained for a few steps (so its outputs are not uniform), with its ONNX
     export and a handful of captcha files."""
-    import os
-
     from captcha_break.export import export_onnx
     from captcha_break.synth import SynthConfig, write_pngs
     from captcha_break.train import TrainConfig, train
 
     root = tmp_path_factory.mktemp("tiny_model")
-    os.environ.setdefault("CAPTCHA_BREAK_CACHE", str(root / "cache"))
     config = TrainConfig(
         model="crnn_fast",
         out=str(root / "run"),
@@ -76,7 +73,9 @@ def tiny_model(tmp_path_factory) -> dict[str, Path]:
         phase2_patience=0,
         workers=0,
     )
-    best = train(config, log=lambda *_: None).best_path
+    with pytest.MonkeyPatch.context() as patch:  # session-wide, so not the per-test cache fixture
+        patch.setenv("CAPTCHA_BREAK_CACHE", str(root / "cache"))
+        best = train(config, log=lambda *_: None).best_path
     onnx = export_onnx(best, root / "model.onnx")
     write_pngs(SynthConfig(), root / "images", 6, seed=11)
     return {"pt": best, "onnx": onnx, "images": root / "images"}

@@ -91,7 +91,8 @@ def weights_at_start(tmp_path) -> dict[str, torch.Tensor]:
 def test_a_killed_rank_fails_the_run_instead_of_hanging(tmp_path):
     port = free_port()
     cmd = [sys.executable, "-m", "captcha_break", "train", "--model", "crnn_fast", "--out", str(tmp_path / "run"),
-           "--epoch-size", "100000", "--val-size", "16", "--batch-size", "8", "--workers", "0", "--dist-timeout", "20"]  # fmt: skip
+           "--epoch-size", "100000", "--val-size", "16", "--batch-size", "8", "--workers", "0",
+           "--dist-timeout", "20"]  # fmt: skip
     procs = []
     for rank in range(2):
         env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",

@@ -75,7 +75,8 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
 def test_kill_9_loses_at_most_the_running_epoch(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "captcha_break", "train", "--model", "crnn_fast", "--out", str(run), "--pregenerate", "64",
-           "--val-size", "16", "--batch-size", "16", "--epochs", "4", "--patience", "9", "--phase2-patience", "1", "--workers", "0"]  # fmt: skip
+           "--val-size", "16", "--batch-size", "16", "--epochs", "4", "--patience", "9", "--phase2-patience", "1",
+           "--workers", "0"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120

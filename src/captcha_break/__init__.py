@@ -1,8 +1,10 @@
 """captcha_break: learn to read text captchas.
 
-Pipeline, one module each: charset -> synth (generation) -> preprocess -> folders /
-datasets -> models -> losses -> train -> decoding -> metrics / evaluate -> recognizer ->
-export -> serve; plots and cli on top. Importing the package never imports torch.
+Pipeline, one module (or two) a stage: charset -> synth, broad, fonts (generation) ->
+preprocess -> labels, folders, cache, datasets -> models -> losses -> augment, finetune,
+auto, config -> device, train, distributed, tensorboard, report -> decoding, metrics,
+evaluate -> assets, recognizer, predict -> export, serve, labeling; plots, pool and cli
+alongside. Importing the package never imports torch.
 """
 
 __version__ = "0.1.0"

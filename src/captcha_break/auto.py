@@ -121,7 +121,8 @@ def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str
     channels = 3 if facts.colourful > 0.2 else 1
     choose(
         "channels", channels,
-        f"{facts.colourful:.0%} of the sampled images are in colour" + (": colour can tell text from clutter" if channels == 3 else ": grayscale"),
+        f"{facts.colourful:.0%} of the sampled images are in colour: "
+        + ("colour can tell text from clutter" if channels == 3 else "grayscale"),
     )  # fmt: skip
     batch = 32 if facts.count < 5000 else 64
     choose("batch_size", batch, f"{facts.count} labeled images")

@@ -197,7 +197,7 @@ def _auto_options(fields: dict) -> dict:
 
 def default_base() -> str:
     """The bundled model to fine-tune from: the broad `general` one where it is installed."""
-    from .recognizer import ASSETS
+    from .assets import ASSETS
 
     return "general" if (ASSETS / "general.pt").is_file() else "default"
 
@@ -457,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "source",
         nargs="?",
-        help="curves: a log.csv; model: a model name or checkpoint; samples/augment: a folder of labeled images (default: synthetic)",
+        help="curves: a log.csv; model: a model name or checkpoint; "
+        "samples/augment: a folder of labeled images (default: synthetic)",
     )
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--count", type=int, default=16)

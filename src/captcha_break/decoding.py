@@ -18,10 +18,15 @@ SCHEMES = ("ctc", "positions")
 
 
 @dataclass
-class Decoded:
+class Prediction:
+    """What reading one captcha gives, everywhere: the API, the CLI, the HTTP service."""
+
     text: str
     confidence: float  # probability of the whole string under greedy decoding
     char_probs: list[float]  # probability of each character of `text`
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "confidence": self.confidence, "char_probs": self.char_probs}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -42,8 +47,8 @@ def keep_mask(best: np.ndarray, scheme: str) -> np.ndarray:
     raise ValueError(f"unknown decoding scheme {scheme!r}; expected one of {SCHEMES}")
 
 
-def greedy_decode(probs: np.ndarray, charset: Charset, scheme: str) -> list[Decoded]:
-    """(B, T, C) class probabilities -> one `Decoded` per row."""
+def greedy_decode(probs: np.ndarray, charset: Charset, scheme: str) -> list[Prediction]:
+    """(B, T, C) class probabilities -> one `Prediction` per row."""
     best = probs.argmax(axis=-1)  # (B, T)
     best_p = np.take_along_axis(probs, best[..., None], axis=-1)[..., 0]  # (B, T)
     keep = keep_mask(best, scheme)
@@ -52,7 +57,7 @@ def greedy_decode(probs: np.ndarray, charset: Charset, scheme: str) -> list[Deco
     confidence = np.exp(np.log(np.clip(best_p, 1e-12, 1.0)).sum(axis=1))
     texts = charset.decode(np.where(keep, best, BLANK))
     return [
-        Decoded(text, float(conf), [float(p) for p in row_p[row_keep]])
+        Prediction(text, float(conf), [float(p) for p in row_p[row_keep]])
         for text, conf, row_p, row_keep in zip(texts, confidence, best_p, keep)
     ]
 

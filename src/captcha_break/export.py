@@ -8,7 +8,6 @@ the width for CTC models, which read any width.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import tempfile
@@ -20,16 +19,11 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from .assets import ONNX_METADATA_KEY, ModelInfo, describe
 from .checkpoint import load_checkpoint
 from .config import WEIGHT_FORMATS
-from .recognizer import ONNX_METADATA_KEY
 
 OPSET = 17
-# What preprocess.preprocess does, for readers of the file who do not use this package.
-PREPROCESSING = (
-    "first frame; transparency composited onto white; RGB (or L for 1 channel); "
-    "bilinear resize to width x height; CHW float32 = uint8 / 255"
-)
 
 
 def export_onnx(
@@ -67,16 +61,9 @@ def export_onnx(
         if int8:
             source = Path(tmp) / "int8.onnx"
             _quantize(plain, source)
-        description = {
-            "model_name": ckpt.model_name,
-            "charset": ckpt.charset.chars,
-            "input": dataclasses.asdict(ckpt.input),
-            "scheme": model.scheme,
-            "preprocessing": PREPROCESSING,
-            "quantization": "+".join(q for q, on in (("int8-dynamic", int8), (f"{weights}-weights", weights != "fp32")) if on)
-            or "none",
-            "meta": {**_card(ckpt.meta), **(meta or {})},
-        }
+        info = ModelInfo(ckpt.model_name, ckpt.charset, ckpt.input, model.scheme, {**_card(ckpt.meta), **(meta or {})})
+        quantization = "+".join(q for q, on in (("int8-dynamic", int8), (f"{weights}-weights", weights != "fp32")) if on)
+        description = describe(info, quantization or "none")
         proto = onnx.load(str(source))
         if weights != "fp32":
             _store_weights(proto.graph, weights)

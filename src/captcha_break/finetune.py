@@ -17,21 +17,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from .assets import resolve
 from .charset import Charset
 from .checkpoint import Checkpoint, load_checkpoint
 from .models import with_channels
-from .recognizer import ASSETS
 
 
 def resolve_checkpoint(source: str | os.PathLike) -> Path:
-    """'default' or a bundled model's name -> its bundled .pt; anything else is a path."""
-    bundled = ASSETS / f"{source}.pt"
-    if bundled.is_file():
-        return bundled
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path} (fine-tuning needs a .pt checkpoint)")
-    return path
+    """A bundled model's name -> its .pt (for fine-tuning and export); anything else is a path."""
+    return resolve(source, "pt")
 
 
 def pretrained(source: str | os.PathLike) -> Checkpoint:

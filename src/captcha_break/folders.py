@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from .cache import cache_key, load_arrays, save_arrays
 from .charset import Charset, LabelError
 from .labels import scan_folder
+from .pool import fork_map
 from .preprocess import ImageError, InputSpec, open_image, to_pixels
 
 
@@ -103,12 +103,7 @@ def _load_one(job: tuple[Path, InputSpec]) -> tuple[np.ndarray, tuple[int, int]]
 
 
 def _decode_all(items: list[tuple[Path, str]], spec: InputSpec, workers: int) -> tuple[Samples, list, list]:
-    jobs = [(path, spec) for path, _ in items]
-    if workers > 1 and len(jobs) > 256:
-        with get_context("fork").Pool(workers) as pool:
-            results = pool.map(_load_one, jobs, chunksize=64)
-    else:
-        results = [_load_one(job) for job in jobs]
+    results = fork_map(_load_one, [(path, spec) for path, _ in items], workers, min_jobs=256)
     good = [(r, item) for r, item in zip(results, items) if not isinstance(r, str)]
     bad = [(path.name, r) for r, (path, _) in zip(results, items) if isinstance(r, str)]
     pixels = np.stack([r[0] for r, _ in good]) if good else np.zeros((0, *spec.shape), np.uint8)

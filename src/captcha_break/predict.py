@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .decoding import Decoded
+from .decoding import Prediction
 from .labels import IMAGE_SUFFIXES
 from .preprocess import ImageError, to_pixels
 from .recognizer import Recognizer
 
-Writer = Callable[[str, Decoded], None]
+Writer = Callable[[str, Prediction], None]
 
 
 def expand_inputs(items: list[str]) -> list[str]:
@@ -85,8 +85,8 @@ def result_writer(output: str | None, stdout_format: str = "tsv") -> Iterator[Wr
             yield lambda path, r: f.write(json.dumps(_record(path, r)) + "\n")
 
 
-def _record(path: str, result: Decoded) -> dict:
-    return {"file": path, "text": result.text, "confidence": result.confidence, "char_probs": result.char_probs}
+def _record(path: str, result: Prediction) -> dict:
+    return {"file": path, **result.to_dict()}
 
 
 def _stdout_writer(form: str) -> Writer:

@@ -11,19 +11,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
-from .charset import Charset
-from .decoding import Decoded, fold_case, greedy_decode, softmax
+from .assets import ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
+from .decoding import Prediction, fold_case, greedy_decode, softmax
 from .preprocess import ImageError, InputSpec, normalize, to_pixels
 
-ASSETS = Path(__file__).parent / "assets"
-ONNX_METADATA_KEY = "captcha_break"
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 
@@ -31,49 +28,9 @@ class Backend(Protocol):
     def __call__(self, images: np.ndarray) -> np.ndarray: ...
 
 
-@dataclass
-class Prediction:
-    text: str
-    confidence: float
-    char_probs: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {"text": self.text, "confidence": self.confidence, "char_probs": self.char_probs}
-
-
-@dataclass
-class ModelInfo:
-    """What a model file says about itself."""
-
-    name: str
-    charset: Charset
-    input: InputSpec
-    scheme: str
-    meta: dict = field(default_factory=dict)
-    path: str = ""
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "path": self.path,
-            "charset": self.charset.chars,
-            "input": {"height": self.input.height, "width": self.input.width, "channels": self.input.channels},
-            "scheme": self.scheme,
-            "meta": self.meta,
-        }
-
-
 def resolve_model(source: str | os.PathLike = "default") -> Path:
-    """'default' or a bundled model's name -> its file; anything else is a path."""
-    name = str(source)
-    for candidate in (ASSETS / f"{name}.onnx", ASSETS / name):
-        if candidate.is_file():
-            return candidate
-    path = Path(source)
-    if not path.is_file():
-        hint = " (no bundled model of that name)" if not path.suffix else ""
-        raise FileNotFoundError(f"no model at {path}{hint}")
-    return path
+    """A bundled model's name -> its ONNX file; anything else is a path (.onnx or .pt)."""
+    return resolve(source, "onnx")
 
 
 class Recognizer:
@@ -119,7 +76,7 @@ class Recognizer:
             if items
             else np.zeros((0, *self.spec.shape), np.uint8)
         )
-        results = [Prediction(d.text, d.confidence, d.char_probs) for d in self.predict_pixels(pixels)]
+        results = self.predict_pixels(pixels)
         return results[0] if single else results
 
     def _pixels(self, item: ImageInput, index: int | None) -> np.ndarray:
@@ -131,9 +88,9 @@ class Recognizer:
                 raise
             raise type(err)(f"item {index}: {err}") from err
 
-    def predict_pixels(self, pixels: np.ndarray) -> list[Decoded]:
+    def predict_pixels(self, pixels: np.ndarray) -> list[Prediction]:
         """uint8 (N, C, H, W) already at the model's input size -> decoded strings."""
-        decoded: list[Decoded] = []
+        decoded: list[Prediction] = []
         for start in range(0, len(pixels), self.batch_size):
             logits = self.backend(normalize(pixels[start : start + self.batch_size]))
             probs, charset = softmax(logits.astype(np.float32)), self.info.charset
@@ -182,19 +139,13 @@ def _onnx_backend(path: Path, threads: int | None, providers: Sequence[str] = ("
     raw = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
     if raw is None:
         raise ValueError(f"{path} is an ONNX model but not one exported by captcha_break (no metadata)")
-    info = info_from_metadata(json.loads(raw))
+    info = info_from_description(json.loads(raw))
     input_name = session.get_inputs()[0].name
 
     def run(images: np.ndarray) -> np.ndarray:
         return session.run(None, {input_name: images})[0]
 
     return run, info
-
-
-def info_from_metadata(data: dict[str, Any]) -> ModelInfo:
-    return ModelInfo(
-        data["model_name"], Charset(data["charset"]), InputSpec(**data["input"]), data["scheme"], data.get("meta", {})
-    )
 
 
 def _torch_backend(path: Path, threads: int | None, device_name: str) -> tuple[Backend, ModelInfo]:

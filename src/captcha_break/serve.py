@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .decoding import Decoded
+from .decoding import Prediction
 from .preprocess import ImageError, ImageTooLarge, to_pixels
 from .recognizer import Recognizer
 
@@ -78,7 +78,7 @@ class MicroBatcher:
         if self.task:
             self.task.cancel()
 
-    async def submit(self, pixels: np.ndarray) -> list[Decoded]:
+    async def submit(self, pixels: np.ndarray) -> list[Prediction]:
         """(N, C, H, W) uint8 -> N results; N images may share a batch with other requests."""
         loop = asyncio.get_running_loop()
         futures = []
@@ -163,19 +163,15 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         _check_key(request, config)
         images = await _images_from_request(request, config, many=False)
         [result] = await batcher.submit(await decode(images))
-        return _result(result)
+        return result.to_dict()
 
     @app.post("/predict/batch", summary='Read several: multipart fields `files`, or JSON {"images": [base64, ...]}')
     async def predict_batch(request: Request) -> dict:
         _check_key(request, config)
         images = await _images_from_request(request, config, many=True)
-        return {"results": [_result(r) for r in await batcher.submit(await decode(images))]}
+        return {"results": [r.to_dict() for r in await batcher.submit(await decode(images))]}
 
     return app
-
-
-def _result(decoded: Decoded) -> dict:
-    return {"text": decoded.text, "confidence": decoded.confidence, "char_probs": decoded.char_probs}
 
 
 def _check_key(request: Request, config: ServeConfig) -> None:

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from multiprocessing import get_context
 from pathlib import Path
 
 import captcha.image as captcha_image
@@ -31,6 +30,7 @@ from .broad import draw_broad
 from .cache import cache_key, load_arrays, remove_arrays, save_arrays
 from .charset import DEFAULT_CHARS
 from .fonts import broad_fonts, check_font
+from .pool import fork_map
 from .preprocess import InputSpec, to_pixels
 
 STYLES = ("v07", "v03", "mixed", "lines", "broad")
@@ -244,7 +244,7 @@ def draw_arrays(
 ) -> tuple[np.ndarray, list[str]]:
     """Captchas start..start+count-1 of stream `seed` as (uint8 (N, C, H, W), labels)."""
     jobs = [(config, seed, i, spec) for i in range(start, start + count)]
-    results = _map(_draw_pixels, jobs, workers)
+    results = fork_map(_draw_pixels, jobs, workers)
     pixels = np.stack([p for p, _ in results]) if results else np.zeros((0, *spec.shape), np.uint8)
     return pixels, [label for _, label in results]
 
@@ -295,12 +295,4 @@ def write_pngs(config: SynthConfig, out: Path, count: int, seed: int, workers: i
     """Write `count` captchas to `out` as LABEL_INDEX.png; returns the file names."""
     out.mkdir(parents=True, exist_ok=True)
     digits = max(6, len(str(count - 1)))
-    return _map(_write_png, [(config, seed, i, out, digits) for i in range(count)], workers)
-
-
-def _map(fn, jobs: list, workers: int) -> list:
-    if workers <= 1 or len(jobs) < 64:
-        return [fn(job) for job in jobs]
-    # fork: workers inherit the loaded fonts; results come back in order.
-    with get_context("fork").Pool(workers) as pool:
-        return pool.map(fn, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+    return fork_map(_write_png, [(config, seed, i, out, digits) for i in range(count)], workers)

@@ -316,7 +316,8 @@ class _Loop:
         self._save_last(state)
         self.log(
             f"epoch {record.epoch} phase {record.phase} lr {lr:g}: loss {train_loss:.4f} val_loss {val_loss:.4f} "
-            f"acc {scores.accuracy:.4f} char_acc {scores.char_accuracy:.4f} ({seconds:.0f}s, {record.images_per_second:.0f} img/s)"
+            f"acc {scores.accuracy:.4f} char_acc {scores.char_accuracy:.4f} "
+            f"({seconds:.0f}s, {record.images_per_second:.0f} img/s)"
         )
 
     def _train_epoch(self, state: RunState) -> tuple[float, int]:

@@ -1,0 +1,90 @@
+"""The bundled models, and what a model file says about itself: resolved and read here only.
+
+A bundled model is a name (`default`, `cnn_fast`, `general`) with files in assets/: NAME.onnx
+for reading captchas, NAME.pt for fine-tuning and export, NAME.md its card. Anything that is
+not a bundled name is a path. An exported ONNX file carries its description (model,
+charset, input, decoding scheme, preprocessing, card) as JSON under one metadata key; this
+module writes that description and reads it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from .charset import Charset
+from .preprocess import InputSpec
+
+ASSETS = Path(__file__).parent / "assets"
+ONNX_METADATA_KEY = "captcha_break"
+KINDS = {"onnx": ".onnx", "pt": ".pt"}
+# What preprocess.preprocess does, for readers of the file who do not use this package.
+PREPROCESSING = (
+    "first frame; transparency composited onto white; RGB (or L for 1 channel); "
+    "bilinear resize to width x height; CHW float32 = uint8 / 255"
+)
+
+
+def bundled_names() -> list[str]:
+    return sorted(p.stem for p in ASSETS.glob("*.onnx"))
+
+
+def resolve(source: str | os.PathLike, kind: str) -> Path:
+    """A bundled model's file of `kind` ("onnx" to read, "pt" to fine-tune or export), or
+    the path given. A path of either kind is taken as it is."""
+    suffix = KINDS[kind]
+    name = str(source)
+    bundled = ASSETS / f"{name}{suffix}"
+    if bundled.is_file():
+        return bundled
+    path = Path(source)
+    if path.is_file():
+        return path
+    if not path.suffix:
+        names = ", ".join(bundled_names()) or "none installed"
+        raise FileNotFoundError(f"no model {name!r}: not a file, and not a bundled model ({names})")
+    raise FileNotFoundError(f"no model at {path}")
+
+
+@dataclasses.dataclass
+class ModelInfo:
+    """What a model file says about itself."""
+
+    name: str
+    charset: Charset
+    input: InputSpec
+    scheme: str
+    meta: dict = dataclasses.field(default_factory=dict)
+    path: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "charset": self.charset.chars,
+            "input": {"height": self.input.height, "width": self.input.width, "channels": self.input.channels},
+            "scheme": self.scheme,
+            "meta": self.meta,
+        }
+
+
+def describe(info: ModelInfo, quantization: str = "none") -> dict[str, Any]:
+    """The description an exported file carries (written by export.py)."""
+    return {
+        "model_name": info.name,
+        "charset": info.charset.chars,
+        "input": dataclasses.asdict(info.input),
+        "scheme": info.scheme,
+        "preprocessing": PREPROCESSING,
+        "quantization": quantization,
+        "meta": info.meta,
+    }
+
+
+def info_from_description(data: dict[str, Any]) -> ModelInfo:
+    """The inverse of describe (read by recognizer.py)."""
+    return ModelInfo(
+        data["model_name"], Charset(data["charset"]), InputSpec(**data["input"]), data["scheme"], data.get("meta", {})
+    )
