@@ -1,5 +1,6 @@
 import base64
 import io
+import re
 
 import httpx
 import pytest
@@ -97,3 +98,17 @@ def test_real_server_on_loopback(tiny_model, png):
         response = httpx.post(f"{url}/predict", content=png, headers={"content-type": "image/png"}, timeout=10)
         assert response.status_code == 200
         assert_prediction(response.json())
+
+
+def test_docs_work_offline_and_describe_the_bodies(client):
+    page = client.get("/docs").text
+    assert "cdn." not in page and "https://" not in page.split("openapi.json")[0]
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assert assets and all(client.get(a).status_code == 200 for a in assets)  # served by the app itself
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]
+    assert {"multipart/form-data", "application/json", "image/*"} <= set(body)
+    assert body["application/json"]["schema"]["required"] == ["image"]
+    response = schema["paths"]["/predict"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert response["$ref"].endswith("PredictionOut")
+    assert "APIKeyHeader" in schema["components"]["securitySchemes"]

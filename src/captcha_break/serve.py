@@ -20,8 +20,11 @@ from pathlib import Path
 
 import h11
 import numpy as np
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -61,6 +64,38 @@ class ServeConfig:
 
 class BodyTimeout(Exception):
     """The client stopped sending its body."""
+
+
+class ImageBody(BaseModel):
+    """POST /predict as JSON."""
+
+    image: str = Field(description="the image file's bytes in base64 (a data: URL works too)")
+
+
+class ImagesBody(BaseModel):
+    """POST /predict/batch as JSON."""
+
+    images: list[str] = Field(description="image files in base64")
+
+
+class PredictionOut(BaseModel):
+    text: str = Field(description="what the model read")
+    confidence: float = Field(description="probability of the whole string")
+    char_probs: list[float] = Field(description="probability of each character of text")
+
+
+class BatchOut(BaseModel):
+    results: list[PredictionOut]
+
+
+def _body_doc(json_model: type[BaseModel], field: str, many: bool) -> dict:
+    """The three ways to send images, for the OpenAPI schema (/docs)."""
+    file = {"type": "string", "format": "binary"}
+    multipart = {"type": "object", "properties": {field: {"type": "array", "items": file} if many else file}, "required": [field]}
+    content = {"multipart/form-data": {"schema": multipart}, "application/json": {"schema": json_model.model_json_schema()}}
+    if not many:
+        content["image/*"] = {"schema": file}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 class MicroBatcher:
@@ -129,7 +164,18 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         yield
         await batcher.stop()
 
-    app = FastAPI(title="captcha_break", version=recognizer.info.meta.get("version", "1"), lifespan=lifespan)
+    # FastAPIOffline serves /docs' scripts itself: the docs work with no internet.
+    app = FastAPIOffline(title="captcha_break", version=recognizer.info.meta.get("version", "1"), lifespan=lifespan)
+    key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="needed when the server runs with --api-key")
+
+    def check_key(key: str | None = Security(key_header), authorization: str | None = Header(None)) -> None:
+        if config.api_key is None:
+            return
+        given = key or (authorization or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), config.api_key.encode()):
+            raise HTTPException(401, "missing or wrong API key (send it as X-API-Key)")
+
+    keyed = [Depends(check_key)]
     app.state.recognizer, app.state.config = recognizer, config
     app.add_middleware(TimedBody, timeout=config.body_timeout)
 
@@ -151,35 +197,30 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     async def health() -> dict:
         return {"status": "ok", "model": recognizer.info.name}
 
-    @app.get("/models")
-    async def models(request: Request) -> list[dict]:
-        _check_key(request, config)
+    @app.get("/models", dependencies=keyed)
+    async def models() -> list[dict]:
         info = recognizer.info.to_dict()
         info["accuracy"] = recognizer.info.meta.get("card", {}).get("accuracy", recognizer.info.meta.get("accuracy"))
         return [info]
 
-    @app.post("/predict", summary='Read one captcha: multipart field `file`, a raw image body, or JSON {"image": base64}')
+    @app.post(
+        "/predict", dependencies=keyed, response_model=PredictionOut, openapi_extra=_body_doc(ImageBody, "file", many=False),
+        summary='Read one captcha: multipart field `file`, a raw image body, or JSON {"image": base64}',
+    )  # fmt: skip
     async def predict(request: Request) -> dict:
-        _check_key(request, config)
         images = await _images_from_request(request, config, many=False)
         [result] = await batcher.submit(await decode(images))
         return result.to_dict()
 
-    @app.post("/predict/batch", summary='Read several: multipart fields `files`, or JSON {"images": [base64, ...]}')
+    @app.post(
+        "/predict/batch", dependencies=keyed, response_model=BatchOut, openapi_extra=_body_doc(ImagesBody, "files", many=True),
+        summary='Read several: multipart fields `files`, or JSON {"images": [base64, ...]}',
+    )  # fmt: skip
     async def predict_batch(request: Request) -> dict:
-        _check_key(request, config)
         images = await _images_from_request(request, config, many=True)
         return {"results": [r.to_dict() for r in await batcher.submit(await decode(images))]}
 
     return app
-
-
-def _check_key(request: Request, config: ServeConfig) -> None:
-    if config.api_key is None:
-        return
-    given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), config.api_key.encode()):
-        raise HTTPException(401, "missing or wrong API key (send it as X-API-Key)")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -230,19 +271,19 @@ async def _multipart_images(request: Request, config: ServeConfig, field: str) -
 
 
 def _json_images(body: bytes, many: bool) -> list[bytes]:
+    model = ImagesBody if many else ImageBody
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise HTTPException(400, f"body is not valid JSON: {err}") from err
+        payload = model.model_validate_json(body)
+    except ValidationError as err:
+        problem = err.errors()[0]
+        where = ".".join(str(p) for p in problem.get("loc", ())) or "body"
+        if problem["type"] == "json_invalid":
+            raise HTTPException(400, f"body is not valid JSON: {problem['msg']}") from None
+        shape = '{"images": [base64, ...]}' if many else '{"image": base64}'
+        raise HTTPException(400, f"JSON body needs {shape}: {where}: {problem['msg']} (base64 strings)") from None
     except RecursionError:  # nested thousands deep: no request of ours looks like that
         raise HTTPException(400, "body is not valid JSON: nested too deep") from None
-    key = "images" if many else "image"
-    if not isinstance(payload, dict) or key not in payload:
-        raise HTTPException(400, f'JSON body needs "{key}": ' + ("[base64, ...]" if many else "base64"))
-    values = payload[key] if many else [payload[key]]
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise HTTPException(400, f'"{key}" must hold base64 strings')
-    return [_b64(v) for v in values]
+    return [_b64(v) for v in (payload.images if many else [payload.image])]
 
 
 def _b64(text: str) -> bytes:
