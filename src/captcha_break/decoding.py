@@ -1,9 +1,7 @@
 """Greedy decoding of model outputs into text, in NumPy so that inference needs no torch.
 
-Every model returns scores of shape (B, T, C) over the classes of a `Charset`. What T
-means depends on the model's decoding scheme:
-- "ctc": T time steps; collapse repeats, then drop blanks (class 0).
-- "positions": T character slots (one softmax head each); drop the empty class 0.
+Every model returns scores of shape (B, T, C) over the classes of a `Charset`; which
+steps emit a character is the model's decoding scheme's rule (schemes.py).
 """
 
 from __future__ import annotations
@@ -13,8 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .charset import BLANK, Charset
-
-SCHEMES = ("ctc", "positions")
+from .schemes import get_scheme
 
 
 @dataclass
@@ -36,22 +33,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def keep_mask(best: np.ndarray, scheme: str) -> np.ndarray:
-    """(B, T) best classes -> (B, T) mask of the steps that emit a character."""
-    if scheme == "ctc":
-        repeated = np.zeros_like(best, dtype=bool)
-        repeated[:, 1:] = best[:, 1:] == best[:, :-1]
-        return (best != BLANK) & ~repeated
-    if scheme == "positions":
-        return best != BLANK
-    raise ValueError(f"unknown decoding scheme {scheme!r}; expected one of {SCHEMES}")
-
-
 def greedy_decode(probs: np.ndarray, charset: Charset, scheme: str) -> list[Prediction]:
     """(B, T, C) class probabilities -> one `Prediction` per row."""
     best = probs.argmax(axis=-1)  # (B, T)
     best_p = np.take_along_axis(probs, best[..., None], axis=-1)[..., 0]  # (B, T)
-    keep = keep_mask(best, scheme)
+    keep = get_scheme(scheme).keep(best)
     # The whole string's confidence is the product over every step, the blanks and
     # empty slots included: a doubtful blank can hide a character just as well.
     confidence = np.exp(np.log(np.clip(best_p, 1e-12, 1.0)).sum(axis=1))

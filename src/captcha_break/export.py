@@ -22,6 +22,7 @@ from onnx import numpy_helper
 from .assets import ONNX_METADATA_KEY, ModelInfo, describe
 from .checkpoint import load_checkpoint
 from .config import WEIGHT_FORMATS
+from .schemes import get_scheme
 
 OPSET = 17
 
@@ -42,7 +43,7 @@ def export_onnx(
     model = ckpt.build("cpu")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    dynamic = {0: "batch", 3: "width"} if model.scheme == "ctc" else {0: "batch"}
+    dynamic = {0: "batch", 3: "width"} if get_scheme(model.scheme).variable_width else {0: "batch"}
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "model.onnx"
         with warnings.catch_warnings():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -20,7 +19,8 @@ from torch import nn
 from .assets import resolve
 from .charset import Charset
 from .checkpoint import Checkpoint, load_checkpoint
-from .models import with_channels
+from .models import ModelConfig, scheme_of, with_channels
+from .schemes import get_scheme
 
 
 def resolve_checkpoint(source: str | os.PathLike) -> Path:
@@ -47,13 +47,14 @@ def choose_charset(source: Charset, labels_charset: Charset, given: Charset | No
     return source if set(labels_charset.chars) <= set(source.chars) else labels_charset
 
 
-def finetune_config(source: Checkpoint, charset: Charset, max_len: int, width: int | None, channels: int | None = None) -> Any:
+def finetune_config(source: Checkpoint, charset: Charset, width: int | None, channels: int | None = None) -> ModelConfig:
+    """The pretrained model's config for `charset`, at another width or colour mode if asked."""
     config = dataclasses.replace(source.config, num_classes=charset.num_classes)
     if channels:
         config = with_channels(config, channels)  # load_pretrained converts the first convolution
-    if hasattr(config, "positions") and max_len > config.positions:
-        raise ValueError(f"labels of {max_len} characters, but {source.model_name} has {config.positions} heads")
-    if width and source.config.__class__.__name__ == "CRNNConfig":
+    if width and width != config.width:
+        if not get_scheme(scheme_of(source.model_name)).variable_width:
+            raise ValueError(f"{source.model_name} reads one input size ({config.width} wide): it cannot be widened")
         config = dataclasses.replace(config, width=width)  # convolutions and GRUs read any width
     return config
 

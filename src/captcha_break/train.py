@@ -48,6 +48,7 @@ from .metrics import Scores, score
 from .models import build_model, default_config, with_channels
 from .preprocess import InputSpec
 from .report import write_report
+from .schemes import get_scheme
 from .synth import SynthConfig, draw_arrays, draw_arrays_cached, parse_length
 from .tensorboard import EpochBoard
 
@@ -452,7 +453,7 @@ def _prepare_finetune(config: TrainConfig, log) -> tuple[object, InputSpec, Data
     given = Charset(config.chars) if config.chars else None
     data = _load_data(config, spec, given or (None if config.data else source.charset), log)
     data.charset = choose_charset(source.charset, data.charset, given)
-    model_config = finetune_config(source, data.charset, data.max_len, config.input_width, config.channels)
+    model_config = finetune_config(source, data.charset, config.input_width, config.channels)
     log(f"fine-tuning {config.init} ({source.model_name}); charset {data.charset.chars!r}")
     return model_config, spec, data
 
@@ -618,37 +619,35 @@ def _plain(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-def ctc_frames_needed(label: str) -> int:
-    """CTC emits a label of n characters in n frames, plus a blank between each repeat."""
-    return len(label) + sum(a == b for a, b in zip(label, label[1:]))
-
-
 def check_label_fit(model, data: DataBundle) -> None:
-    """Refuse labels the model cannot emit, before training (CTC would learn nothing from
-    them at zero loss, zero_infinity hiding it)."""
-    if model.scheme != "ctc":
-        return
-    config = model.config
-    _, frames = config.convs.output_size(config.height, config.width)
+    """Refuse labels the model cannot emit, before training: CTC would learn nothing from
+    them at zero loss (zero_infinity hides it), a multi-head model has no head for them."""
+    scheme, slots = get_scheme(model.scheme), model.config.slots()
+    unit = "CTC frames" if scheme.variable_width else "character heads"
     if data.folder is None:
-        # Synthetic labels are random: a repeat costs a frame now and then, which CTC's
-        # zero_infinity absorbs; labels longer than the frames would never be read.
-        if data.max_len > frames:
+        # Synthetic labels are random: a repeat costs a CTC frame now and then, which
+        # zero_infinity absorbs; labels longer than the output steps would never be read.
+        if data.max_len > slots:
             raise ValueError(
-                f"labels of {data.max_len} characters need at least {data.max_len} CTC frames, but the model has "
-                f"{frames} at input width {config.width}: widen --input-size"
+                f"labels of {data.max_len} characters need at least {data.max_len} {unit}, but the model has {slots} "
+                f"at input width {model.config.width}: widen --input-size"
             )
         return
     folder = data.folder
     too_long = [
-        f"{name} ({label!r} needs {ctc_frames_needed(label)})"
+        f"{name} ({label!r} needs {scheme.slots_needed(label)})"
         for name, label in zip(folder.names or folder.labels, folder.labels)
-        if ctc_frames_needed(label) > frames
+        if scheme.slots_needed(label) > slots
     ]
     if too_long:
+        hint = (
+            f"widen --input-size, about {model.config.width // slots} pixels a frame"
+            if scheme.variable_width
+            else "a CRNN reads any length"
+        )
         raise ValueError(
-            f"{len(too_long)} labels need more CTC frames than the model's {frames} at input width {config.width} "
-            f"(widen --input-size, about {config.width // frames} pixels a frame): " + ", ".join(too_long[:5])
+            f"{len(too_long)} labels need more {unit} than the model's {slots} at input width {model.config.width} "
+            f"({hint}): " + ", ".join(too_long[:5])
         )
 
 

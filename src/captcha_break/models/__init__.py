@@ -11,13 +11,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from torch import nn
 
 from .blocks import ConvStackConfig
 from .cnn import CNNConfig, MultiHeadCNN
 from .crnn import CRNN, TUTORIAL_POOLS, CRNNConfig
+
+
+class ModelConfig(Protocol):
+    """What every model's config has: the classes, the input size, the convolutions."""
+
+    num_classes: int
+    height: int
+    width: int
+    convs: ConvStackConfig
+
+    def slots(self) -> int:
+        """How many output steps the model has (CTC frames, or character heads)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,11 @@ def _crnn_lite(num_classes: int, max_len: int) -> CRNNConfig:
     return CRNNConfig(num_classes=num_classes, convs=LITE_CONVS)
 
 
+def scheme_of(name: str) -> str:
+    """The decoding scheme ("ctc" or "positions") of the model registered as `name`."""
+    return _entry(name).cls.scheme
+
+
 def model_names() -> list[str]:
     return sorted(MODELS)
 
@@ -91,28 +108,28 @@ def _entry(name: str) -> ModelEntry:
     return MODELS[name]
 
 
-def default_config(name: str, num_classes: int, max_len: int, **overrides: Any) -> Any:
+def default_config(name: str, num_classes: int, max_len: int, **overrides: Any) -> ModelConfig:
     """The registered config of `name`, with top-level fields replaced by `overrides`."""
     config = _entry(name).make_config(num_classes, max_len)
     return dataclasses.replace(config, **overrides) if overrides else config
 
 
-def with_channels(config: Any, channels: int) -> Any:
+def with_channels(config: ModelConfig, channels: int) -> ModelConfig:
     """`config` reading `channels` input channels (1: grayscale, 3: RGB)."""
     if channels not in (1, 3):
         raise ValueError(f"input channels must be 1 (grayscale) or 3 (RGB), not {channels}")
     return dataclasses.replace(config, convs=dataclasses.replace(config.convs, in_channels=channels))
 
 
-def build_model(name: str, config: Any) -> nn.Module:
+def build_model(name: str, config: ModelConfig) -> nn.Module:
     return _entry(name).cls(config)
 
 
-def config_to_dict(config: Any) -> dict:
+def config_to_dict(config: ModelConfig) -> dict:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(name: str, data: dict) -> Any:
+def config_from_dict(name: str, data: dict) -> ModelConfig:
     """Inverse of config_to_dict for the config class registered under `name`."""
     return _from_dict(_entry(name).config_cls, data)
 
@@ -151,5 +168,7 @@ __all__ = [
     "config_to_dict",
     "default_config",
     "model_names",
+    "ModelConfig",
+    "scheme_of",
     "register",
 ]

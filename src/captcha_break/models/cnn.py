@@ -19,6 +19,10 @@ class CNNConfig:
     convs: ConvStackConfig = field(default_factory=ConvStackConfig)
     dropout: float = 0.0
 
+    def slots(self) -> int:
+        """Output steps: one head a character."""
+        return self.positions
+
 
 class MultiHeadCNN(nn.Module):
     """(B, C, H, W) -> logits (B, positions, num_classes)."""

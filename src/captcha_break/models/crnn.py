@@ -24,6 +24,10 @@ class CRNNConfig:
     rnn_layers: int = 2
     dropout: float = 0.0
 
+    def slots(self) -> int:
+        """Output steps (CTC frames) at the training width."""
+        return self.convs.output_size(self.height, self.width)[1]
+
 
 class CRNN(nn.Module):
     """(B, C, H, W) -> logits (B, T, num_classes), T = W' of the feature map."""

@@ -1,0 +1,94 @@
+"""Decoding schemes: how a model's outputs become text, and everything that follows from it.
+
+A model's output is (B, T, classes). What T means is its scheme:
+- "ctc": T time steps along the image's width (CRNN). Repeats collapse and blanks (class 0)
+  drop; CTC loss; any input width works, so export keeps the width dynamic and fine-tuning
+  may widen the input; a label needs one frame a character plus one between repeats.
+- "positions": T character slots, one softmax head each (the multi-head CNN). Class 0 is
+  "no character"; per-slot cross-entropy; the input size is fixed; a label needs one slot
+  a character.
+Each scheme is one object holding all of that, found by the name models, checkpoints and
+ONNX files carry. torch is imported only by `loss`, so reading captchas never needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from .charset import BLANK
+
+if TYPE_CHECKING:
+    import torch
+
+
+class Scheme(Protocol):
+    name: str
+    variable_width: bool  # the input may be wider than trained: the width is a time axis
+
+    def keep(self, best: np.ndarray) -> np.ndarray:
+        """(B, T) best classes -> (B, T) mask of the steps that emit a character."""
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Mean loss of a batch: logits (B, T, C) fp32, targets (B, L) 0-padded, lengths (B,)."""
+
+    def slots_needed(self, label: str) -> int:
+        """Output steps the model needs to emit `label`."""
+
+
+@dataclass(frozen=True)
+class CTC:
+    name: str = "ctc"
+    variable_width: bool = True
+
+    def keep(self, best: np.ndarray) -> np.ndarray:
+        repeated = np.zeros_like(best, dtype=bool)
+        repeated[:, 1:] = best[:, 1:] == best[:, :-1]
+        return (best != BLANK) & ~repeated
+
+    def loss(self, logits, targets, lengths):
+        import torch
+        import torch.nn.functional as F
+
+        log_probs = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C) as ctc_loss wants
+        frames = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long)
+        # zero_infinity: a label longer than the frames gives inf, which must not poison the
+        # batch; such labels are refused before training (train.check_label_fit), this is
+        # the last guard.
+        return F.ctc_loss(log_probs, targets, frames, lengths, blank=BLANK, zero_infinity=True)
+
+    def slots_needed(self, label: str) -> int:
+        # n frames for n characters, plus a blank between each repeat (CTC collapses them)
+        return len(label) + sum(a == b for a, b in zip(label, label[1:]))
+
+
+@dataclass(frozen=True)
+class Positions:
+    name: str = "positions"
+    variable_width: bool = False
+
+    def keep(self, best: np.ndarray) -> np.ndarray:
+        return best != BLANK
+
+    def loss(self, logits, targets, lengths):
+        import torch.nn.functional as F
+
+        slots = logits.shape[1]
+        if targets.shape[1] > slots:
+            raise ValueError(f"labels of {targets.shape[1]} characters but the model has {slots} heads")
+        padded = F.pad(targets, (0, slots - targets.shape[1]), value=BLANK)  # (B, slots): "no character"
+        return F.cross_entropy(logits.flatten(0, 1), padded.flatten())
+
+    def slots_needed(self, label: str) -> int:
+        return len(label)
+
+
+SCHEMES: dict[str, Scheme] = {s.name: s for s in (CTC(), Positions())}
+
+
+def get_scheme(name: str) -> Scheme:
+    if name not in SCHEMES:
+        raise ValueError(f"unknown decoding scheme {name!r}; expected one of {', '.join(SCHEMES)}")
+    return SCHEMES[name]
