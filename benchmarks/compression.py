@@ -19,9 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import add_update_option, write_results  # noqa: E402
 
-from captcha_break.evaluate import evaluate, fresh_samples  # noqa: E402
+from captcha_break.evaluate import evaluate  # noqa: E402
 from captcha_break.export import export_onnx  # noqa: E402
 from captcha_break.recognizer import Recognizer  # noqa: E402
+from captcha_break.sources import fresh_samples  # noqa: E402
 from captcha_break.synth import SynthConfig  # noqa: E402
 
 VARIANTS = {"fp32": {}, "fp16 weights": {"weights": "fp16"}, "int8 weights": {"weights": "int8"},

@@ -21,11 +21,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import add_update_option, write_results  # noqa: E402
 
-from captcha_break.evaluate import evaluate, fresh_samples  # noqa: E402
+from captcha_break.evaluate import evaluate  # noqa: E402
 from captcha_break.folders import Samples  # noqa: E402
 from captcha_break.metrics import score  # noqa: E402
 from captcha_break.preprocess import InputSpec  # noqa: E402
 from captcha_break.recognizer import Recognizer  # noqa: E402
+from captcha_break.sources import fresh_samples  # noqa: E402
 from captcha_break.synth import SynthConfig, draw, draw_arrays  # noqa: E402
 
 

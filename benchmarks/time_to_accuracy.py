@@ -23,10 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import add_update_option, results_dir, write_results  # noqa: E402
 
-from captcha_break.evaluate import evaluate, fresh_samples  # noqa: E402
+from captcha_break.evaluate import evaluate  # noqa: E402
 from captcha_break.recognizer import Recognizer  # noqa: E402
+from captcha_break.runfolder import read_log  # noqa: E402
+from captcha_break.sources import fresh_samples  # noqa: E402
 from captcha_break.synth import SynthConfig  # noqa: E402
-from captcha_break.train import read_log  # noqa: E402
 
 # The 15-minute recipe; the README's figures come from it. At 96x48 the CRNN trains 1.8x faster
 # than at 128x64 (340 against 200 images/s here), which buys a fourth epoch on a larger set within

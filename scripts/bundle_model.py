@@ -22,11 +22,12 @@ from pathlib import Path
 from captcha_break.assets import ASSETS
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
 from captcha_break.config import WEIGHT_FORMATS
-from captcha_break.evaluate import evaluate, fresh_samples
+from captcha_break.evaluate import evaluate
 from captcha_break.export import export_onnx
 from captcha_break.recognizer import Recognizer
+from captcha_break.runfolder import read_log
+from captcha_break.sources import fresh_samples
 from captcha_break.synth import SynthConfig
-from captcha_break.train import read_log
 
 
 def measure(model: Path, count: int) -> dict:

@@ -7,8 +7,9 @@ import sys
 import pytest
 
 from captcha_break.assets import ASSETS
-from captcha_break.evaluate import evaluate, fresh_samples
+from captcha_break.evaluate import evaluate
 from captcha_break.recognizer import Recognizer
+from captcha_break.sources import fresh_samples
 from captcha_break.synth import SynthConfig
 
 BUNDLED = ["default", "cnn_fast"]

@@ -97,10 +97,12 @@ def test_user_errors_are_clear(workspace, capsys):
 
 
 def test_train_help_names_every_registered_model_and_bad_names_are_clear(workspace, capsys):
-    from captcha_break.cli import MODEL_HELP
-    from captcha_break.models import model_names
+    from captcha_break.models import MODELS
 
-    assert all(name in MODEL_HELP for name in model_names())
+    assert main(["models"]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"{name:<10} {entry.about}" in listed for name, entry in MODELS.items())  # the registry's own words
+    assert "default" in listed.split("bundled models")[1]
     assert main(["train", "--model", "resnet", "--out", str(workspace / "bad"), "--dry-run"]) == 2
     assert "unknown model 'resnet'" in capsys.readouterr().err
 

@@ -119,16 +119,16 @@ def test_augment_preview_shows_each_image_then_its_variants(shared_datasets, tmp
 
 
 def test_synthetic_captchas_mix_into_a_folders_epochs(shared_datasets, tmp_path):
-    from captcha_break.train import _folder_data, _set_epoch
+    from captcha_break.sources import set_epoch, training_data
 
     folder = digits_subset(shared_datasets, tmp_path, n=40)
     config = TrainConfig(data=str(folder), mix_synthetic=12, val_split=0.1, test_split=0.1, workers=0)
     messages = []
-    data = _folder_data(config, InputSpec(64, 128, 1), None, messages.append)
+    data = training_data(config, InputSpec(64, 128, 1), None, messages.append)
     assert len(data.train) == 32 + 12
     assert "mixing 12 fresh synthetic captchas into each epoch's 32 images" in messages
     mixed = [data.train[i] for i in range(32, 44)]
     assert all(len(label) == 4 and label.isdigit() for _, label in mixed)  # the folder's charset and length
     assert mixed[0][0].shape == (1, 64, 128)
-    _set_epoch(data.train, 1)
+    set_epoch(data.train, 1)
     assert [data.train[i][1] for i in range(32, 44)] != [label for _, label in mixed]  # fresh each epoch

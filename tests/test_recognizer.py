@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_break.evaluate import fresh_samples
 from captcha_break.export import export_onnx
 from captcha_break.preprocess import ImageError
 from captcha_break.recognizer import Prediction, Recognizer
+from captcha_break.sources import fresh_samples
 from captcha_break.synth import SynthConfig
 
 

@@ -5,6 +5,7 @@ import errno
 import pytest
 from PIL import Image
 
+from captcha_break import sources
 from captcha_break import train as train_module
 from captcha_break.charset import Charset
 from captcha_break.checkpoint import load_checkpoint
@@ -31,7 +32,7 @@ def labeled_folder(folder, labels, size=(120, 40)):
 
 def test_an_unwritable_run_folder_fails_before_any_work(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("not a folder")
-    monkeypatch.setattr(train_module, "_prepare", lambda *a: pytest.fail("data was prepared"))
+    monkeypatch.setattr(train_module, "prepare", lambda *a: pytest.fail("data was prepared"))
     with pytest.raises(ValueError, match="cannot write the run to"):
         train(tiny(tmp_path, out=str(tmp_path / "file" / "run")), **QUIET)
 
@@ -103,7 +104,7 @@ def test_a_bad_label_rule_is_one_line(tmp_path, capsys):
 
 def test_fonts_are_checked_before_the_data_is_read(tmp_path, monkeypatch, symbol_font):
     folder = labeled_folder(tmp_path / "data", ["1234"] * 12)
-    monkeypatch.setattr(train_module, "load_folder", lambda *a, **k: pytest.fail("the folder was read"))
+    monkeypatch.setattr(sources, "load_folder", lambda *a, **k: pytest.fail("the folder was read"))
     config = tiny(tmp_path, data=str(folder), mix_synthetic=8, fonts=(str(symbol_font),))
     with pytest.raises(ValueError, match="no glyph"):
         train(config, **QUIET)

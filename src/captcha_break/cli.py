@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -14,9 +13,6 @@ from .config import WEIGHT_FORMATS, TrainConfig
 from .fonts import find_fonts
 from .preprocess import ImageError
 from .synth import STYLES, SynthConfig, parse_length
-
-MODEL_HELP = "cnn or crnn (the tutorial's), crnn_fast, crnn_lite or cnn_fast (CPU-fast); default crnn"
-
 
 # Which install extra brings a module that a command imports on demand.
 EXTRAS = {
@@ -76,9 +72,9 @@ def _add_synth_options(p: argparse.ArgumentParser) -> None:
 
 
 def _synth_config(args, chars: str | None = None) -> SynthConfig:
-    low, high = parse_length(args.length)
-    width, height = args.size
-    return SynthConfig(args.chars or chars or DEFAULT_CHARS, low, high, width, height, args.style, find_fonts(args.font))
+    return SynthConfig.from_options(
+        args.chars or chars or DEFAULT_CHARS, args.length, args.size, args.style, find_fonts(args.font)
+    )
 
 
 def cmd_generate(args) -> int:
@@ -90,6 +86,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .distributed import launched
     from .train import train
 
     fields = _train_fields(args)
@@ -114,14 +111,14 @@ def cmd_train(args) -> int:
         print(f"captcha-break: the last good checkpoint is in {config.out}: free space, then --resume", file=sys.stderr)
         return 1
     except RuntimeError as err:
-        if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        rank, size = launched()
+        if size == 1:
             raise
         # A peer that died or stopped answering surfaces as a backend error on the others.
-        rank = os.environ.get("RANK")
         print(f"captcha-break: error: rank {rank}: the distributed run failed: {err}", file=sys.stderr)
         print("captcha-break: the last finished epoch is in --out; start again with --resume", file=sys.stderr)
         return 1
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
+    if launched()[0] == 0:  # under torchrun, rank 0 speaks for the run
         print(f"best model: {result.best_path}")
     return 0
 
@@ -203,22 +200,17 @@ def default_base() -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import evaluate, fresh_samples
-    from .folders import load_folder
+    from .evaluate import evaluate
     from .recognizer import Recognizer
+    from .sources import labeled_samples
 
     recognizer = Recognizer.load(args.model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",))
     recognizer.batch_size = args.batch_size
     spec, charset = recognizer.spec, recognizer.info.charset
-    if args.data:
-        loaded = load_folder(args.data, spec, args.label_rule, charset, fold_case=args.fold_case, workers=args.workers)
-        for name, reason in loaded.skipped:
-            print(f"skipped {name}: {reason}", file=sys.stderr)
-        samples = loaded.samples
-    else:
-        samples = fresh_samples(spec, args.count, args.seed, _synth_config(args, charset.chars), args.workers)
-        if args.fold_case:
-            samples.labels = [label.upper() for label in samples.labels]
+    samples = labeled_samples(
+        spec, _synth_config(args, charset.chars), args.data, args.count or 0, args.seed, args.label_rule, charset,
+        args.fold_case, args.workers,
+    )  # fmt: skip
     result = evaluate(recognizer, samples, progress=not args.json)
     if args.plot:
         from .evaluate import errors_first
@@ -271,7 +263,7 @@ def cmd_plot(args) -> int:
         titles = [t for label in labels for t in [label] + ["augmented"] * variants]
         plots.plot_samples(shown, titles, args.out, cols=1 + variants)
     elif args.what == "curves":
-        from .train import read_log
+        from .runfolder import read_log
 
         plots.plot_curves(read_log(args.source), args.out)
     elif args.what == "model":
@@ -281,24 +273,13 @@ def cmd_plot(args) -> int:
 
 
 def _sample_pixels(args):
-    """--count images: the first of the folder SOURCE, else fresh synthetic captchas."""
-    if args.source:
-        from .folders import load_folder
-        from .preprocess import InputSpec
+    """--count images: the first of the folder SOURCE, else drawn synthetic captchas."""
+    from .preprocess import InputSpec
+    from .sources import preview_samples
 
-        width, height = args.size
-        samples = load_folder(args.source, InputSpec(height, width, 3), use_cache=False, limit=args.count).samples
-        return samples.pixels[: args.count], samples.labels[: args.count]
-    import numpy as np
-
-    from .preprocess import InputSpec, to_pixels
-    from .synth import draw
-
-    # Styles whose images vary in size ("lines", "broad") are shown at --size, padded.
     width, height = args.size
-    spec = InputSpec(height, width, 3, fit="pad")
-    drawn = [draw(_synth_config(args), args.seed, i) for i in range(args.count)]
-    return np.stack([to_pixels(im, spec) for im, _ in drawn]), [label for _, label in drawn]
+    samples = preview_samples(InputSpec(height, width, 3), _synth_config(args), args.source, args.count, args.seed)
+    return samples.pixels, samples.labels
 
 
 def _plot_model(args, plots) -> None:
@@ -358,6 +339,22 @@ def cmd_label(args) -> int:
     return 0
 
 
+def cmd_models(_args) -> int:
+    """The architectures `train --model` takes (from the registry), and the bundled models."""
+    from .assets import ASSETS, bundled_names
+    from .models import MODELS
+
+    print("architectures (train --model NAME):")
+    for name, entry in sorted(MODELS.items()):
+        print(f"  {name:<10} {entry.about}")
+    print("bundled models (--model NAME, train --init NAME):")
+    for name in bundled_names():
+        card = ASSETS / f"{name}.md"
+        first = card.read_text().splitlines()[0].lstrip("# ") if card.exists() else ""
+        print(f"  {name:<10} {first}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="captcha-break", description="Learn to read text captchas.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -410,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="FILE", help="write the results to FILE.csv or FILE.jsonl (file, text, confidence) instead of stdout"
     )
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("models", help="list the model architectures and the bundled models")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("label", help="label a folder of captchas in the browser, the model's guesses pre-filled")
     p.add_argument("folder", help="folder of captcha images; the labels go to FOLDER/labels.csv")

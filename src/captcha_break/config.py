@@ -30,7 +30,7 @@ def option(default: Any, help: str, *, choices: tuple | None = None, metavar: st
 
 @dataclass
 class TrainConfig:
-    model: str = option("crnn", "model name: cnn or crnn (the tutorial's), crnn_lite, crnn_fast or cnn_fast (CPU-fast)")
+    model: str = option("crnn", "the architecture: a name that `captcha-break models` lists")
     out: str = option("runs/crnn", "run folder: best.pt, last.pt, log.csv, config.json")
     # Data: synthetic captchas unless `data` names a folder of labeled images.
     data: str | None = option(None, "folder of labeled images (default: synthetic captchas drawn on the fly)")

@@ -41,6 +41,11 @@ class World:
 SINGLE = World()  # one process: what every run is without torchrun
 
 
+def launched() -> tuple[int, int]:
+    """(rank, world size) as torchrun set them for this process; (0, 1) without torchrun."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def join(device_name: str = "auto", timeout_s: float = 600) -> tuple[World, torch.device]:
     """The world this process belongs to (joining its process group) and its device."""
     size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -11,9 +11,7 @@ from tqdm import tqdm
 
 from .folders import Samples
 from .metrics import Scores, score
-from .preprocess import InputSpec
 from .recognizer import Recognizer
-from .synth import SynthConfig, draw_arrays
 
 
 @dataclass
@@ -63,9 +61,3 @@ def errors_first(truths: list[str], preds: list[str], count: int) -> list[int]:
     wrong = [i for i, (t, p) in enumerate(zip(truths, preds)) if t != p]
     right = [i for i, (t, p) in enumerate(zip(truths, preds)) if t == p]
     return (wrong + right)[:count]
-
-
-def fresh_samples(spec: InputSpec, count: int, seed: int | str, synth: SynthConfig, workers: int = 2) -> Samples:
-    """`count` captchas of stream `seed`, at the model's input size."""
-    pixels, labels = draw_arrays(synth, spec, seed, count, workers=workers)
-    return Samples(pixels, labels, [f"{label}_{i:06d}" for i, label in enumerate(labels)])

@@ -256,6 +256,6 @@ def create_label_app(session: LabelingSession, order: str = "confidence") -> Fas
 
     @app.get("/api/progress")
     def progress() -> dict:
-        return session.progress()
+        return {**session.progress(), "order": order}
 
     return app

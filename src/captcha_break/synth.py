@@ -60,6 +60,12 @@ class SynthConfig:
     style: str = "v07"
     fonts: tuple[str, ...] = ()
 
+    @classmethod
+    def from_options(cls, chars: str, length: str, size: tuple[int, int], style: str, fonts: tuple[str, ...] = ()) -> SynthConfig:
+        """From the options users give: length "N" or "MIN-MAX", size (width, height)."""
+        low, high = parse_length(length)
+        return cls(chars, low, high, size[0], size[1], style, fonts)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "fonts", tuple(self.fonts))  # a list from a checkpoint's JSON-like config
         if self.style == "broad" and not self.fonts:

@@ -16,84 +16,39 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import csv
 import dataclasses
 import math
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, DataLoader
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment
 from .auto import epochs_within
-from .charset import DEFAULT_CHARS, Charset
+from .charset import Charset
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .config import RENAMED, SCHEDULES, TrainConfig
+from .config import SCHEDULES, TrainConfig
 from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset
 from .decoding import greedy_decode
 from .device import autocast, pick_precision
 from .distributed import SINGLE, World, gather, join, leave, main_first, sum_over_ranks, wrap
-from .finetune import choose_charset, finetune_config, load_pretrained, pretrained
-from .folders import Samples, describe, load_folder, split_indices
-from .fonts import check_font
-from .labels import scan_folder
+from .finetune import load_pretrained, pretrained
+from .folders import Samples
 from .losses import compute_loss
 from .metrics import Scores, score
-from .models import build_model, default_config, with_channels
-from .preprocess import InputSpec
+from .models import build_model
+from .prepare import apply_dry_run, check_fonts, check_label_fit, prepare
 from .report import write_report
-from .schemes import get_scheme
-from .synth import SynthConfig, draw_arrays, draw_arrays_cached, parse_length
+from .runfolder import EpochRecord, RunState, append_log, check_writable, resumed_config, trim_log
+from .sources import DataBundle, set_epoch
 from .tensorboard import EpochBoard
 
-LOG_FIELDS = [
-    "epoch",
-    "phase",
-    "lr",
-    "train_loss",
-    "val_loss",
-    "accuracy",
-    "char_accuracy",
-    "seconds",
-    "images_per_second",
-    "elapsed",
-]
 SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    phase: int
-    lr: float
-    train_loss: float
-    val_loss: float
-    accuracy: float
-    char_accuracy: float
-    seconds: float
-    images_per_second: float
-    elapsed: float  # wall time since the run began, data preparation included
-
-    def row(self) -> dict:
-        return {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()}
-
-
-@dataclass
-class RunState:
-    """Where the recipe stands; stored in last.pt so a run can resume."""
-
-    epoch: int = 0  # epochs finished, both phases together
-    phase: int = 0
-    phase_epochs: int = 0
-    best_loss: float = math.inf
-    bad_epochs: int = 0
-    elapsed: float = 0.0  # wall seconds spent by the run before this process
 
 
 @dataclass
@@ -102,16 +57,6 @@ class TrainResult:
     history: list[EpochRecord] = field(default_factory=list)
     best_scores: Scores | None = None
     test_report: dict | None = None
-
-
-@dataclass
-class DataBundle:
-    train: torch.utils.data.Dataset
-    val: Samples
-    charset: Charset
-    max_len: int
-    test: Samples | None = None
-    folder: Samples | None = None  # every labeled image of a folder (None: synthetic data)
 
 
 def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
@@ -143,13 +88,13 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
         stale.unlink()
     saved = load_checkpoint(last) if resume else None
     if saved is not None:
-        config = _resumed_config(config, saved, log)
+        config = resumed_config(config, saved, log)
     check_fonts(config)
-    _apply_dry_run(config)
+    apply_dry_run(config)
     config.precision = pick_precision(config.precision, device)  # recorded resolved, in the checkpoint
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     with main_first(world):  # rank 0 fills the data caches, the others read them
-        model_config, spec, data = _prepare(config, saved, log)
+        model_config, spec, data = prepare(config, saved, log)
     # channels_last: measured 30% faster convolutions on a 2-core CPU (benchmarks/).
     model = build_model(config.model, model_config).to(device, memory_format=torch.channels_last)
     check_label_fit(model, data)
@@ -170,7 +115,7 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
         optimizer.load_state_dict(saved.train_state["optimizer"])
         log(f"resuming {out} after epoch {state.epoch} (phase {state.phase})")
     if world.main:
-        _trim_log(out / "log.csv", state.epoch)
+        trim_log(out / "log.csv", state.epoch)
     if config.time_budget > 0 and not saved:  # before the config is stored: a resume keeps the plan
         _fit_to_budget(config, model, data, device, started, log)
     if world.main:  # the run's config as a file a user can read and reuse (train --config)
@@ -279,7 +224,7 @@ class _Loop:
 
     def _epoch(self, state: RunState) -> None:
         start = time.perf_counter()
-        _set_epoch(self.data.train, state.epoch)
+        set_epoch(self.data.train, state.epoch)
         train_loss, seen = self._train_epoch(state)
         train_seconds = time.perf_counter() - start
         _sync_buffers(self.model, self.world)  # BatchNorm statistics as rank 0 has them
@@ -312,7 +257,7 @@ class _Loop:
         else:
             state.bad_epochs += 1
         if self.world.main:
-            _append_log(self.out / "log.csv", record)
+            append_log(self.out / "log.csv", record)
             self.board.epoch(record, self.data.val.pixels, self.data.val.labels, preds)
         self._save_last(state)
         self.log(
@@ -428,110 +373,10 @@ def _log_world(world: World, config: TrainConfig, log) -> None:
         )
 
 
-def _prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[object, InputSpec, DataBundle]:
-    """Model config, its input spec and the data, consistent with each other."""
-    if saved is not None:
-        return saved.config, saved.input, _load_data(config, saved.input, saved.charset, log)
-    if config.init:
-        return _prepare_finetune(config, log)
-    # The input size does not depend on the charset, so it is known before the data.
-    spec = dataclasses.replace(_input_spec(_model_config(config, 2, 1)), fit=config.fit)
-    given = Charset(config.chars) if config.chars else None
-    data = _load_data(config, spec, given if config.data else given or Charset(DEFAULT_CHARS), log)
-    return _model_config(config, data.charset.num_classes, data.max_len), spec, data
-
-
-def _prepare_finetune(config: TrainConfig, log) -> tuple[object, InputSpec, DataBundle]:
-    source = pretrained(config.init)
-    config.model = source.model_name
-    spec = dataclasses.replace(
-        source.input,
-        width=config.input_width or source.input.width,
-        channels=config.channels or source.input.channels,
-        fit=config.fit,
-    )
-    given = Charset(config.chars) if config.chars else None
-    data = _load_data(config, spec, given or (None if config.data else source.charset), log)
-    data.charset = choose_charset(source.charset, data.charset, given)
-    model_config = finetune_config(source, data.charset, config.input_width, config.channels)
-    log(f"fine-tuning {config.init} ({source.model_name}); charset {data.charset.chars!r}")
-    return model_config, spec, data
-
-
-def _model_config(config: TrainConfig, num_classes: int, max_len: int):
-    model_config = default_config(config.model, num_classes, max_len, **_input_overrides(config))
-    return with_channels(model_config, config.channels) if config.channels else model_config
-
-
-def _input_overrides(config: TrainConfig) -> dict[str, int]:
-    return {k: v for k, v in (("height", config.input_height), ("width", config.input_width)) if v}
-
-
-def _input_spec(model_config) -> InputSpec:
-    return InputSpec(model_config.height, model_config.width, model_config.convs.in_channels)
-
-
-def _load_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, log) -> DataBundle:
-    return _folder_data(config, spec, charset, log) if config.data else _synthetic_data(config, spec, charset)
-
-
-def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> DataBundle:
-    synth = _synth_config(config, charset.chars, *parse_length(config.length))
-    if config.pregenerate > 0:
-        train_set = ArrayDataset(
-            Samples(*draw_arrays_cached(synth, spec, f"{config.seed}-train", config.pregenerate, config.workers, progress=True))
-        )
-    else:
-        train_set = SyntheticDataset(synth, spec, f"{config.seed}-train", config.epoch_size)
-    pixels, labels = draw_arrays(synth, spec, f"{config.seed}-val", config.val_size, workers=config.workers)
-    return DataBundle(train_set, Samples(pixels, labels), charset, synth.max_len)
-
-
-def _synth_config(config: TrainConfig, chars: str, min_len: int, max_len: int) -> SynthConfig:
-    return SynthConfig(chars, min_len, max_len, config.image_width, config.image_height, config.style, config.fonts)
-
-
-def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, log) -> DataBundle:
-    loaded = load_folder(config.data, spec, config.label_rule, charset, fold_case=config.fold_case, workers=config.workers)
-    for name, reason in loaded.skipped:
-        log(f"skipped {name}: {reason}")
-    samples = loaded.samples
-    if len(samples) < 2:
-        raise ValueError(f"{config.data}: fewer than 2 usable labeled images")
-    charset = charset or Charset.from_labels(samples.labels)
-    train_idx, val_idx, test_idx = split_indices(len(samples), (config.val_split, config.test_split), config.seed)
-    if len(val_idx) == 0 or len(train_idx) == 0:
-        raise ValueError(
-            f"{config.data}: {len(samples)} images leave {len(train_idx)} for training and {len(val_idx)} for validation "
-            f"(--val-split {config.val_split}, --test-split {config.test_split}): label more images or change the splits"
-        )
-    log(describe(loaded, charset, {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)}))
-    test = samples.subset(test_idx) if len(test_idx) else None
-    train_set = ArrayDataset(samples.subset(train_idx))
-    if config.mix_synthetic > 0:
-        train_set = ConcatDataset([train_set, _mixed_in(config, spec, samples.labels)])
-        log(f"mixing {config.mix_synthetic} fresh synthetic captchas into each epoch's {len(train_idx)} images")
-    return DataBundle(train_set, samples.subset(val_idx), charset, max(map(len, samples.labels)), test, samples)
-
-
-def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]) -> SyntheticDataset:
-    lengths = [len(label) for label in labels]
-    chars = "".join(sorted(set("".join(labels))))
-    synth = _synth_config(config, chars, min(lengths), max(lengths))
-    return SyntheticDataset(synth, spec, f"{config.seed}-mix", config.mix_synthetic)
-
-
 def _augmentation(config: TrainConfig) -> AugmentConfig | None:
     """Augmentation: on for folders of real images ("auto"), off for synthetic captchas (fresh every epoch)."""
     on = config.augment == "on" or (config.augment == "auto" and config.data is not None)
     return AugmentConfig() if on else None
-
-
-def _set_epoch(dataset, epoch: int) -> None:
-    """Fresh synthetic captchas every epoch, alone or mixed into a folder's images."""
-    for part in getattr(dataset, "datasets", [dataset]):
-        if isinstance(part, SyntheticDataset):
-            part.set_epoch(epoch)
 
 
 def _loader(dataset, charset: Charset, config: TrainConfig, world: World, shuffle: bool, epoch: int) -> DataLoader:
@@ -573,135 +418,3 @@ def _phase_lr(config: TrainConfig, phase: int) -> float:
 
 def _cpu_state(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
-# Options a resumed run takes from the new command: how it runs, not what it learns.
-RUNTIME_OPTIONS = {"out", "workers", "threads", "device", "dist_timeout", "precision", "time_budget"}
-# Options a resumed run can take on, with a note: the plateau schedule's stopping rules.
-ADJUSTABLE_OPTIONS = {"patience", "phase2_patience"}
-
-
-def _resumed_config(config: TrainConfig, saved: Checkpoint, log=print) -> TrainConfig:
-    """The saved run's config, with the options of the new command that may change.
-
-    An option given anew (differing from TrainConfig's default) that would change what the
-    run learns (the model, data, batch, rates, schedule...) is refused by name: silently
-    ignoring it would leave the user believing it applied.
-    """
-    stored = saved.meta.get("train_config")
-    if not stored or saved.train_state is None:
-        raise ValueError("that checkpoint holds no training state to resume")
-    stored = {RENAMED.get(k, k): v for k, v in stored.items()}  # runs saved before the renames
-    resumed = TrainConfig(**stored)
-    defaults = TrainConfig()
-    changes, refused = {}, []
-    for f in dataclasses.fields(TrainConfig):
-        new, old = _plain(getattr(config, f.name)), _plain(getattr(resumed, f.name))
-        if new == _plain(getattr(defaults, f.name)) or new == old or (f.name == "precision" and new == "auto"):
-            continue
-        adjustable = f.name in ADJUSTABLE_OPTIONS or (f.name == "epochs" and resumed.schedule == "plateau")
-        if f.name in RUNTIME_OPTIONS or adjustable:
-            changes[f.name] = new
-            if adjustable:
-                log(f"resume: {f.name} changed from {old} to {new}")
-        else:
-            refused.append(f"{f.name} (the run's: {old}, given: {new})")
-    if refused:
-        raise ValueError(
-            "--resume continues a run as it was set up, but these options differ: " + "; ".join(refused)
-            + ". Leave them out, or start a new run with another --out"
-        )  # fmt: skip
-    return dataclasses.replace(resumed, **changes)
-
-
-def _plain(value):
-    """Lists (as a checkpoint stores them) compare equal to the tuples a command gives."""
-    return tuple(value) if isinstance(value, list) else value
-
-
-def check_label_fit(model, data: DataBundle) -> None:
-    """Refuse labels the model cannot emit, before training: CTC would learn nothing from
-    them at zero loss (zero_infinity hides it), a multi-head model has no head for them."""
-    scheme, slots = get_scheme(model.scheme), model.config.slots()
-    unit = "CTC frames" if scheme.variable_width else "character heads"
-    if data.folder is None:
-        # Synthetic labels are random: a repeat costs a CTC frame now and then, which
-        # zero_infinity absorbs; labels longer than the output steps would never be read.
-        if data.max_len > slots:
-            raise ValueError(
-                f"labels of {data.max_len} characters need at least {data.max_len} {unit}, but the model has {slots} "
-                f"at input width {model.config.width}: widen --input-size"
-            )
-        return
-    folder = data.folder
-    too_long = [
-        f"{name} ({label!r} needs {scheme.slots_needed(label)})"
-        for name, label in zip(folder.names or folder.labels, folder.labels)
-        if scheme.slots_needed(label) > slots
-    ]
-    if too_long:
-        hint = (
-            f"widen --input-size, about {model.config.width // slots} pixels a frame"
-            if scheme.variable_width
-            else "a CRNN reads any length"
-        )
-        raise ValueError(
-            f"{len(too_long)} labels need more {unit} than the model's {slots} at input width {model.config.width} "
-            f"({hint}): " + ", ".join(too_long[:5])
-        )
-
-
-def check_writable(out: Path) -> None:
-    """Fail now, with one line, if the run folder cannot be created or written."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        raise ValueError(f"cannot write the run to {out}: {err.strerror or err}") from None
-
-
-def check_fonts(config: TrainConfig) -> None:
-    """Fonts that cannot be used fail before any data is read, not after the whole set."""
-    chars = config.chars or (None if config.data else DEFAULT_CHARS)
-    if chars is None and config.fonts:
-        chars = "".join(
-            sorted(set("".join(label for _, label in scan_folder(config.data, config.label_rule, config.fold_case).items)))
-        )
-    for font in config.fonts:
-        check_font(font, chars)
-
-
-def _apply_dry_run(config: TrainConfig) -> None:
-    if config.dry_run:
-        config.epoch_size = min(config.epoch_size, 2 * config.batch_size)
-        config.val_size = min(config.val_size, config.batch_size)
-        config.epochs = 1
-        config.pregenerate = min(config.pregenerate, 2 * config.batch_size)
-
-
-def _append_log(path: Path, record: EpochRecord) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-        if new:
-            writer.writeheader()
-        writer.writerow(record.row())
-        f.flush()
-
-
-def _trim_log(path: Path, epochs: int) -> None:
-    """Drop rows past the checkpoint: an epoch logged but not checkpointed is redone."""
-    if not path.exists():
-        return
-    with path.open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= epochs]
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def read_log(path: str | Path) -> list[dict[str, float]]:
-    with Path(path).open(newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]

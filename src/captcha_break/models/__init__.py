@@ -1,166 +1,40 @@
-"""Model registry: names -> (module class, config factory).
-
-The CLI and checkpoints name models; `build_model(name, config)` builds one, and
-`config_to_dict` / `config_from_dict` make configs travel inside checkpoints.
-Every model maps (B, C, H, W) float pixels in [0, 1] to logits (B, T, num_classes) and
-says how to decode them with its `scheme` ("ctc" or "positions").
-"""
+"""The models: a registry of names (registry.py), and one module per model family, each
+registering its own models. Importing this package imports every module in it."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+import importlib
+import pkgutil
 
-from torch import nn
-
-from .blocks import ConvStackConfig
-from .cnn import CNNConfig, MultiHeadCNN
-from .crnn import CRNN, TUTORIAL_POOLS, CRNNConfig
-
-
-class ModelConfig(Protocol):
-    """What every model's config has: the classes, the input size, the convolutions."""
-
-    num_classes: int
-    height: int
-    width: int
-    convs: ConvStackConfig
-
-    def slots(self) -> int:
-        """How many output steps the model has (CTC frames, or character heads)."""
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    cls: type[nn.Module]
-    config_cls: type
-    make_config: Callable[[int, int], Any]  # (num_classes, max_len) -> config
-    about: str
-
-
-MODELS: dict[str, ModelEntry] = {}
-
-
-def register(name: str, cls: type[nn.Module], config_cls: type, about: str):
-    """Decorator: register `fn(num_classes, max_len) -> config` under `name`."""
-
-    def wrap(make_config: Callable[[int, int], Any]):
-        MODELS[name] = ModelEntry(cls, config_cls, make_config, about)
-        return make_config
-
-    return wrap
-
-
-@register("cnn", MultiHeadCNN, CNNConfig, "the tutorial's VGG-like CNN, one softmax head per character")
-def _cnn(num_classes: int, max_len: int) -> CNNConfig:
-    return CNNConfig(num_classes=num_classes, positions=max_len)
-
-
-@register("crnn", CRNN, CRNNConfig, "the tutorial's CRNN: VGG convolutions + 2 x BiGRU(128), CTC")
-def _crnn(num_classes: int, max_len: int) -> CRNNConfig:
-    return CRNNConfig(num_classes=num_classes)
-
-
-# Fast on a CPU (see benchmarks/): grayscale, a strided first convolution and a single
-# conv in the first block, where the tutorial's full-resolution layers cost the most.
-FAST_CONVS = ConvStackConfig(
-    in_channels=1, channels=(32, 64, 128, 160), pools=((2, 2), (2, 2), (2, 1), (2, 1)), convs=(1, 2, 2, 2), stem_stride=2
+from .blocks import FAST_CONVS, ConvStackConfig
+from .registry import (
+    MODELS,
+    ModelConfig,
+    build_model,
+    config_from_dict,
+    config_to_dict,
+    default_config,
+    model_names,
+    register,
+    scheme_of,
+    with_channels,
 )
 
+# Every model module registers its models when imported: a new module needs no line here.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
-@register("crnn_fast", CRNN, CRNNConfig, "CPU-fast CRNN: grayscale, strided stem, 4 conv blocks + 2 x BiGRU(128), CTC")
-def _crnn_fast(num_classes: int, max_len: int) -> CRNNConfig:
-    return CRNNConfig(num_classes=num_classes, convs=FAST_CONVS)
-
-
-@register("cnn_fast", MultiHeadCNN, CNNConfig, "CPU-fast multi-head CNN: the crnn_fast convolutions + one head per character")
-def _cnn_fast(num_classes: int, max_len: int) -> CNNConfig:
-    convs = dataclasses.replace(FAST_CONVS, pools=((2, 2),) * 4)
-    return CNNConfig(num_classes=num_classes, positions=max_len, convs=convs, dropout=0.1)
-
-
-# Narrower convolutions: the convolutions are most of the cost on a CPU, and 4 characters
-# of one font need nothing like the tutorial's 256 channels. Measured on one Zen 4 core
-# under bf16 autocast: 406 training images/s against crnn_fast's 234-300, and 1.9x its
-# inference speed (benchmarks/).
-LITE_CONVS = dataclasses.replace(FAST_CONVS, channels=(24, 48, 96, 128))
-
-
-@register("crnn_lite", CRNN, CRNNConfig, "narrow CPU-fast CRNN: crnn_fast with 24-48-96-128 channels, CTC")
-def _crnn_lite(num_classes: int, max_len: int) -> CRNNConfig:
-    return CRNNConfig(num_classes=num_classes, convs=LITE_CONVS)
-
-
-def scheme_of(name: str) -> str:
-    """The decoding scheme ("ctc" or "positions") of the model registered as `name`."""
-    return _entry(name).cls.scheme
-
-
-def model_names() -> list[str]:
-    return sorted(MODELS)
-
-
-def _entry(name: str) -> ModelEntry:
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")
-    return MODELS[name]
-
-
-def default_config(name: str, num_classes: int, max_len: int, **overrides: Any) -> ModelConfig:
-    """The registered config of `name`, with top-level fields replaced by `overrides`."""
-    config = _entry(name).make_config(num_classes, max_len)
-    return dataclasses.replace(config, **overrides) if overrides else config
-
-
-def with_channels(config: ModelConfig, channels: int) -> ModelConfig:
-    """`config` reading `channels` input channels (1: grayscale, 3: RGB)."""
-    if channels not in (1, 3):
-        raise ValueError(f"input channels must be 1 (grayscale) or 3 (RGB), not {channels}")
-    return dataclasses.replace(config, convs=dataclasses.replace(config.convs, in_channels=channels))
-
-
-def build_model(name: str, config: ModelConfig) -> nn.Module:
-    return _entry(name).cls(config)
-
-
-def config_to_dict(config: ModelConfig) -> dict:
-    return dataclasses.asdict(config)
-
-
-def config_from_dict(name: str, data: dict) -> ModelConfig:
-    """Inverse of config_to_dict for the config class registered under `name`."""
-    return _from_dict(_entry(name).config_cls, data)
-
-
-def _from_dict(cls: type, data: dict) -> Any:
-    template = cls()  # every config has full defaults; they tell nested types apart
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - known
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no fields {sorted(unknown)}")
-    values = {}
-    for key, value in data.items():
-        default = getattr(template, key)
-        if dataclasses.is_dataclass(default):
-            value = _from_dict(type(default), value)
-        elif isinstance(default, tuple):
-            value = _as_tuple(value)
-        values[key] = value
-    return cls(**values)
-
-
-def _as_tuple(value: Any) -> Any:
-    return tuple(_as_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value
-
+from .cnn import CNNConfig, MultiHeadCNN  # noqa: E402
+from .crnn import CRNN, TUTORIAL_POOLS, CRNNConfig  # noqa: E402
 
 __all__ = [
     "CNNConfig",
     "CRNN",
     "CRNNConfig",
     "ConvStackConfig",
+    "FAST_CONVS",
     "MODELS",
+    "ModelConfig",
     "MultiHeadCNN",
     "TUTORIAL_POOLS",
     "build_model",
@@ -168,7 +42,7 @@ __all__ = [
     "config_to_dict",
     "default_config",
     "model_names",
-    "ModelConfig",
-    "scheme_of",
     "register",
+    "scheme_of",
+    "with_channels",
 ]

@@ -41,6 +41,14 @@ class ConvStackConfig:
         return height, width
 
 
+# Fast on a CPU (see benchmarks/): grayscale, a strided first convolution and a single
+# conv in the first block, where the tutorial's full-resolution layers cost the most.
+# Shared by the CPU-fast CRNNs and the fast multi-head CNN.
+FAST_CONVS = ConvStackConfig(
+    in_channels=1, channels=(32, 64, 128, 160), pools=((2, 2), (2, 2), (2, 1), (2, 1)), convs=(1, 2, 2, 2), stem_stride=2
+)
+
+
 def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
     # No conv bias: BatchNorm's shift makes it redundant.
     return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]

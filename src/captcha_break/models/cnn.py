@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from .blocks import ConvStack, ConvStackConfig
+from .blocks import FAST_CONVS, ConvStack, ConvStackConfig
+from .registry import register
 
 
 @dataclass(frozen=True)
@@ -43,3 +45,14 @@ class MultiHeadCNN(nn.Module):
         features = self.features(x).flatten(1)  # (B, C'*H'*W')
         logits = self.heads(self.dropout(features))  # (B, positions*classes)
         return logits.view(x.shape[0], self.config.positions, self.config.num_classes)
+
+
+@register("cnn", MultiHeadCNN, CNNConfig, "the tutorial's VGG-like CNN, one softmax head per character")
+def _cnn(num_classes: int, max_len: int) -> CNNConfig:
+    return CNNConfig(num_classes=num_classes, positions=max_len)
+
+
+@register("cnn_fast", MultiHeadCNN, CNNConfig, "CPU-fast multi-head CNN: the crnn_fast convolutions + one head per character")
+def _cnn_fast(num_classes: int, max_len: int) -> CNNConfig:
+    convs = dataclasses.replace(FAST_CONVS, pools=((2, 2),) * 4)
+    return CNNConfig(num_classes=num_classes, positions=max_len, convs=convs, dropout=0.1)

@@ -1,0 +1,157 @@
+"""Model variants on this CPU: training speed, inference speed, and accuracy per image seen.
+
+    python benchmarks/variants.py                          # speeds only (a few minutes)
+    python benchmarks/variants.py --train-images 300000    # + a short run of each (long)
+
+For each registered CPU-fast architecture, at 128x64 and the default task:
+- training images/s of a full step (forward, CTC or cross-entropy loss, backward, Adam),
+  fp32 and bf16 autocast, 1 and 2 threads, on batches of 64 held in memory (the data side
+  is measured apart: captchas drawn per second per process);
+- inference images/s of the exported ONNX model (batches of 256, 2 threads);
+- with --train-images N: whole-captcha accuracy on 2,000 fresh captchas after training
+  on N fresh captchas with the same recipe (onecycle, lr 2e-3, batch 64, bf16), so that
+  accuracy per image seen compares across variants.
+All variants run in one process, one after another, so the figures are ratios measured
+under the same conditions. Writes variants.json / .md / .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import add_update_option, results_dir, write_results  # noqa: E402
+
+from captcha_break.device import autocast, cpu_has_bf16  # noqa: E402
+from captcha_break.evaluate import evaluate  # noqa: E402
+from captcha_break.export import export_onnx  # noqa: E402
+from captcha_break.losses import compute_loss  # noqa: E402
+from captcha_break.models import build_model, default_config  # noqa: E402
+from captcha_break.recognizer import Recognizer  # noqa: E402
+from captcha_break.sources import fresh_samples  # noqa: E402
+from captcha_break.synth import SynthConfig  # noqa: E402
+
+VARIANTS = ["crnn_fast", "crnn_lite", "cnn_fast"]
+
+
+def train_speed(name: str, precision: str, threads: int, steps: int = 12, batch: int = 64) -> float:
+    torch.set_num_threads(threads)
+    config = default_config(name, 37, 4)
+    model = build_model(name, config).to(memory_format=torch.channels_last).train()
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3, amsgrad=True)
+    x = torch.rand(batch, config.convs.in_channels, 64, 128).contiguous(memory_format=torch.channels_last)
+    targets, lengths = torch.randint(1, 37, (batch, 4)), torch.full((batch,), 4)
+    cpu = torch.device("cpu")
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(precision, cpu):
+            logits = model(x)
+        compute_loss(logits, targets, lengths, model.scheme).backward()
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * batch / (time.perf_counter() - start)
+
+
+def inference_speed(name: str, tmp: Path) -> tuple[float, float]:
+    """(images/s in batches of 256 on 2 threads, ONNX MB) of an untrained export."""
+    from captcha_break.charset import Charset
+    from captcha_break.checkpoint import Checkpoint, save_checkpoint
+    from captcha_break.preprocess import InputSpec
+
+    config = default_config(name, 37, 4)
+    model = build_model(name, config)
+    spec = InputSpec(64, 128, config.convs.in_channels)
+    save_checkpoint(Checkpoint(name, config, Charset(), spec, model.state_dict(), meta={}), tmp / f"{name}.pt")
+    onnx = export_onnx(tmp / f"{name}.pt", tmp / f"{name}.onnx", weights="int8")
+    recognizer = Recognizer.load(onnx, threads=2)
+    pixels = np.random.default_rng(0).integers(0, 256, (1024, *spec.shape), dtype=np.uint8)
+    recognizer.predict_pixels(pixels[:256])
+    start = time.perf_counter()
+    recognizer.predict_pixels(pixels)
+    return len(pixels) / (time.perf_counter() - start), onnx.stat().st_size / 1e6
+
+
+def accuracy_after(name: str, images: int, tmp: Path) -> dict:
+    """Whole-captcha accuracy after training `name` on `images` fresh captchas."""
+    epochs = 4
+    out = tmp / f"run-{name}"
+    cmd = [sys.executable, "-m", "captcha_break", "train", "--model", name, "--out", str(out), "--style", "mixed",
+           "--epoch-size", str(images // epochs), "--epochs", str(epochs), "--schedule", "onecycle", "--lr", "2e-3",
+           "--batch-size", "64", "--val-size", "2000", "--workers", "1", "--threads", "1", "--seed", "5"]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    minutes = (time.perf_counter() - start) / 60
+    recognizer = Recognizer.load(out / "best.pt", device="cpu")
+    scores = evaluate(recognizer, fresh_samples(recognizer.spec, 2000, "bench-variants", SynthConfig(), 2), progress=False)
+    return {"images": images, "minutes": minutes, "accuracy": scores.scores.accuracy}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", choices=VARIANTS)
+    parser.add_argument("--train-images", type=int, default=0, help="also train each variant on this many fresh captchas")
+    add_update_option(parser)
+    args = parser.parse_args()
+    precisions = ["fp32", "bf16"] if cpu_has_bf16() else ["fp32"]
+    figures = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only or VARIANTS:
+            entry = {f"train_{p}_{t}t": train_speed(name, p, t) for p in precisions for t in (1, 2)}
+            entry["infer_onnx_2t"], entry["onnx_mb"] = inference_speed(name, Path(tmp))
+            if args.train_images:
+                entry["trained"] = accuracy_after(name, args.train_images, Path(tmp))
+            figures[name] = entry
+            print(name, entry, flush=True)
+    base = figures.get("crnn_fast", {}).get("train_fp32_2t")
+    table = []
+    for name, f in figures.items():
+        speeds = ", ".join(f"{k.removeprefix('train_')} {v:.0f}" for k, v in f.items() if k.startswith("train_"))
+        ratio = f" ({f[f'train_{precisions[-1]}_2t'] / base:.1f}x crnn_fast fp32 2 threads)" if base else ""
+        table.append((f"{name}: training images/s", speeds + ratio))
+        table.append(
+            (f"{name}: inference images/s (ONNX, 2 threads) / file", f"{f['infer_onnx_2t']:.0f} / {f['onnx_mb']:.2f} MB")
+        )
+        if "trained" in f:
+            t = f["trained"]
+            table.append((f"{name}: accuracy after {t['images']:,} images", f"{t['accuracy']:.2%} ({t['minutes']:.1f} min)"))
+    plot(figures, results_dir() / "variants.png")
+    write_results("variants", {"figures": figures}, table, "Model variants at 128x64 (2 CPU cores)")
+
+
+def plot(figures: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for name, f in figures.items():
+        train = max(v for k, v in f.items() if k.startswith("train_"))
+        ax.scatter(train, f["infer_onnx_2t"], s=60)
+        label = name + (f"\n{f['trained']['accuracy']:.1%} after {f['trained']['images']:,}" if "trained" in f else "")
+        ax.annotate(label, (train, f["infer_onnx_2t"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set(xlabel="training images/s (best precision, 2 threads)", ylabel="inference images/s (ONNX, 2 threads)",
+           title="model variants, 128x64, 2 CPU cores")  # fmt: skip
+    ax.grid(alpha=0.3)
+    with contextlib.suppress(OSError):
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""A run folder: its log, its state, and what a resumed run may change.
+
+RUN/log.csv gets one row per epoch (EpochRecord); RUN/last.pt holds the RunState with the
+weights; a resumed run takes its config from there, with only the options that change how
+it runs taken from the new command (resumed_config).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checkpoint import Checkpoint
+from .config import RENAMED, TrainConfig
+
+LOG_FIELDS = [
+    "epoch",
+    "phase",
+    "lr",
+    "train_loss",
+    "val_loss",
+    "accuracy",
+    "char_accuracy",
+    "seconds",
+    "images_per_second",
+    "elapsed",
+]
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    phase: int
+    lr: float
+    train_loss: float
+    val_loss: float
+    accuracy: float
+    char_accuracy: float
+    seconds: float
+    images_per_second: float
+    elapsed: float  # wall time since the run began, data preparation included
+
+    def row(self) -> dict:
+        return {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass
+class RunState:
+    """Where the recipe stands; stored in last.pt so a run can resume."""
+
+    epoch: int = 0  # epochs finished, both phases together
+    phase: int = 0
+    phase_epochs: int = 0
+    best_loss: float = math.inf
+    bad_epochs: int = 0
+    elapsed: float = 0.0  # wall seconds spent by the run before this process
+
+
+# Options a resumed run takes from the new command: how it runs, not what it learns.
+RUNTIME_OPTIONS = {"out", "workers", "threads", "device", "dist_timeout", "precision", "time_budget"}
+
+
+# Options a resumed run can take on, with a note: the plateau schedule's stopping rules.
+ADJUSTABLE_OPTIONS = {"patience", "phase2_patience"}
+
+
+def resumed_config(config: TrainConfig, saved: Checkpoint, log=print) -> TrainConfig:
+    """The saved run's config, with the options of the new command that may change.
+
+    An option given anew (differing from TrainConfig's default) that would change what the
+    run learns (the model, data, batch, rates, schedule...) is refused by name: silently
+    ignoring it would leave the user believing it applied.
+    """
+    stored = saved.meta.get("train_config")
+    if not stored or saved.train_state is None:
+        raise ValueError("that checkpoint holds no training state to resume")
+    stored = {RENAMED.get(k, k): v for k, v in stored.items()}  # runs saved before the renames
+    resumed = TrainConfig(**stored)
+    defaults = TrainConfig()
+    changes, refused = {}, []
+    for f in dataclasses.fields(TrainConfig):
+        new, old = _plain(getattr(config, f.name)), _plain(getattr(resumed, f.name))
+        if new == _plain(getattr(defaults, f.name)) or new == old or (f.name == "precision" and new == "auto"):
+            continue
+        adjustable = f.name in ADJUSTABLE_OPTIONS or (f.name == "epochs" and resumed.schedule == "plateau")
+        if f.name in RUNTIME_OPTIONS or adjustable:
+            changes[f.name] = new
+            if adjustable:
+                log(f"resume: {f.name} changed from {old} to {new}")
+        else:
+            refused.append(f"{f.name} (the run's: {old}, given: {new})")
+    if refused:
+        raise ValueError(
+            "--resume continues a run as it was set up, but these options differ: " + "; ".join(refused)
+            + ". Leave them out, or start a new run with another --out"
+        )  # fmt: skip
+    return dataclasses.replace(resumed, **changes)
+
+
+def _plain(value):
+    """Lists (as a checkpoint stores them) compare equal to the tuples a command gives."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def check_writable(out: Path) -> None:
+    """Fail now, with one line, if the run folder cannot be created or written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write the run to {out}: {err.strerror or err}") from None
+
+
+def append_log(path: Path, record: EpochRecord) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(record.row())
+        f.flush()
+
+
+def trim_log(path: Path, epochs: int) -> None:
+    """Drop rows past the checkpoint: an epoch logged but not checkpointed is redone."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= epochs]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_log(path: str | Path) -> list[dict[str, float]]:
+    with Path(path).open(newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]

@@ -1,0 +1,141 @@
+"""Where data comes from, for every command: synthetic captchas or a labeled folder.
+
+- training_data: a TrainConfig -> the train, validation and test data (synthetic captchas
+  drawn on the fly each epoch or once and cached; or a folder split deterministically,
+  synthetic captchas mixed in if asked);
+- labeled_samples: what `evaluate` reads (a folder, or fresh captchas);
+- preview_samples: what `plot samples|augment` shows.
+torch is imported only for training data, so evaluating never needs it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .charset import Charset
+from .config import TrainConfig
+from .folders import Samples, describe, load_folder, split_indices
+from .preprocess import InputSpec, to_pixels
+from .synth import SynthConfig, draw, draw_arrays, draw_arrays_cached
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+
+@dataclass
+class DataBundle:
+    train: Dataset
+    val: Samples
+    charset: Charset
+    max_len: int
+    test: Samples | None = None
+    folder: Samples | None = None  # every labeled image of a folder (None: synthetic data)
+
+
+def training_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, log) -> DataBundle:
+    return _folder_data(config, spec, charset, log) if config.data else _synthetic_data(config, spec, charset)
+
+
+def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> DataBundle:
+    from .datasets import ArrayDataset, SyntheticDataset
+
+    synth = _synth(config, charset.chars, config.length)
+    if config.pregenerate > 0:
+        train_set = ArrayDataset(
+            Samples(*draw_arrays_cached(synth, spec, f"{config.seed}-train", config.pregenerate, config.workers, progress=True))
+        )
+    else:
+        train_set = SyntheticDataset(synth, spec, f"{config.seed}-train", config.epoch_size)
+    pixels, labels = draw_arrays(synth, spec, f"{config.seed}-val", config.val_size, workers=config.workers)
+    return DataBundle(train_set, Samples(pixels, labels), charset, synth.max_len)
+
+
+def _synth(config: TrainConfig, chars: str, length: str) -> SynthConfig:
+    return SynthConfig.from_options(chars, length, (config.image_width, config.image_height), config.style, config.fonts)
+
+
+def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, log) -> DataBundle:
+    from torch.utils.data import ConcatDataset
+
+    from .datasets import ArrayDataset
+
+    loaded = load_folder(config.data, spec, config.label_rule, charset, fold_case=config.fold_case, workers=config.workers)
+    for name, reason in loaded.skipped:
+        log(f"skipped {name}: {reason}")
+    samples = loaded.samples
+    if len(samples) < 2:
+        raise ValueError(f"{config.data}: fewer than 2 usable labeled images")
+    charset = charset or Charset.from_labels(samples.labels)
+    train_idx, val_idx, test_idx = split_indices(len(samples), (config.val_split, config.test_split), config.seed)
+    if len(val_idx) == 0 or len(train_idx) == 0:
+        raise ValueError(
+            f"{config.data}: {len(samples)} images leave {len(train_idx)} for training and {len(val_idx)} for validation "
+            f"(--val-split {config.val_split}, --test-split {config.test_split}): label more images or change the splits"
+        )
+    log(describe(loaded, charset, {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)}))
+    test = samples.subset(test_idx) if len(test_idx) else None
+    train_set = ArrayDataset(samples.subset(train_idx))
+    if config.mix_synthetic > 0:
+        train_set = ConcatDataset([train_set, _mixed_in(config, spec, samples.labels)])
+        log(f"mixing {config.mix_synthetic} fresh synthetic captchas into each epoch's {len(train_idx)} images")
+    return DataBundle(train_set, samples.subset(val_idx), charset, max(map(len, samples.labels)), test, samples)
+
+
+def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]):
+    from .datasets import SyntheticDataset
+
+    lengths = [len(label) for label in labels]
+    chars = "".join(sorted(set("".join(labels))))
+    synth = _synth(config, chars, f"{min(lengths)}-{max(lengths)}")
+    return SyntheticDataset(synth, spec, f"{config.seed}-mix", config.mix_synthetic)
+
+
+def set_epoch(dataset, epoch: int) -> None:
+    """Fresh synthetic captchas every epoch, alone or mixed into a folder's images."""
+    for part in getattr(dataset, "datasets", [dataset]):
+        if hasattr(part, "set_epoch"):  # a SyntheticDataset
+            part.set_epoch(epoch)
+
+
+def labeled_samples(
+    spec: InputSpec,
+    synth: SynthConfig,
+    folder: str | None = None,
+    count: int = 0,
+    seed: str = "eval",
+    label_rule: str = "auto",
+    charset: Charset | None = None,
+    fold_case: bool = False,
+    workers: int = 0,
+) -> Samples:
+    """A folder's labeled images (skipped files reported on stderr), or `count` fresh
+    captchas of stream `seed`, at the model's input size."""
+    if folder:
+        loaded = load_folder(folder, spec, label_rule, charset, fold_case=fold_case, workers=workers)
+        for name, reason in loaded.skipped:
+            print(f"skipped {name}: {reason}", file=sys.stderr)
+        return loaded.samples
+    samples = fresh_samples(spec, count, seed, synth, workers)
+    if fold_case:
+        samples.labels = [label.upper() for label in samples.labels]
+    return samples
+
+
+def fresh_samples(spec: InputSpec, count: int, seed: int | str, synth: SynthConfig, workers: int = 2) -> Samples:
+    """`count` captchas of stream `seed`, at the model's input size."""
+    pixels, labels = draw_arrays(synth, spec, seed, count, workers=workers)
+    return Samples(pixels, labels, [f"{label}_{i:06d}" for i, label in enumerate(labels)])
+
+
+def preview_samples(spec: InputSpec, synth: SynthConfig, folder: str | None, count: int, seed: str) -> Samples:
+    """The first `count` images of a folder, or `count` drawn ones, to look at. Drawn
+    styles whose images vary in size are padded to the spec's size."""
+    if folder:
+        return load_folder(folder, spec, use_cache=False, limit=count).samples.subset(range(count))
+    drawn = [draw(synth, seed, i) for i in range(count)]
+    padded = InputSpec(spec.height, spec.width, spec.channels, fit="pad")
+    return Samples(np.stack([to_pixels(im, padded) for im, _ in drawn]), [label for _, label in drawn])
