@@ -55,8 +55,8 @@ def plot(log: list[dict], path: Path, title: str) -> None:
     ax.plot([r["elapsed"] / 60 for r in log], [r["accuracy"] * 100 for r in log], marker="o", label="held-out accuracy")
     for y, style in ((99.0, "--"), (99.7, ":")):
         ax.axhline(y, color="gray", linestyle=style, linewidth=1, label=f"{y}% target")
-    for x in (15, 60):
-        ax.axvline(x, color="red", linestyle="--", linewidth=0.8)
+    for x, style in ((15, "--"), (60, ":")):
+        ax.axvline(x, color="red", linestyle=style, linewidth=0.8, label=f"{x} minutes")
     ax.set(
         xlabel="wall time, minutes (data generation included)",
         ylabel="whole-captcha accuracy, %",

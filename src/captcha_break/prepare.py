@@ -11,13 +11,13 @@ from .config import TrainConfig
 from .finetune import choose_charset, finetune_config, pretrained
 from .fonts import check_font
 from .labels import scan_folder
-from .models import default_config, with_channels
+from .models import ModelConfig, default_config, with_channels
 from .preprocess import InputSpec
 from .schemes import get_scheme
 from .sources import DataBundle, training_data
 
 
-def prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[object, InputSpec, DataBundle]:
+def prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[ModelConfig, InputSpec, DataBundle]:
     """Model config, its input spec and the data, consistent with each other."""
     if saved is not None:
         return saved.config, saved.input, training_data(config, saved.input, saved.charset, log)
@@ -30,7 +30,7 @@ def prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[object,
     return _model_config(config, data.charset.num_classes, data.max_len), spec, data
 
 
-def _prepare_finetune(config: TrainConfig, log) -> tuple[object, InputSpec, DataBundle]:
+def _prepare_finetune(config: TrainConfig, log) -> tuple[ModelConfig, InputSpec, DataBundle]:
     source = pretrained(config.init)
     config.model = source.model_name
     spec = dataclasses.replace(
@@ -47,7 +47,7 @@ def _prepare_finetune(config: TrainConfig, log) -> tuple[object, InputSpec, Data
     return model_config, spec, data
 
 
-def _model_config(config: TrainConfig, num_classes: int, max_len: int):
+def _model_config(config: TrainConfig, num_classes: int, max_len: int) -> ModelConfig:
     model_config = default_config(config.model, num_classes, max_len, **_input_overrides(config))
     return with_channels(model_config, config.channels) if config.channels else model_config
 
@@ -56,7 +56,7 @@ def _input_overrides(config: TrainConfig) -> dict[str, int]:
     return {k: v for k, v in (("height", config.input_height), ("width", config.input_width)) if v}
 
 
-def _input_spec(model_config) -> InputSpec:
+def _input_spec(model_config: ModelConfig) -> InputSpec:
     return InputSpec(model_config.height, model_config.width, model_config.convs.in_channels)
 
 
