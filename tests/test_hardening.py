@@ -210,3 +210,18 @@ def test_a_bad_request_leaves_the_connection_usable(server):
 def test_serve_refuses_an_empty_api_key_on_the_command_line(tiny_model, capsys):
     assert main(["serve", "--model", str(tiny_model["onnx"]), "--api-key", ""]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_connections_past_the_cap_get_503(tiny_model):
+    png = encode(captcha())
+    with running_server("--model", str(tiny_model["onnx"]), "--max-connections", "2") as port:
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]  # idle, but open
+        try:
+            time.sleep(0.3)
+            response = httpx.post(f"http://127.0.0.1:{port}/predict", content=png, timeout=10)
+            assert response.status_code == 503
+        finally:
+            for conn in held:
+                conn.close()
+        time.sleep(0.3)
+        assert httpx.post(f"http://127.0.0.1:{port}/predict", content=png, timeout=10).status_code == 200
