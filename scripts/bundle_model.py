@@ -33,7 +33,7 @@ from captcha_break.synth import SynthConfig
 def measure(model: Path, count: int) -> dict:
     recognizer = Recognizer.load(model)
     figures = {}
-    for style, n in (("v07", count), ("v03", count // 10)):
+    for style, n in (("v07", count), ("v03", count)):  # the same count of each version
         samples = fresh_samples(recognizer.spec, n, f"card-{style}", SynthConfig(style=style), workers=2)
         result = evaluate(recognizer, samples, progress=False)
         figures[style] = {"accuracy": result.scores.accuracy, "char_accuracy": result.scores.char_accuracy, "count": n}
@@ -50,6 +50,7 @@ def main() -> None:
         "--prior-run", help="the run this one was fine-tuned from (train --init): its epochs and time are counted in"
     )
     parser.add_argument("--int8", action="store_true")
+    parser.add_argument("--note", help="anything the card should say about how the run went (pauses, restarts)")
     parser.add_argument("--weights", choices=WEIGHT_FORMATS, default="fp32", help="weight storage (export.py)")
     args = parser.parse_args()
     run = Path(args.run)
@@ -65,12 +66,14 @@ def main() -> None:
         "training_minutes": round(log[-1]["elapsed"] / 60, 1),
         "epochs": len(log),
         "best_epoch": ckpt.meta.get("epoch", 0) + len(before),
-        "hardware": f"{platform.machine()} CPU, 2 cores (torch 2.13 CPU)",
+        "hardware": hardware(),
         "accuracy": figures["v07"]["accuracy"],
         "char_accuracy": figures["v07"]["char_accuracy"],
         "accuracy_v03_style": figures["v03"]["accuracy"],
-        "evaluated_on": f"{args.count} fresh captcha-0.7 captchas (seed card-v07) and {args.count // 10} captcha-0.3-style ones",
+        "evaluated_on": f"{args.count} fresh captcha-0.7 captchas (seed card-v07) and {args.count} "
+        "captcha-0.3-style ones (seed card-v03)",
         "compression": {"int8_dynamic": args.int8, "weights": args.weights},
+        "notes": args.note or "",
     }
     ASSETS.mkdir(exist_ok=True)
     out = export_onnx(run / "best.pt", ASSETS / f"{args.name}.onnx", int8=args.int8, weights=args.weights, meta={"card": card})
@@ -82,8 +85,24 @@ def main() -> None:
         dataclasses.replace(ckpt, state_dict=half, train_state=None, meta={**ckpt.meta, "card": card}), ASSETS / f"{args.name}.pt"
     )
     write_log(log, ASSETS / f"{args.name}.log.csv")
-    (ASSETS / f"{args.name}.md").write_text(render(args.name, card))
+    (ASSETS / f"{args.name}.md").write_text(render(args.name, card, log))
     print(json.dumps(card, indent=2))
+
+
+def hardware() -> str:
+    """The CPU the run trained on, as the card says it."""
+    import os
+
+    import torch
+
+    from captcha_break.device import cpu_has_bf16
+
+    try:
+        name = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        name = platform.processor() or platform.machine()
+    bf16 = ", AVX-512 BF16" if cpu_has_bf16() else ""
+    return f"{name}{bf16}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def one_clock(before: list[dict[str, float]], rows: list[dict[str, float]]) -> list[dict[str, float]]:
@@ -100,7 +119,17 @@ def write_log(rows: list[dict[str, float]], path: Path) -> None:
         writer.writerows({k: f"{v:g}" for k, v in row.items()} for row in rows)
 
 
-def render(name: str, card: dict) -> str:
+def curve(log: list[dict[str, float]]) -> str:
+    """The training curve as a table: validation accuracy (fresh captchas) by wall time."""
+    rows = [
+        f"| {int(r['epoch'])} | {r['elapsed'] / 60:.1f} | {r['lr']:.2g} | {r['accuracy']:.2%} | {r['char_accuracy']:.2%} |"
+        for r in log
+    ]
+    return "\n".join(["| epoch | minutes | lr | validation accuracy | per character |", "| --- | --- | --- | --- | --- |", *rows])
+
+
+def render(name: str, card: dict, log: list[dict[str, float]]) -> str:
+    notes = f"\n{card['notes']}\n" if card.get("notes") else ""
     return f"""# Model card: `{name}` ({card["model"]})
 
 Trained by this project's own command, on synthetic captchas only:
@@ -120,6 +149,10 @@ data generation included |
 | evaluated on | {card["evaluated_on"]} |
 | file | {card["file_mb"]} MB ONNX; weights stored as {card["compression"]["weights"]}, \
 int8 dynamic quantization {card["compression"]["int8_dynamic"]} |
+{notes}
+The curve (validation on fresh captchas after each epoch; `{name}.log.csv` has every column):
+
+{curve(log)}
 
 The per-epoch training log is `{name}.log.csv` beside this file. Default task: 4 characters
 of 0-9A-Z, 128x64 images from `captcha` 0.7.1 (`ImageCaptcha`, its default font). Models
