@@ -128,3 +128,12 @@ def test_tensorboard_events_beside_the_log(tmp_path):
     assert {"train_loss", "val_loss", "accuracy", "lr"} <= set(events.Tags()["scalars"])
     assert [e.step for e in events.Scalars("val_loss")] == [1, 2]
     assert events.Tags()["images"] == ["validation"]
+
+
+def test_augmentation_by_data_source():
+    from captcha_break.train import LIGHT_AUGMENT, _augmentation
+
+    assert _augmentation(TrainConfig()) is None  # fresh captchas every epoch need none
+    assert _augmentation(TrainConfig(pregenerate=1000)) is LIGHT_AUGMENT  # a reused set: a little
+    assert _augmentation(TrainConfig(data="folder")).erase_p > 0  # real images: the full set
+    assert _augmentation(TrainConfig(data="folder", augment="off")) is None

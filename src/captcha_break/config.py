@@ -58,7 +58,11 @@ class TrainConfig:
         None,
         "start from a checkpoint: a .pt file, a bundled model's name, or none (from scratch); with --data: the bundled model",
     )
-    augment: str = option("auto", "augmentation; auto: on for --data folders, off for synthetic captchas", choices=AUGMENT)
+    augment: str = option(
+        "auto",
+        "augmentation; auto: on for --data folders, light for a --pregenerate set, off for fresh captchas",
+        choices=AUGMENT,
+    )
     # Recipe: the tutorial's values.
     epoch_size: int = option(128_000, "synthetic images per epoch")
     val_size: int = option(12_800, "synthetic validation images")

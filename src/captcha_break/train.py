@@ -49,6 +49,20 @@ from .sources import DataBundle, set_epoch
 from .tensorboard import EpochBoard
 
 SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
+# For a reused synthetic set: the captcha library already varies warps, colours and noise,
+# so small extra variations are enough to make each epoch's copy of an image different.
+LIGHT_AUGMENT = AugmentConfig(
+    rotate_degrees=2.0,
+    shear=0.1,
+    scale=(0.95, 1.03),
+    translate=0.03,
+    perspective=0.02,
+    blur_p=0.1,
+    noise_std=0.02,
+    contrast=0.15,
+    brightness=0.1,
+    erase_p=0.0,
+)
 
 
 @dataclass
@@ -374,9 +388,13 @@ def _log_world(world: World, config: TrainConfig, log) -> None:
 
 
 def _augmentation(config: TrainConfig) -> AugmentConfig | None:
-    """Augmentation: on for folders of real images ("auto"), off for synthetic captchas (fresh every epoch)."""
-    on = config.augment == "on" or (config.augment == "auto" and config.data is not None)
-    return AugmentConfig() if on else None
+    """ "auto": the full set for folders of real images; a light one for a synthetic set drawn
+    once and reused every epoch (so that reuse does not overfit); none for fresh captchas."""
+    if config.augment == "off":
+        return None
+    if config.augment == "on" or config.data is not None:
+        return AugmentConfig()
+    return LIGHT_AUGMENT if config.pregenerate > 0 else None
 
 
 def _loader(dataset, charset: Charset, config: TrainConfig, world: World, shuffle: bool, epoch: int) -> DataLoader:
