@@ -131,9 +131,9 @@ def test_tensorboard_events_beside_the_log(tmp_path):
 
 
 def test_augmentation_by_data_source():
-    from captcha_break.train import LIGHT_AUGMENT, _augmentation
+    from captcha_break.train import LIGHT_AUGMENT, augmentation_for
 
-    assert _augmentation(TrainConfig()) is None  # fresh captchas every epoch need none
-    assert _augmentation(TrainConfig(pregenerate=1000)) is LIGHT_AUGMENT  # a reused set: a little
-    assert _augmentation(TrainConfig(data="folder")).erase_p > 0  # real images: the full set
-    assert _augmentation(TrainConfig(data="folder", augment="off")) is None
+    assert augmentation_for(TrainConfig()) is None  # fresh captchas every epoch need none
+    assert augmentation_for(TrainConfig(pregenerate=1000)) is LIGHT_AUGMENT  # a reused set: a little
+    assert augmentation_for(TrainConfig(data="folder")).erase_p > 0  # real images: the full set
+    assert augmentation_for(TrainConfig(data="folder", augment="off")) is None

@@ -162,7 +162,7 @@ def _fit_to_budget(config: TrainConfig, model, data: DataBundle, device, started
 def _probe_seconds_per_image(model, data: DataBundle, config: TrainConfig, device, steps: int = 4) -> float:
     """Seconds per training image of this model, data and precision, on a throwaway copy."""
     probe = copy.deepcopy(model).train()
-    augmentation = _augmentation(config)
+    augmentation = augmentation_for(config)
     optimizer = _optimizer(probe, config.lr)
     loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=True, collate_fn=Collate(data.charset))
     timings = []
@@ -194,7 +194,7 @@ class _Loop:
         self.result = TrainResult(out / "best.pt")
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self.clock = time.perf_counter  # seconds since the run began (set by train())
-        self.augment = _augmentation(config)
+        self.augment = augmentation_for(config)
         self.board = EpochBoard(out, enabled=world.main)
 
     def run(self, state: RunState) -> TrainResult:
@@ -387,7 +387,7 @@ def _log_world(world: World, config: TrainConfig, log) -> None:
         )
 
 
-def _augmentation(config: TrainConfig) -> AugmentConfig | None:
+def augmentation_for(config: TrainConfig) -> AugmentConfig | None:
     """ "auto": the full set for folders of real images; a light one for a synthetic set drawn
     once and reused every epoch (so that reuse does not overfit); none for fresh captchas."""
     if config.augment == "off":
