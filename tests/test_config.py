@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from captcha_break.cli import _train_fields, build_parser, main
+from captcha_break.cli import build_parser, main, train_fields
 from captcha_break.config import TrainConfig
 
 
@@ -14,7 +14,7 @@ def parse(*argv: str):
 
 
 def test_every_field_is_an_option_and_no_option_holds_a_default_of_its_own():
-    fields = _train_fields(parse())
+    fields = train_fields(parse())
     assert set(fields) == {f.name for f in dataclasses.fields(TrainConfig)}
     # Nothing given: nothing set, so TrainConfig's defaults (and --config, and the --data
     # choices) decide. A default written twice would show up here as a value.
@@ -36,7 +36,7 @@ def test_every_field_is_an_option_and_no_option_holds_a_default_of_its_own():
     ],
 )
 def test_options_set_their_fields(argv, field, value):
-    assert _train_fields(parse(*argv))[field] == value
+    assert train_fields(parse(*argv))[field] == value
 
 
 def test_choices_come_from_the_config():

@@ -89,7 +89,7 @@ def cmd_train(args) -> int:
     from .distributed import launched
     from .train import train
 
-    fields = _train_fields(args)
+    fields = train_fields(args)
     if fields["out"] is None and not args.print_config:
         raise ValueError("train needs --out (the run folder), or a --config that names one")
     scratch = fields["init"] == "none"  # train from scratch, as asked: no base model
@@ -123,7 +123,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _train_fields(args) -> dict:
+def train_fields(args) -> dict:
     """TrainConfig fields from --config and the options; None where neither gave one."""
     from dataclasses import fields as config_fields
 
