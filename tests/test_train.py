@@ -137,3 +137,13 @@ def test_augmentation_by_data_source():
     assert augmentation_for(TrainConfig(pregenerate=1000)) is LIGHT_AUGMENT  # a reused set: a little
     assert augmentation_for(TrainConfig(data="folder")).erase_p > 0  # real images: the full set
     assert augmentation_for(TrainConfig(data="folder", augment="off")) is None
+
+
+def test_fine_tuning_can_keep_the_convolutions_slower(tmp_path, tiny_model):
+    config = tiny(tmp_path, init=str(tiny_model["pt"]), feature_lr_scale=0.25, schedule="onecycle", epochs=2)
+    lines = []
+    train(config, log=lines.append)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["train_state"]["optimizer"]
+    features, rest = state["param_groups"]
+    assert features["lr"] == pytest.approx(0.25 * rest["lr"]) and features["scale"] == 0.25
+    assert train(tiny(tmp_path / "again", epochs=1)).best_path.exists()  # without --init: one group, as before

@@ -70,6 +70,9 @@ class TrainConfig:
     accumulate: int = option(1, "split each batch into N micro-batches (the same update, less memory)", metavar="N")
     epochs: int = option(100, "most epochs per phase (--data: chosen from the set's size)")
     lr: float = option(1e-3, "learning rate")
+    feature_lr_scale: float = option(
+        1.0, "with --init: the convolutions learn at this share of the rate (below 1 keeps more of the pretrained model)"
+    )
     phase2_lr: float = option(1e-4, "plateau schedule: the rate after the best weights are reloaded")
     patience: int = option(3, "plateau schedule: epochs without a better validation loss before the rate drops")
     phase2_patience: int = option(2, "plateau schedule: the same, at the lower rate, before the run stops")

@@ -120,7 +120,7 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
             f"128,000 captchas takes 2-3 hours. crnn_lite, crnn_fast and cnn_fast are the CPU-fast models."
         )
     state = RunState(**saved.train_state["run"]) if saved else RunState()
-    optimizer = _optimizer(model, _phase_lr(config, state.phase))
+    optimizer = _optimizer(model, _phase_lr(config, state.phase), _feature_scale(config))
     if config.init and not saved:
         fresh = load_pretrained(model, pretrained(config.init), data.charset)
         log(f"pretrained weights loaded; starting fresh: {', '.join(fresh) or 'nothing'}")
@@ -232,7 +232,7 @@ class _Loop:
         if state.phase < 2 and self.best_state is not None:
             # The tutorial's second stage: reload the best weights, go on at a lower rate.
             self.model.load_state_dict(self.best_state)
-            self.optimizer = _optimizer(self.model, _phase_lr(self.config, state.phase))
+            self.optimizer = _optimizer(self.model, _phase_lr(self.config, state.phase), _feature_scale(self.config))
             self.log(f"phase {state.phase}: best weights reloaded, lr {_phase_lr(self.config, state.phase):g}")
         self._save_last(state)
 
@@ -250,7 +250,7 @@ class _Loop:
         state.epoch += 1
         state.phase_epochs += 1
         state.elapsed = self.clock()
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = self.optimizer.param_groups[-1]["lr"]  # the nominal rate (the features' may be scaled)
         record = EpochRecord(
             state.epoch,
             state.phase,
@@ -418,16 +418,27 @@ def _scheduler(config: TrainConfig, optimizer, train_size: int, saved: Checkpoin
     if config.schedule != "onecycle":
         return None
     steps = max(1, train_size // config.batch_size)  # as GlobalBatchSampler counts them
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=steps * config.epochs, pct_start=0.15
-    )
+    peaks = [config.lr * group.get("scale", 1.0) for group in optimizer.param_groups]  # the features' may be lower
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps * config.epochs, pct_start=0.15)
     if saved is not None and "scheduler" in (saved.train_state or {}):
         scheduler.load_state_dict(saved.train_state["scheduler"])
     return scheduler
 
 
-def _optimizer(model, lr: float) -> torch.optim.Optimizer:
-    return torch.optim.Adam(model.parameters(), lr=lr, amsgrad=True)
+def _optimizer(model, lr: float, feature_scale: float = 1.0) -> torch.optim.Optimizer:
+    """Adam (amsgrad, the tutorial's). The convolutions (`features`) may learn at a share
+    of the rate: fine-tuning then adapts the sequence model and the output layer first and
+    keeps more of what the pretrained convolutions knew."""
+    if feature_scale == 1.0:  # one group, as runs saved before this option have
+        return torch.optim.Adam([{"params": list(model.parameters()), "lr": lr, "scale": 1.0}], amsgrad=True)
+    features = [p for name, p in model.named_parameters() if name.startswith("features.")]
+    rest = [p for name, p in model.named_parameters() if not name.startswith("features.")]
+    groups = [{"params": features, "lr": lr * feature_scale, "scale": feature_scale}, {"params": rest, "lr": lr, "scale": 1.0}]
+    return torch.optim.Adam([g for g in groups if g["params"]], amsgrad=True)
+
+
+def _feature_scale(config: TrainConfig) -> float:
+    return config.feature_lr_scale if config.init else 1.0
 
 
 def _phase_lr(config: TrainConfig, phase: int) -> float:
