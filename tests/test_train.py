@@ -147,3 +147,29 @@ def test_fine_tuning_can_keep_the_convolutions_slower(tmp_path, tiny_model):
     features, rest = state["param_groups"]
     assert features["lr"] == pytest.approx(0.25 * rest["lr"]) and features["scale"] == 0.25
     assert train(tiny(tmp_path / "again", epochs=1)).best_path.exists()  # without --init: one group, as before
+
+
+def test_weight_averaging_is_what_gets_validated_saved_and_resumed(tmp_path):
+    config = tiny(tmp_path, epochs=2, schedule="onecycle", ema=0.9)  # onecycle: no reload of the best weights
+    result = train(config, log=lambda *_: None)
+    assert result.history[-1].train_loss < result.history[0].train_loss
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    best = torch.load(result.best_path, weights_only=True)
+    ema = last["train_state"]["ema"]
+    assert ema["count"] == 2 * (64 // 16)  # one update per step
+    name = "classifier.weight"
+    assert not torch.equal(ema["state"][name], last["state_dict"][name])  # the average is not the last step
+    if best["meta"]["epoch"] == 2:
+        assert torch.equal(best["state_dict"][name], ema["state"][name])  # best.pt holds the average
+
+
+def test_weight_averaging_resumes_with_its_average(tmp_path):
+    def stop_after_one(message):
+        if message.startswith("epoch 1 "):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(tmp_path, epochs=3, schedule="onecycle", ema=0.9), log=stop_after_one)
+    train(TrainConfig(out=str(tmp_path / "run")), resume=True, log=lambda *_: None)
+    ema = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["train_state"]["ema"]
+    assert ema["count"] == 3 * 4  # the average went on from epoch 1's, not from scratch

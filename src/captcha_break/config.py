@@ -76,6 +76,9 @@ class TrainConfig:
     phase2_lr: float = option(1e-4, "plateau schedule: the rate after the best weights are reloaded")
     patience: int = option(3, "plateau schedule: epochs without a better validation loss before the rate drops")
     phase2_patience: int = option(2, "plateau schedule: the same, at the lower rate, before the run stops")
+    ema: float = option(
+        0.0, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and save it as the model; 0: off"
+    )
     schedule: str = option(
         "plateau", "plateau: the tutorial's recipe; onecycle: --epochs epochs of OneCycleLR, no early stop", choices=SCHEDULES
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -138,6 +139,9 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
     loop = _Loop(config, model, optimizer, data, base, device, out, log, world)
     if saved and (out / "best.pt").exists():
         loop.best_state = load_checkpoint(out / "best.pt").state_dict
+    if saved and loop.ema is not None and "ema" in saved.train_state:
+        loop.ema.module.load_state_dict(saved.train_state["ema"]["state"])
+        loop.ema.n_averaged.fill_(saved.train_state["ema"]["count"])
     elapsed_before = state.elapsed  # a resumed run's clock goes on from where it stopped
     loop.clock = lambda: elapsed_before + time.perf_counter() - started
     loop.scheduler = _scheduler(config, optimizer, len(data.train), saved)
@@ -196,6 +200,14 @@ class _Loop:
         self.clock = time.perf_counter  # seconds since the run began (set by train())
         self.augment = augmentation_for(config)
         self.board = EpochBoard(out, enabled=world.main)
+        # Weight averaging: an exponential moving average of the weights (and BatchNorm
+        # statistics), validated and saved as the model, smooths the last steps' noise.
+        self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) if config.ema else None
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The weights that are validated and saved as best.pt: the average, when kept."""
+        return self.ema.module if self.ema is not None else self.model
 
     def run(self, state: RunState) -> TrainResult:
         patience = (self.config.patience, self.config.phase2_patience)
@@ -243,7 +255,7 @@ class _Loop:
         train_seconds = time.perf_counter() - start
         _sync_buffers(self.model, self.world)  # BatchNorm statistics as rank 0 has them
         val_loss, scores, preds = validate(
-            self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world,
+            self.evaluated, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world,
             self.config.precision,
         )  # fmt: skip
         seconds = time.perf_counter() - start
@@ -315,6 +327,8 @@ class _Loop:
                 (loss * (len(part.labels) / len(batch.labels))).backward()  # a mean over the share
             total += loss.item() * len(part.labels)
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         if self.scheduler is not None:
             self.scheduler.step()
         return total / len(batch.labels)
@@ -327,7 +341,7 @@ class _Loop:
             "char_accuracy": record.char_accuracy,
             "val_loss": record.val_loss,
         }
-        self.best_state = _cpu_state(self.model)
+        self.best_state = _cpu_state(self.evaluated)
         if self.world.main:
             save_checkpoint(dataclasses.replace(self.base, state_dict=self.best_state, meta=meta), self.result.best_path)
 
@@ -337,6 +351,8 @@ class _Loop:
         train_state = {"run": dataclasses.asdict(state), "optimizer": self.optimizer.state_dict()}
         if self.scheduler is not None:
             train_state["scheduler"] = self.scheduler.state_dict()
+        if self.ema is not None:
+            train_state["ema"] = {"state": _cpu_state(self.ema.module), "count": int(self.ema.n_averaged)}
         last = dataclasses.replace(self.base, state_dict=_cpu_state(self.model), train_state=train_state)
         save_checkpoint(last, self.out / "last.pt")
 
@@ -351,8 +367,8 @@ def validate(
     batch_size: int,
     world: World = SINGLE,
     precision: str = "fp32",
-) -> tuple[float, Scores]:
-    """Mean loss and scores of `model` on `samples`; each rank reads a share, all get the result."""
+) -> tuple[float, Scores, list[str]]:
+    """Mean loss, scores and readings of `model` on `samples`; each rank reads a share, all get the result."""
     model.eval()
     mine = np.arange(world.rank, len(samples), world.size)
     loader = DataLoader(ArrayDataset(samples.subset(mine)), batch_size=batch_size, collate_fn=Collate(charset))
