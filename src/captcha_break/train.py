@@ -120,6 +120,8 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
             f"warning: {config.model} is the tutorial's full-resolution model, made for a GPU: on 2 CPU cores an epoch of "
             f"128,000 captchas takes 2-3 hours. crnn_lite, crnn_fast and cnn_fast are the CPU-fast models."
         )
+    # The weights are made: from here on each process draws its own augmentation.
+    torch.manual_seed(config.seed * 1000 + world.rank)
     state = RunState(**saved.train_state["run"]) if saved else RunState()
     optimizer = _optimizer(model, _phase_lr(config, state.phase), _feature_scale(config))
     if config.init and not saved:
