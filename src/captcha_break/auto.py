@@ -41,7 +41,6 @@ class FolderFacts:
 
     count: int
     aspects: list[float]  # width / height of each image (a sample of them)
-    heights: list[int]
     colourful: float  # share of sampled images with coloured text or background
     chars: str
     max_len: int
@@ -53,7 +52,7 @@ class FolderFacts:
             raise ValueError(f"{folder}: no labeled images")
         labels = [label for _, label in files.items]
         step = max(1, len(files.items) // sample)
-        aspects, heights, colours = [], [], []
+        aspects, colours = [], []
         for path, _ in files.items[::step]:
             try:
                 with Image.open(path) as image:
@@ -62,13 +61,11 @@ class FolderFacts:
             except OSError:
                 continue  # load_folder reports unreadable files; here they just don't count
             aspects.append(width / height)
-            heights.append(height)
         if not aspects:
             raise ValueError(f"{folder}: none of the sampled images could be read")
         return cls(
             count=len(labels),
             aspects=aspects,
-            heights=heights,
             colourful=float(np.mean(colours)),
             chars="".join(sorted(set("".join(labels)))),
             max_len=max(map(len, labels)),
