@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hmac
 import json
 import os
@@ -314,6 +315,12 @@ class TimedBody:
         return await self.app(scope, timed_receive, send)
 
 
+@functools.cache
+def _header_timeout() -> float:
+    """Read once per process, not on every connection."""
+    return float(json.loads(os.environ.get(ENV_CONFIG, "{}")).get("header_timeout", 10.0))
+
+
 class HeaderTimeoutProtocol(H11Protocol):
     """uvicorn's h11 protocol, closing connections that do not send their headers in time.
 
@@ -325,7 +332,7 @@ class HeaderTimeoutProtocol(H11Protocol):
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
-        self._timeout = float(json.loads(os.environ.get(ENV_CONFIG, "{}")).get("header_timeout", 10.0))
+        self._timeout = _header_timeout()
         self._arm()
 
     def _arm(self) -> None:
