@@ -6,7 +6,7 @@ from PIL import Image
 
 from captcha_break.auto import FolderFacts, epochs_within, parse_duration, plan
 from captcha_break.charset import Charset
-from captcha_break.decoding import fold_case, greedy_decode
+from captcha_break.decoding import fold_case, greedy_decode, restrict
 
 
 def write(folder, name, size, colour=(0, 0, 0)):
@@ -79,3 +79,16 @@ def test_fold_case_adds_the_two_cases():
     digits = np.full((1, 1, 3), 1 / 3, dtype=np.float32)
     kept, same = fold_case(digits, Charset("01"))
     assert same == Charset("01") and kept is digits  # nothing to fold
+
+
+def test_restrict_reads_only_the_given_characters():
+    charset = Charset("0OS5")
+    # Step 1: O 0.5 beats 0 0.4; step 2: blank; step 3: S 0.6 beats 5 0.3. Digits only: "05".
+    probs = np.array([[[0.0, 0.4, 0.5, 0.05, 0.05], [1, 0, 0, 0, 0], [0.1, 0.0, 0.0, 0.6, 0.3]]], dtype=np.float32)
+    assert greedy_decode(probs, charset, "ctc")[0].text == "OS"
+    kept, digits = restrict(probs, charset, "05")
+    assert digits.chars == "05" and np.allclose(kept.sum(-1), 1)
+    [decoded] = greedy_decode(kept, digits, "ctc")
+    assert decoded.text == "05" and decoded.char_probs == pytest.approx([0.4 / 0.45, 0.3 / 0.4])
+    with pytest.raises(ValueError, match="cannot read 'X'"):
+        restrict(probs, charset, "0X")

@@ -51,6 +51,20 @@ def test_fold_case_through_the_cli_and_the_api(shots, tiny_model, capsys):
     )
 
 
+def test_only_chars_through_the_cli_and_the_api(shots, capsys):
+    images = sorted(shots.glob("*.png"))
+    digits = Recognizer.load("default", only_chars="0123456789").predict(images)
+    assert all(p.text.isdigit() or not p.text for p in digits)
+    # The same letters when every character the model knows is allowed.
+    everything = Recognizer.load("default", only_chars=Recognizer.load("default").info.charset.chars)
+    assert [p.text for p in everything.predict(images)] == [p.text for p in Recognizer.load("default").predict(images)]
+    assert main(["predict", "--only-chars", "0123", "--json", str(images[0])]) == 0
+    assert set(json.loads(capsys.readouterr().out)["text"]) <= set("0123")
+    assert main(["predict", "--only-chars", "ab", str(images[0])]) == 2  # lower case: the default model reads none
+    assert "the model cannot read 'ab'" in capsys.readouterr().err
+    assert Recognizer.load("default", fold_case=True, only_chars="ab").only_chars == "AB"
+
+
 def test_providers_are_checked_against_this_onnx_runtime(shots, capsys):
     import onnxruntime
 

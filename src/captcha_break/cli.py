@@ -199,12 +199,21 @@ def default_base() -> str:
     return "general" if (ASSETS / "general.pt").is_file() else "default"
 
 
+def _recognizer(args, model: str, only_chars: str | None = None):
+    """The Recognizer that the model options (_add_model_option) ask for."""
+    from .recognizer import Recognizer
+
+    return Recognizer.load(
+        model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",),
+        only_chars=only_chars or args.only_chars,
+    )  # fmt: skip
+
+
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate
-    from .recognizer import Recognizer
     from .sources import labeled_samples
 
-    recognizer = Recognizer.load(args.model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",))
+    recognizer = _recognizer(args, args.model)
     recognizer.batch_size = args.batch_size
     spec, charset = recognizer.spec, recognizer.info.charset
     samples = labeled_samples(
@@ -237,9 +246,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from .predict import expand_inputs, predict_files, result_writer
-    from .recognizer import Recognizer
 
-    recognizer = Recognizer.load(args.model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",))
+    recognizer = _recognizer(args, args.model)
     paths = expand_inputs(args.images)
     with result_writer(args.output, "jsonl" if args.json else "tsv") as write:
         failed = predict_files(recognizer, paths, write, progress=args.output is not None or None)
@@ -315,7 +323,8 @@ def cmd_serve(args) -> int:
 
     config = ServeConfig(
         model=args.model, api_key=args.api_key, threads=args.threads, max_body_bytes=args.max_body_bytes,
-        fold_case=args.fold_case, header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+        fold_case=args.fold_case, only_chars=args.only_chars, header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
         max_connections=args.max_connections, providers=tuple(args.provider or ("cpu",)),
     )  # fmt: skip
     serve(config, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
@@ -326,10 +335,9 @@ def cmd_label(args) -> int:
     import uvicorn
 
     from .labeling import create_label_app, open_session
-    from .recognizer import Recognizer
 
     model = args.model or default_base()
-    recognizer = Recognizer.load(model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",))
+    recognizer = _recognizer(args, model, args.only_chars or args.chars)  # guesses in the labels' alphabet
     print(f"reading {args.folder} with {model} for the guesses ...")
     session = open_session(args.folder, recognizer, chars=args.chars, fold_case=args.fold_case)
     progress = session.progress()
@@ -474,6 +482,10 @@ def _add_model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fold-case", action="store_true",
         help="read case-insensitively: a letter's two cases count as one, the text comes out in upper case",
+    )  # fmt: skip
+    p.add_argument(
+        "--only-chars", metavar="CHARS",
+        help="read only these characters, e.g. 0123456789 for a digits-only site (default: all the model knows)",
     )  # fmt: skip
     p.add_argument(
         "--provider", action="append", default=None, metavar="NAME",

@@ -53,6 +53,11 @@ def _upper(char: str) -> str:
     return upper if len(upper) == 1 else char  # 'ß'.upper() is 'SS': leave such letters be
 
 
+def upper(text: str) -> str:
+    """Text in upper case as fold_case reads it: one character for one."""
+    return "".join(map(_upper, text))
+
+
 def fold_case(probs: np.ndarray, charset: Charset) -> tuple[np.ndarray, Charset]:
     """Read case-insensitively: each letter's two cases become one upper-case class.
 
@@ -68,3 +73,19 @@ def fold_case(probs: np.ndarray, charset: Charset) -> tuple[np.ndarray, Charset]
     for i, char in enumerate(charset.chars):
         merge[i + 1, folded.chars.index(_upper(char)) + 1] = 1
     return probs @ merge, folded
+
+
+def restrict(probs: np.ndarray, charset: Charset, chars: str) -> tuple[np.ndarray, Charset]:
+    """Read only `chars` (a digits-only site: "0123456789"): the other characters' classes
+    are dropped and each step's probabilities renormalised over the blank and `chars`.
+
+    What a model knows of look-alikes outside the site's alphabet (O for 0, S for 5) then
+    cannot turn a right reading wrong. Returns (probs over the kept classes, their charset).
+    """
+    kept = Charset("".join(dict.fromkeys(chars)))
+    missing = sorted(set(kept.chars) - set(charset.chars))
+    if missing:
+        raise ValueError(f"the model cannot read {''.join(missing)!r}: it reads {charset.chars!r}")
+    columns = [BLANK] + [charset.chars.index(char) + 1 for char in kept.chars]
+    probs = probs[..., columns]
+    return probs / np.clip(probs.sum(axis=-1, keepdims=True), 1e-12, None), kept

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from .assets import ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
-from .decoding import Prediction, fold_case, greedy_decode, softmax
+from .decoding import Prediction, fold_case, greedy_decode, restrict, softmax, upper
 from .preprocess import ImageError, InputSpec, normalize, to_pixels
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
@@ -34,10 +34,17 @@ def resolve_model(source: str | os.PathLike = "default") -> Path:
 
 
 class Recognizer:
-    """fold_case: read case-insensitively (upper case out), for sites that ignore case."""
+    """fold_case: read case-insensitively (upper case out), for sites that ignore case.
+    only_chars: read only these characters (a site's alphabet, e.g. "0123456789")."""
 
-    def __init__(self, backend: Backend, info: ModelInfo, batch_size: int = 256, fold_case: bool = False):
+    def __init__(
+        self, backend: Backend, info: ModelInfo, batch_size: int = 256, fold_case: bool = False, only_chars: str | None = None
+    ):
         self.backend, self.info, self.batch_size, self.fold_case = backend, info, batch_size, fold_case
+        self.only_chars = (upper(only_chars) if fold_case and only_chars else only_chars) or None
+        if self.only_chars:  # a character the model cannot read is an error now, not at the first image
+            probs = np.zeros((1, 1, info.charset.num_classes), np.float32)
+            self._decode(probs)
 
     @classmethod
     def load(
@@ -47,6 +54,7 @@ class Recognizer:
         device: str = "auto",
         fold_case: bool = False,
         providers: Sequence[str] = ("cpu",),
+        only_chars: str | None = None,
     ) -> Recognizer:
         """providers: ONNX Runtime's execution providers, in order of preference, by full
         name or short name (cpu, cuda, tensorrt, coreml, openvino, dml); CPU is always
@@ -57,7 +65,7 @@ class Recognizer:
         else:
             backend, info = _torch_backend(path, threads, device)
         info.path = str(path)
-        return cls(backend, info, fold_case=fold_case)
+        return cls(backend, info, fold_case=fold_case, only_chars=only_chars)
 
     @property
     def spec(self) -> InputSpec:
@@ -93,11 +101,16 @@ class Recognizer:
         decoded: list[Prediction] = []
         for start in range(0, len(pixels), self.batch_size):
             logits = self.backend(normalize(pixels[start : start + self.batch_size]))
-            probs, charset = softmax(logits.astype(np.float32)), self.info.charset
-            if self.fold_case:
-                probs, charset = fold_case(probs, charset)
-            decoded += greedy_decode(probs, charset, self.info.scheme)
+            decoded += self._decode(softmax(logits.astype(np.float32)))
         return decoded
+
+    def _decode(self, probs: np.ndarray) -> list[Prediction]:
+        charset = self.info.charset
+        if self.fold_case:
+            probs, charset = fold_case(probs, charset)
+        if self.only_chars:
+            probs, charset = restrict(probs, charset, self.only_chars)
+        return greedy_decode(probs, charset, self.info.scheme)
 
 
 PROVIDERS = {

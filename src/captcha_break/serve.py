@@ -48,6 +48,7 @@ class ServeConfig:
     batch_wait_ms: float = 2.0
     threads: int | None = None
     fold_case: bool = False  # read case-insensitively (Recognizer.fold_case)
+    only_chars: str | None = None  # read only these characters (Recognizer.only_chars)
     providers: tuple[str, ...] = ("cpu",)  # ONNX Runtime execution providers (Recognizer.load)
     # Slow or stalled clients: a connection must send its request headers within
     # header_timeout seconds, and each part of the body within body_timeout; beyond
@@ -151,7 +152,10 @@ class MicroBatcher:
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     config = config or ServeConfig()
-    recognizer = Recognizer.load(config.model, threads=config.threads, fold_case=config.fold_case, providers=config.providers)
+    recognizer = Recognizer.load(
+        config.model, threads=config.threads, fold_case=config.fold_case, providers=config.providers,
+        only_chars=config.only_chars,
+    )  # fmt: skip
     batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
     decoding = asyncio.Semaphore(config.max_decoding)
 
@@ -362,7 +366,7 @@ def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, worker
 
     import uvicorn
 
-    Recognizer.load(config.model)  # fail here, with a clear message, not inside a worker
+    Recognizer.load(config.model, fold_case=config.fold_case, only_chars=config.only_chars)  # fail here, not in a worker
     os.environ[ENV_CONFIG] = json.dumps(dataclasses.asdict(config))
     uvicorn.run(
         "captcha_break.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
