@@ -3,10 +3,12 @@
     python scripts/bundle_model.py runs/crnn_fast default --command "captcha-break train ..."
 
 Exports RUN/best.pt to src/captcha_break/assets/NAME.onnx (and NAME.pt, for fine-tuning), measures the exported file on
-fresh captchas (captcha 0.7, and captcha 0.3's stronger warps), and writes beside it
-NAME.md (the model card: command, training time, hardware, accuracy, size) and
-NAME.log.csv (the run's per-epoch log). The card's figures also go into the ONNX metadata,
-where `GET /models` reads them.
+fresh captchas (a model of the tutorial's task: captcha 0.7, and captcha 0.3's stronger
+warps; a broad model: captchas of its own broad style, and captcha 0.7 read
+case-insensitively), and writes beside it NAME.md (the model card: command, training time,
+hardware, accuracy, size, and with --out-of-box the table of real captchas read without
+training) and NAME.log.csv (the run's per-epoch log). The card's figures also go into the
+ONNX metadata, where `GET /models` reads them.
 """
 
 from __future__ import annotations
@@ -30,14 +32,36 @@ from captcha_break.sources import fresh_samples
 from captcha_break.synth import SynthConfig
 
 
-def measure(model: Path, count: int) -> dict:
-    recognizer = Recognizer.load(model)
-    figures = {}
-    for style, n in (("v07", count), ("v03", count)):  # the same count of each version
-        samples = fresh_samples(recognizer.spec, n, f"card-{style}", SynthConfig(style=style), workers=2)
+def test_sets(train_config: dict) -> list[tuple[str, SynthConfig, bool]]:
+    """(what, captchas, read case-insensitively): the model's own task first, the figure
+    the card leads with and the bundled-model tests check."""
+    if train_config.get("style") != "broad":
+        return [("captcha 0.7", SynthConfig(style="v07"), False), ("captcha-0.3-style warps", SynthConfig(style="v03"), False)]
+    own = SynthConfig.from_options(
+        train_config["chars"], train_config["length"], (train_config["image_width"], train_config["image_height"]), "broad"
+    )
+    return [("its own broad style", own, False), ("captcha 0.7, case-insensitive", SynthConfig(style="v07"), True)]
+
+
+def measure(model: Path, count: int, sets: list[tuple[str, SynthConfig, bool]]) -> list[dict]:
+    figures = []
+    for about, synth, fold_case in sets:  # the same count of each
+        recognizer = Recognizer.load(model, fold_case=fold_case)
+        samples = fresh_samples(recognizer.spec, count, f"card-{synth.style}", synth, workers=2)
         result = evaluate(recognizer, samples, progress=False)
-        figures[style] = {"accuracy": result.scores.accuracy, "char_accuracy": result.scores.char_accuracy, "count": n}
+        figures.append({"about": about, "accuracy": result.scores.accuracy, "char_accuracy": result.scores.char_accuracy,
+                        "count": count, "seed": f"card-{synth.style}"})  # fmt: skip
     return figures
+
+
+def out_of_box_rows(path: Path, name: str) -> list[tuple[str, str, str]]:
+    """(set, reader, figure) for this model and ddddocr, from benchmarks/out_of_box.py's JSON."""
+    rows = []
+    for dataset, readers in json.loads(path.read_text())["datasets"].items():
+        for reader, r in readers.items():
+            if (reader.startswith("ddddocr") or reader.split()[0] == name) and "accuracy" in r:
+                rows.append((dataset, reader, f"{r['accuracy']:.2%} (chars {r['char_accuracy']:.2%})"))
+    return rows
 
 
 def main() -> None:
@@ -52,6 +76,7 @@ def main() -> None:
     parser.add_argument("--int8", action="store_true")
     parser.add_argument("--note", help="anything the card should say about how the run went (pauses, restarts)")
     parser.add_argument("--weights", choices=WEIGHT_FORMATS, default="fp32", help="weight storage (export.py)")
+    parser.add_argument("--out-of-box", type=Path, help="benchmarks/results/out_of_box.json: its table goes on the card")
     args = parser.parse_args()
     run = Path(args.run)
     ckpt = load_checkpoint(run / "best.pt")
@@ -59,7 +84,8 @@ def main() -> None:
     log = one_clock(before, read_log(run / "log.csv"))
     with tempfile.TemporaryDirectory() as tmp:
         trial = export_onnx(run / "best.pt", Path(tmp) / "m.onnx", int8=args.int8, weights=args.weights)
-        figures = measure(trial, args.count)
+        figures = measure(trial, args.count, test_sets(ckpt.meta.get("train_config", {})))
+    main_set = test_sets(ckpt.meta.get("train_config", {}))[0][1]
     card = {
         "model": ckpt.model_name,
         "command": args.command,
@@ -67,11 +93,11 @@ def main() -> None:
         "epochs": len(log),
         "best_epoch": ckpt.meta.get("epoch", 0) + len(before),
         "hardware": hardware(),
-        "accuracy": figures["v07"]["accuracy"],
-        "char_accuracy": figures["v07"]["char_accuracy"],
-        "accuracy_v03_style": figures["v03"]["accuracy"],
-        "evaluated_on": f"{args.count} fresh captcha-0.7 captchas (seed card-v07) and {args.count} "
-        "captcha-0.3-style ones (seed card-v03)",
+        "accuracy": figures[0]["accuracy"],  # on the model's own task
+        "char_accuracy": figures[0]["char_accuracy"],
+        "synth": {k: v for k, v in dataclasses.asdict(main_set).items() if k != "fonts"},  # that task's captchas
+        "figures": figures,
+        "out_of_box": out_of_box_rows(args.out_of_box, args.name) if args.out_of_box else [],
         "compression": {"int8_dynamic": args.int8, "weights": args.weights},
         "notes": args.note or "",
     }
@@ -130,6 +156,30 @@ def curve(log: list[dict[str, float]]) -> str:
 
 def render(name: str, card: dict, log: list[dict[str, float]]) -> str:
     notes = f"\n{card['notes']}\n" if card.get("notes") else ""
+    figures = "\n".join(
+        f"| whole-captcha accuracy, {f['about']} | {f['accuracy']:.2%} (per character {f['char_accuracy']:.2%}; "
+        f"{f['count']:,} fresh captchas, seed {f['seed']}) |"
+        for f in card["figures"]
+    )
+    return _render(name, card, log, notes, figures) + _out_of_box(card["out_of_box"])
+
+
+def _out_of_box(rows: list) -> str:
+    if not rows:
+        return ""
+    table = "\n".join(f"| {dataset} | {reader} | {figure} |" for dataset, reader, figure in rows)
+    return f"""
+## Real captchas, read without training
+
+Every image of each shared set of real labeled captchas (benchmarks/out_of_box.py), beside ddddocr 1.6.1:
+
+| set | reader | whole captcha right |
+| --- | --- | --- |
+{table}
+"""
+
+
+def _render(name: str, card: dict, log: list[dict[str, float]], notes: str, figures: str) -> str:
     return f"""# Model card: `{name}` ({card["model"]})
 
 Trained by this project's own command, on synthetic captchas only:
@@ -143,10 +193,7 @@ Trained by this project's own command, on synthetic captchas only:
 | training wall time | {card["training_minutes"]} min ({card["epochs"]} epochs, best at epoch {card["best_epoch"]}), \
 data generation included |
 | hardware | {card["hardware"]} |
-| whole-captcha accuracy, captcha 0.7 | {card["accuracy"]:.2%} |
-| per-character accuracy, captcha 0.7 | {card["char_accuracy"]:.2%} |
-| whole-captcha accuracy, captcha-0.3-style warps | {card["accuracy_v03_style"]:.2%} |
-| evaluated on | {card["evaluated_on"]} |
+{figures}
 | file | {card["file_mb"]} MB ONNX; weights stored as {card["compression"]["weights"]}, \
 int8 dynamic quantization {card["compression"]["int8_dynamic"]} |
 {notes}
@@ -154,11 +201,22 @@ The curve (validation on fresh captchas after each epoch; `{name}.log.csv` has e
 
 {curve(log)}
 
-The per-epoch training log is `{name}.log.csv` beside this file. Default task: 4 characters
-of 0-9A-Z, 128x64 images from `captcha` 0.7.1 (`ImageCaptcha`, its default font). Models
-trained on synthetic captchas do not read other sites' captchas well: train on your own
-labeled images (`captcha-break train --data DIR`).
+The per-epoch training log is `{name}.log.csv` beside this file. {_about(card)}
 """
+
+
+def _about(card: dict) -> str:
+    if card["synth"]["style"] == "broad":
+        return (
+            "Broad style: many fonts, colours, backgrounds, clutter and warps (broad.py), "
+            f"{card['synth']['min_len']}-{card['synth']['max_len']} characters of {card['synth']['chars']}. "
+            "It is the start for fine-tuning on a site's own captchas: `captcha-break train --data DIR`."
+        )
+    return (
+        "Default task: 4 characters of 0-9A-Z, 128x64 images from `captcha` 0.7.1 (`ImageCaptcha`, its "
+        "default font). Models trained on synthetic captchas do not read other sites' captchas well: "
+        "train on your own labeled images (`captcha-break train --data DIR`)."
+    )
 
 
 if __name__ == "__main__":
