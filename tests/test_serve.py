@@ -92,6 +92,13 @@ def test_api_key(tiny_model, png):
         assert c.get("/health").status_code == 200  # health checks need no key
 
 
+def test_the_server_reads_a_sites_alphabet_and_case(tiny_model, png):
+    app = create_app(ServeConfig(model=str(tiny_model["onnx"]), only_chars="0123", fold_case=True))
+    with TestClient(app) as c:
+        response = c.post("/predict", content=png)
+    assert response.status_code == 200 and set(response.json()["text"]) <= set("0123")
+
+
 def test_real_server_on_loopback(tiny_model, png):
     with running_server("--model", str(tiny_model["onnx"])) as port:
         url = f"http://127.0.0.1:{port}"
