@@ -102,6 +102,7 @@ def main() -> None:
     names = args.only or sorted(p.name for p in args.datasets.iterdir() if p.is_dir())
     previous = results_dir() / "own_data.json"  # a run of some sets keeps the others' figures
     results = json.loads(previous.read_text())["datasets"] if previous.exists() else {}
+    results = {name: entry for name, entry in results.items() if "runs" in entry}  # figures of this script's format
     for name in names:
         runs = results.setdefault(name, {"target": TARGETS.get(name), "runs": {}})["runs"]
         for count in args.labels:

@@ -29,6 +29,14 @@ def test_a_set_of_one_size_in_gray_is_stretched_and_read_in_gray(tmp_path):
     assert chosen["init"] == "general" and chosen["schedule"] == "onecycle"
 
 
+def test_thin_coloured_strokes_on_white_are_colour(tmp_path):
+    for i, label in enumerate(["AB12", "CD34", "EF56"]):
+        image = Image.new("RGB", (200, 50), "white")
+        image.paste((40, 160, 220), (20 + 40 * i, 10, 23 + 40 * i, 40))  # a 3-pixel coloured stroke: 1% of the image
+        image.save(tmp_path / f"{label}.png")
+    assert choices(FolderFacts.read(tmp_path))["channels"] == 3
+
+
 def test_varying_widths_long_labels_and_colour(tmp_path):
     for i, (label, width) in enumerate([("AB", 100), ("ABCDEFGH", 400), ("XYZW", 200)]):
         write(tmp_path, f"{label}-{i}.png", (width, 50), colour=(220, 30, 30))

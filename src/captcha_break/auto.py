@@ -73,11 +73,16 @@ class FolderFacts:
 
 
 def _is_colourful(image: Image.Image) -> bool:
-    """Whether colour carries anything: the mean saturation of the image's pixels."""
-    rgb = image.convert("RGBA")
-    rgb.thumbnail((96, 96))
-    hsv = np.asarray(Image.alpha_composite(Image.new("RGBA", rgb.size, "white"), rgb).convert("RGB").convert("HSV"))
-    return float(hsv[..., 1].mean()) > 25
+    """Whether colour carries anything: some pixels of clearly coloured ink or background.
+
+    Chroma (max - min of R, G, B) at the 99th percentile, not the mean: thin coloured
+    strokes on white are a few percent of an image (a mean calls them gray), and unlike
+    HSV saturation, chroma stays small for the noise of near-black pixels.
+    """
+    rgba = image.convert("RGBA")
+    rgba.thumbnail((96, 96))
+    rgb = np.asarray(Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")).astype(np.int16)
+    return float(np.percentile(rgb.max(axis=-1) - rgb.min(axis=-1), 99)) > 40
 
 
 def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str, object], base: str) -> list[Choice]:
