@@ -351,15 +351,22 @@ def cmd_models(_args) -> int:
     """The architectures `train --model` takes (from the registry), and the bundled models."""
     from .assets import ASSETS, bundled_names
     from .models import MODELS
+    from .recognizer import Recognizer
 
     print("architectures (train --model NAME):")
     for name, entry in sorted(MODELS.items()):
         print(f"  {name:<10} {entry.about}")
-    print("bundled models (--model NAME, train --init NAME):")
+    print("bundled models (--model NAME, train --init NAME; the card: assets/NAME.md):")
     for name in bundled_names():
-        card = ASSETS / f"{name}.md"
-        first = card.read_text().splitlines()[0].lstrip("# ") if card.exists() else ""
-        print(f"  {name:<10} {first}")
+        info = Recognizer.load(name, threads=1).info
+        card = info.meta.get("card", {})
+        task = card.get("synth", {"style": "v07", "chars": DEFAULT_CHARS, "min_len": 4, "max_len": 4})
+        length = f"{task['min_len']}-{task['max_len']}" if task["min_len"] != task["max_len"] else str(task["min_len"])
+        print(
+            f"  {name:<10} {info.name}, {info.input.width}x{info.input.height}: {length} characters of "
+            f"{len(task['chars'])} ({task['style']} style), {card.get('accuracy', 0):.2%} of fresh ones, "
+            f"{(ASSETS / f'{name}.onnx').stat().st_size / 1e6:.2f} MB"
+        )
     return 0
 
 
