@@ -37,7 +37,7 @@ from .config import SCHEDULES, TrainConfig
 from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset
 from .decoding import greedy_decode
 from .device import autocast, pick_precision
-from .distributed import SINGLE, World, gather, join, leave, main_first, sum_over_ranks, wrap
+from .distributed import SINGLE, World, barrier, gather, join, leave, main_first, sum_over_ranks, wrap
 from .finetune import load_pretrained, pretrained
 from .folders import Samples
 from .losses import compute_loss
@@ -80,7 +80,11 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     try:
-        return _train(config, resume, log if world.main else _quiet, world, device)
+        result = _train(config, resume, log if world.main else _quiet, world, device)
+        # Every rank done before any tears the group down: a gloo process whose peer has
+        # left while its own last collective is still closing aborts (SIGABRT) at exit.
+        barrier(world)
+        return result
     finally:
         leave(world)
 
