@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import add_update_option, write_results  # noqa: E402
 
 from captcha_break.assets import bundled_names  # noqa: E402
+from captcha_break.charset import Charset  # noqa: E402
+from captcha_break.decoding import greedy_decode  # noqa: E402
 from captcha_break.labels import scan_folder  # noqa: E402
 from captcha_break.metrics import score  # noqa: E402
 from captcha_break.recognizer import Recognizer  # noqa: E402
@@ -41,15 +43,22 @@ def alphabet(folder: Path) -> tuple[str, bool]:
     return chars, chars == chars.upper()
 
 
-def read_with(model: str, folder: Path, fold_case: bool, only_chars: str | None = None) -> dict:
-    recognizer = Recognizer.load(model, threads=2, fold_case=fold_case, only_chars=only_chars)
+def read_with(model: str, folder: Path, ways: list[tuple[str, bool, str | None]]) -> dict[str, dict]:
+    """{name: figures} for each way (name, fold_case, only_chars) of reading the set; its
+    images are decoded once for them all."""
+    spec = Recognizer.load(model).spec
     # Labels outside the model's charset stay in: a model that cannot read them is wrong there.
-    samples = labeled_samples(recognizer.spec, SynthConfig(), str(folder), fold_case=fold_case, workers=2)
-    start = time.perf_counter()
-    preds = [p.text for p in recognizer.predict_pixels(samples.pixels)]
-    seconds = time.perf_counter() - start
-    s = score(samples.labels, preds)
-    return {"accuracy": s.accuracy, "char_accuracy": s.char_accuracy, "count": s.count, "ms_per_image": 1000 * seconds / s.count}
+    samples = labeled_samples(spec, SynthConfig(), str(folder), workers=2)
+    figures = {}
+    for name, fold_case, only_chars in ways:
+        recognizer = Recognizer.load(model, threads=2, fold_case=fold_case, only_chars=only_chars)
+        start = time.perf_counter()
+        preds = [p.text for p in recognizer.predict_pixels(samples.pixels)]
+        seconds = time.perf_counter() - start
+        s = score([label.upper() for label in samples.labels] if fold_case else samples.labels, preds)
+        figures[name] = {"accuracy": s.accuracy, "char_accuracy": s.char_accuracy, "count": s.count,
+                         "ms_per_image": 1000 * seconds / s.count}  # fmt: skip
+    return figures
 
 
 def read_with_ddddocr(folder: Path, only_chars: str | None = None) -> dict:
@@ -75,9 +84,8 @@ def _ddddocr_within(ocr, image: bytes, chars: str) -> str:
     charset, allowed = result["charset"], set(chars.upper())
     columns = [0] + [i for i, c in enumerate(charset) if c and c.upper() in allowed]  # 0: ddddocr's blank
     probs = np.asarray(result["probabilities"], dtype=np.float32).reshape(-1, len(charset))[:, columns]
-    best = probs.argmax(axis=1)
-    kept = [k for t, k in enumerate(best) if k != 0 and (t == 0 or k != best[t - 1])]
-    return "".join(charset[columns[k]] for k in kept).upper()
+    kept = Charset("".join(charset[i] for i in columns[1:]))
+    return greedy_decode(probs[None], kept, "ctc")[0].text.upper()
 
 
 def _figure(r: dict) -> str:
@@ -100,9 +108,8 @@ def main() -> None:
             f"ddddocr 1.6.1 (case-insensitive) {held}": read_with_ddddocr(folder, chars),
         }
         for model in models:
-            for fold in (False, True):
-                entry[f"{model}{' --fold-case' if fold else ''}"] = read_with(model, folder, fold)
-            entry[f"{model} {held}"] = read_with(model, folder, upper_only, chars)
+            ways = [(model, False, None), (f"{model} --fold-case", True, None), (f"{model} {held}", upper_only, chars)]
+            entry.update(read_with(model, folder, ways))
     table = [(f"{name}: {reader}", _figure(r)) for name, readers in results.items() for reader, r in readers.items()]
     write_results("out_of_box", {"datasets": results}, table, "Real captchas read out of the box (no training)")
 

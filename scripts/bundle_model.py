@@ -32,7 +32,7 @@ from captcha_break.sources import fresh_samples
 from captcha_break.synth import SynthConfig
 
 
-def test_sets(train_config: dict) -> list[tuple[str, SynthConfig, bool]]:
+def card_sets(train_config: dict) -> list[tuple[str, SynthConfig, bool]]:
     """(what, captchas, read case-insensitively): the model's own task first, the figure
     the card leads with and the bundled-model tests check."""
     if train_config.get("style") != "broad":
@@ -84,8 +84,9 @@ def main() -> None:
     log = one_clock(before, read_log(run / "log.csv"))
     with tempfile.TemporaryDirectory() as tmp:
         trial = export_onnx(run / "best.pt", Path(tmp) / "m.onnx", int8=args.int8, weights=args.weights)
-        figures = measure(trial, args.count, test_sets(ckpt.meta.get("train_config", {})))
-    main_set = test_sets(ckpt.meta.get("train_config", {}))[0][1]
+        sets = card_sets(ckpt.meta.get("train_config", {}))
+        figures = measure(trial, args.count, sets)
+    main_set = sets[0][1]
     card = {
         "model": ckpt.model_name,
         "command": args.command,

@@ -200,12 +200,13 @@ def default_base() -> str:
 
 
 def _recognizer(args, model: str, only_chars: str | None = None):
-    """The Recognizer that the model options (_add_model_option) ask for."""
+    """The Recognizer that the model options (_add_model_option) ask for; `only_chars`
+    holds it to an alphabet where --only-chars is not given."""
     from .recognizer import Recognizer
 
     return Recognizer.load(
         model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",),
-        only_chars=only_chars or args.only_chars,
+        only_chars=args.only_chars or only_chars,
     )  # fmt: skip
 
 
@@ -337,7 +338,7 @@ def cmd_label(args) -> int:
     from .labeling import create_label_app, open_session
 
     model = args.model or default_base()
-    recognizer = _recognizer(args, model, args.only_chars or args.chars)  # guesses in the labels' alphabet
+    recognizer = _recognizer(args, model, args.chars)  # guesses in the labels' alphabet
     print(f"reading {args.folder} with {model} for the guesses ...")
     session = open_session(args.folder, recognizer, chars=args.chars, fold_case=args.fold_case)
     progress = session.progress()
