@@ -3,7 +3,7 @@
 One image draws its look at random from what real sites do: a font (one per image or
 one per character), solid, hollow, dotted or shadowed glyphs, one colour or one per
 character, each character tilted, scaled and shifted, spaced from overlapping to wide
-apart; a flat, gradient, noisy or textured background; dots, lines, arcs and waves over
+apart, filling the image or small in wide margins; a flat, gradient, noisy or textured background; dots, lines, arcs and waves over
 or under the text; a wave warp, blur, JPEG artefacts, a frame; any image size. A share of
 images are the `captcha` library's own styles and the plain "lines" style, which sites
 copy too. Everything is drawn from the `random.Random` it is given, so (seed, index)
@@ -26,11 +26,13 @@ Colour = tuple[int, int, int]
 
 
 def draw_broad(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
-    """`label` in a random look; the image's height is 24-100 px, its width follows the text."""
+    """`label` in a random look; the text is 24-100 px high, the image's size follows it."""
     height = rng.choice((rng.randint(24, 48), rng.randint(40, 100)))
     background = _background_colour(rng)
     palette = _text_colours(background, len(label), rng)
     text = _text_layer(label, fonts, height, palette, rng)
+    if rng.random() < 0.35:
+        text = _in_margins(text, rng)
     image = _background(text.size, background, rng)
     if rng.random() < 0.35:
         _clutter(image, palette, rng)  # under the text
@@ -52,27 +54,29 @@ def _background_colour(rng: random.Random) -> Colour:
     kind = rng.random()
     if kind < 0.45:
         return (255, 255, 255)
-    if kind < 0.8:  # pale tints, as many sites use
+    if kind < 0.75:  # pale tints, as many sites use
         return tuple(rng.randint(200, 255) for _ in range(3))
     if kind < 0.9:
         return tuple(rng.randint(0, 70) for _ in range(3))  # dark
     return tuple(rng.randint(0, 255) for _ in range(3))
 
 
-def _contrasting(background: Colour, rng: random.Random) -> Colour:
-    """A random colour whose brightness differs from the background's enough to read."""
+def _contrasting(background: Colour, least: float, rng: random.Random) -> Colour:
+    """A random colour whose brightness differs from the background's by more than `least`."""
     dark = _luma(background) > 128
     for _ in range(20):
         colour = tuple(rng.randint(0, 255) for _ in range(3))
-        if abs(_luma(colour) - _luma(background)) > 70 and (_luma(colour) < 150) == dark:
+        if abs(_luma(colour) - _luma(background)) > least and (_luma(colour) < 150) == dark:
             return colour
     return (0, 0, 0) if dark else (255, 255, 255)
 
 
 def _text_colours(background: Colour, n: int, rng: random.Random) -> list[Colour]:
+    # Some sites draw faint text: dark blue on black, pale yellow on white.
+    least = 70.0 if rng.random() < 0.75 else 30.0
     if rng.random() < 0.45:
-        return [_contrasting(background, rng)] * n
-    return [_contrasting(background, rng) for _ in range(n)]
+        return [_contrasting(background, least, rng)] * n
+    return [_contrasting(background, least, rng) for _ in range(n)]
 
 
 # --- the text ---------------------------------------------------------------------------
@@ -109,6 +113,16 @@ def _text_layer(label: str, fonts: tuple[str, ...], height: int, palette: list[C
         layer.alpha_composite(glyph, (max(0, min(round(x), width - glyph.width)), top))
         x += glyph.width + gap
     return layer if tall == height else layer.resize((round(width * height / tall), height), Resampling.BILINEAR)
+
+
+def _in_margins(text: Image.Image, rng: random.Random) -> Image.Image:
+    """The text layer somewhere on a larger transparent canvas: many sites draw small text
+    in a big image, with wide empty margins above, below and beside it."""
+    width = round(text.width * rng.uniform(1.0, 2.2))
+    height = round(text.height * rng.uniform(1.2, 2.5))
+    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    canvas.alpha_composite(text, (rng.randint(0, width - text.width), rng.randint(0, height - text.height)))
+    return canvas
 
 
 def _glyph(char: str, font: ImageFont.FreeTypeFont, colour: Colour, look: str, angle: float, rng: random.Random) -> Image.Image:

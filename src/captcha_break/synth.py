@@ -21,7 +21,7 @@ from pathlib import Path
 import captcha.image as captcha_image
 import numpy as np
 from captcha.image import ImageCaptcha
-from PIL import Image, ImageFont
+from PIL import Image, ImageFont, ImageOps
 from PIL.Image import Resampling, Transform
 from PIL.ImageDraw import Draw
 from tqdm import tqdm
@@ -236,7 +236,9 @@ def _draw_broad_mix(config: SynthConfig, label: str, rng: random.Random) -> Imag
     width, height = rng.choice(_LIBRARY_SIZES)
     width = max(width, round(height * 0.55 * len(label)))  # long labels need room
     font = () if rng.random() < 0.4 else (rng.choice(fonts),)
-    return _draw_library(width, height, rng.choice(("v07", "v03")), font, label, rng)
+    image = _draw_library(width, height, rng.choice(("v07", "v03")), font, label, rng)
+    # Sites serve it light on dark too: the same drawing with its colours inverted.
+    return ImageOps.invert(image) if rng.random() < 0.3 else image
 
 
 def _draw_pixels(job: tuple[SynthConfig, int, int, InputSpec]) -> tuple[np.ndarray, str]:
