@@ -1,12 +1,15 @@
 """The broad synthetic style and the fonts it draws with."""
 
 import hashlib
+import random
 import string
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from captcha_break import synth
+from captcha_break.broad import _in_margins
 from captcha_break.fonts import broad_fonts, font_problem, installed_fonts
 from captcha_break.preprocess import InputSpec
 from captcha_break.synth import SynthConfig, draw, draw_arrays, draw_arrays_cached
@@ -74,3 +77,23 @@ def test_a_stopped_pregeneration_resumes_from_its_chunks(monkeypatch):
     pixels, labels = draw_arrays_cached(config, spec, "s", 20)
     assert calls == [8, 16]  # the first chunk was not drawn again
     assert np.array_equal(pixels, expected) and labels == expected_labels
+
+
+def test_small_text_in_wide_margins_keeps_every_stroke():
+    text = Image.new("RGBA", (40, 20), (0, 0, 0, 0))
+    text.paste((200, 0, 0, 255), (5, 5, 35, 15))
+    for seed in range(20):
+        placed = _in_margins(text, random.Random(seed))
+        assert placed.width >= text.width and placed.height > text.height
+        alpha = np.asarray(placed)[..., 3]
+        assert (alpha == 255).sum() == 30 * 10  # the whole text, nothing cut off, nothing added
+
+
+def test_broad_draws_light_on_dark_and_text_in_margins():
+    config = SynthConfig(chars=ALL, min_len=4, max_len=4, style="broad")
+    images = [draw(config, 5, i)[0].convert("L") for i in range(120)]
+    dark = [im for im in images if np.median(np.asarray(im)) < 90]
+    assert len(dark) >= 10  # dark backgrounds, the library's style inverted among them
+    # Four characters in margins make some images much taller for their width than others.
+    aspects = [im.width / im.height for im in images]
+    assert min(aspects) < 1.3 < 3 < max(aspects)
