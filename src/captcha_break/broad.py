@@ -2,10 +2,11 @@
 
 One image draws its look at random from what real sites do: a font (one per image or
 one per character), solid, hollow, dotted or shadowed glyphs, one colour or one per
-character, each character tilted, scaled and shifted, spaced from overlapping to wide
-apart, filling the image or small in wide margins; a flat, gradient, noisy or textured background; dots, lines, arcs and waves over
-or under the text; a wave warp, blur, JPEG artefacts, a frame; any image size. A share of
-images are the `captcha` library's own styles and the plain "lines" style, which sites
+character, strong or faint, each character tilted, scaled and shifted, spaced from
+overlapping to wide apart, filling the image or small in wide margins; a flat, gradient,
+noisy or textured background; dots, lines, arcs and waves over or under the text; a wave
+warp, blur, JPEG artefacts, a frame; any image size. A share of images are the `captcha`
+library's own styles (also inverted, light on dark) and the plain "lines" style, which sites
 copy too. Everything is drawn from the `random.Random` it is given, so (seed, index)
 still fixes the image.
 """
