@@ -40,9 +40,9 @@ from captcha_break.synth import SynthConfig  # noqa: E402
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
-def alphabet(folder: Path) -> tuple[str, bool]:
+def alphabet(items: list[tuple[Path, str]]) -> tuple[str, bool]:
     """(the characters the set's labels use, whether they have no lower case)."""
-    chars = "".join(sorted(set("".join(label for _, label in scan_folder(folder).items))))
+    chars = "".join(sorted(set("".join(label for _, label in items))))
     return chars, chars == chars.upper()
 
 
@@ -64,13 +64,12 @@ def read_with(model: str, folder: Path, ways: list[tuple[str, bool, str | None]]
     return figures
 
 
-def read_with_ddddocr(folder: Path, only_chars: str | None = None) -> dict:
+def read_with_ddddocr(items: list[tuple[Path, str]], only_chars: str | None = None) -> dict:
     try:
         import ddddocr
     except ImportError:
         return {"skipped": "ddddocr not installed (pip install '.[bench]')"}
     ocr = ddddocr.DdddOcr(show_ad=False)
-    items = scan_folder(folder).items
     start = time.perf_counter()
     if only_chars:
         preds = [_ddddocr_within(ocr, path.read_bytes(), only_chars) for path, _ in items]
@@ -91,11 +90,10 @@ def _ddddocr_within(ocr, image: bytes, chars: str) -> str:
     return greedy_decode(probs[None], kept, "ctc")[0].text.upper()
 
 
-def previous_ddddocr(folder: Path) -> dict:
-    """ddddocr's committed figures on this set, where they cover all of it."""
+def previous_ddddocr(name: str, count: int) -> dict:
+    """ddddocr's committed figures on the set `name`, where they cover all `count` images."""
     path = RESULTS / "out_of_box.json"
-    previous = json.loads(path.read_text())["datasets"].get(folder.name, {}) if path.exists() else {}
-    count = len(scan_folder(folder).items)
+    previous = json.loads(path.read_text())["datasets"].get(name, {}) if path.exists() else {}
     return {k: v for k, v in previous.items() if k.startswith("ddddocr") and v.get("count") == count}
 
 
@@ -113,12 +111,13 @@ def main() -> None:
     models = args.model or bundled_names()
     results: dict[str, dict] = {}
     for folder in sorted(p for p in args.datasets.iterdir() if p.is_dir()):
-        chars, upper_only = alphabet(folder)
+        items = scan_folder(folder).items
+        chars, upper_only = alphabet(items)
         held = f"--only-chars {chars}" + (" --fold-case" if upper_only else "")
-        entry = results[folder.name] = previous_ddddocr(folder) if args.reuse_ddddocr else {}
-        if len(entry) < 2:
-            entry["ddddocr 1.6.1 (case-insensitive)"] = read_with_ddddocr(folder)
-            entry[f"ddddocr 1.6.1 (case-insensitive) {held}"] = read_with_ddddocr(folder, chars)
+        entry = results[folder.name] = previous_ddddocr(folder.name, len(items)) if args.reuse_ddddocr else {}
+        if len(entry) < 2:  # both of ddddocr's readings are committed, or both are read again
+            entry["ddddocr 1.6.1 (case-insensitive)"] = read_with_ddddocr(items)
+            entry[f"ddddocr 1.6.1 (case-insensitive) {held}"] = read_with_ddddocr(items, chars)
         for model in models:
             ways = [(model, False, None), (f"{model} --fold-case", True, None), (f"{model} {held}", upper_only, chars)]
             entry.update(read_with(model, folder, ways))
