@@ -23,7 +23,7 @@ from pathlib import Path
 
 from captcha_break.assets import ASSETS
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
-from captcha_break.config import WEIGHT_FORMATS
+from captcha_break.config import INT8_MODES, WEIGHT_FORMATS
 from captcha_break.evaluate import evaluate
 from captcha_break.export import export_onnx
 from captcha_break.recognizer import Recognizer
@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument(
         "--prior-run", help="the run this one was fine-tuned from (train --init): its epochs and time are counted in"
     )
-    parser.add_argument("--int8", action="store_true")
+    parser.add_argument("--int8", choices=INT8_MODES, default="none", help="int8 arithmetic (export.py); static: calibrated")
     parser.add_argument("--note", help="anything the card should say about how the run went (pauses, restarts)")
     parser.add_argument("--weights", choices=WEIGHT_FORMATS, default="fp32", help="weight storage (export.py)")
     parser.add_argument("--out-of-box", type=Path, help="benchmarks/results/out_of_box.json: its table goes on the card")
@@ -99,7 +99,7 @@ def main() -> None:
         "synth": {k: v for k, v in dataclasses.asdict(main_set).items() if k != "fonts"},  # that task's captchas
         "figures": figures,
         "out_of_box": out_of_box_rows(args.out_of_box, args.name) if args.out_of_box else [],
-        "compression": {"int8_dynamic": args.int8, "weights": args.weights},
+        "compression": {"int8": args.int8, "weights": args.weights},
         "notes": args.note or "",
     }
     ASSETS.mkdir(exist_ok=True)
@@ -196,7 +196,7 @@ data generation included |
 | hardware | {card["hardware"]} |
 {figures}
 | file | {card["file_mb"]} MB ONNX; weights stored as {card["compression"]["weights"]}, \
-int8 dynamic quantization {card["compression"]["int8_dynamic"]} |
+int8 arithmetic: {card["compression"]["int8"]} |
 {notes}
 The curve (validation on fresh captchas after each epoch; `{name}.log.csv` has every column):
 

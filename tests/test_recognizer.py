@@ -1,10 +1,13 @@
+import json
 import subprocess
 import sys
 
 import numpy as np
+import onnx
 import pytest
 from PIL import Image
 
+from captcha_break.assets import ONNX_METADATA_KEY
 from captcha_break.export import export_onnx
 from captcha_break.preprocess import ImageError
 from captcha_break.recognizer import Prediction, Recognizer
@@ -55,7 +58,7 @@ def test_onnx_matches_torch_on_200_captchas(tiny_model):
 def test_onnx_carries_its_own_description_and_int8_runs(tiny_model, tmp_path):
     r = Recognizer.load(tiny_model["onnx"])
     assert r.info.name == "crnn_fast" and r.info.input.shape == (1, 64, 128) and r.info.scheme == "ctc"
-    int8 = Recognizer.load(export_onnx(tiny_model["pt"], tmp_path / "q.onnx", int8=True))
+    int8 = Recognizer.load(export_onnx(tiny_model["pt"], tmp_path / "q.onnx", int8="dynamic"))
     assert (tmp_path / "q.onnx").stat().st_size < tiny_model["onnx"].stat().st_size
     assert isinstance(int8.predict(Image.new("RGB", (128, 64), "white")).text, str)
     x = np.random.default_rng(0).random((4, 1, 64, 128), dtype=np.float32)
@@ -65,6 +68,26 @@ def test_onnx_carries_its_own_description_and_int8_runs(tiny_model, tmp_path):
         np.testing.assert_allclose(small.backend(x), r.backend(x), atol=atol)
     # CTC models read other widths: the exported graph keeps the width dynamic.
     assert r.backend(np.zeros((2, 1, 64, 256), np.float32)).shape[:2] == (2, 32)
+
+
+def test_static_int8_calibrates_on_the_runs_task_or_a_folder(tiny_model, tmp_path):
+    fp32 = Recognizer.load(tiny_model["onnx"])
+    samples = fresh_samples(fp32.spec, 64, "static-check", SynthConfig(), workers=0)
+    x = samples.pixels.astype(np.float32) / 255
+    for name, folder in (("task", None), ("folder", tiny_model["images"])):
+        path = export_onnx(tiny_model["pt"], tmp_path / f"{name}.onnx", int8="static", calibration=folder)
+        static = Recognizer.load(path)
+        props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+        assert json.loads(props[ONNX_METADATA_KEY])["quantization"] == "int8-static"
+        # int8 arithmetic: close to the fp32 logits, not equal to them
+        diff = np.abs(static.backend(x) - fp32.backend(x))
+        assert 0 < diff.mean() < 0.1 * np.abs(fp32.backend(x)).mean()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="no readable image"):
+        export_onnx(tiny_model["pt"], tmp_path / "x.onnx", int8="static", calibration=tmp_path / "empty")
+    with pytest.raises(ValueError, match="no folder of calibration images"):
+        export_onnx(tiny_model["pt"], tmp_path / "x.onnx", int8="static", calibration=tmp_path / "missing")
 
 
 def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path):

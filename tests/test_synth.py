@@ -1,4 +1,5 @@
 import hashlib
+from collections import Counter
 import io
 
 import numpy as np
@@ -112,3 +113,26 @@ def test_lines_style_is_as_wide_as_its_text_in_one_font_and_many_colours(font_fo
     ink = pixels[pixels.sum(axis=1) < 600]  # not the white background
     colourful = ink[np.ptp(ink, axis=1) > 40]
     assert len(np.unique(colourful // 32, axis=0)) > 3  # characters in different colours
+
+
+def test_focus_draws_its_characters_three_times_as_often():
+    focused = SynthConfig(focus="0O")
+    counts = Counter("".join(draw(focused, 5, i)[1] for i in range(600)))
+    others = sum(counts[c] for c in focused.chars if c not in "0O") / 34
+    assert 2.4 < counts["0"] / others < 3.6 and 2.4 < counts["O"] / others < 3.6
+    with pytest.raises(ValueError, match="not all in the charset"):
+        SynthConfig(chars="0123456789", focus="O")
+
+
+def test_training_focus_leaves_validation_uniform():
+    from captcha_break.charset import Charset
+    from captcha_break.config import TrainConfig
+    from captcha_break.sources import training_data
+
+    spec = InputSpec(32, 64, 1)
+    plain = TrainConfig(epoch_size=400, val_size=400, workers=0)
+    focused = TrainConfig(epoch_size=400, val_size=400, workers=0, focus="0O")
+    a, b = (training_data(c, spec, Charset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"), print) for c in (plain, focused))
+    assert a.val.labels == b.val.labels  # the same uniform validation stream
+    share = {name: Counter("".join(d.train[i][1] for i in range(400))) for name, d in (("plain", a), ("focused", b))}
+    assert share["focused"]["0"] + share["focused"]["O"] > 2 * (share["plain"]["0"] + share["plain"]["O"])

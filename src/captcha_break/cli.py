@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import __version__
 from .charset import DEFAULT_CHARS, LabelError
-from .config import WEIGHT_FORMATS, TrainConfig
+from .config import INT8_MODES, WEIGHT_FORMATS, TrainConfig
 from .fonts import find_fonts
 from .preprocess import ImageError
 from .synth import STYLES, SynthConfig, parse_length
@@ -314,7 +314,7 @@ def cmd_export(args) -> int:
     if str(args.model).endswith(".onnx"):
         raise ValueError(f"{args.model} is already an ONNX model: export takes a training checkpoint (.pt)")
     source = resolve_checkpoint(args.model)  # a bundled model's name gives its .pt
-    out = export_onnx(source, args.out, int8=args.int8, weights=args.weights)
+    out = export_onnx(source, args.out, int8=args.int8, weights=args.weights, calibration=args.calibration)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
 
@@ -444,8 +444,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="training checkpoint (.pt)")
     p.add_argument("--out", required=True, help="ONNX file to write")
     p.add_argument(
-        "--int8", action="store_true", help="int8 dynamic quantization of convolutions and matrix products (int8 arithmetic)"
-    )
+        "--int8", nargs="?", const="dynamic", default="none", choices=INT8_MODES,
+        help="int8 arithmetic in the convolutions and matrix products: dynamic (--int8 alone), or static: "
+        "activation ranges fixed from calibration images, about twice as fast as fp32 on CPUs with AVX-512 VNNI",
+    )  # fmt: skip
+    p.add_argument(
+        "--calibration", metavar="DIR",
+        help="--int8 static: a folder of images like the ones the model will read "
+        "(default: the training run's --data folder, or synthetic captchas of its task)",
+    )  # fmt: skip
     p.add_argument(
         "--weights",
         choices=WEIGHT_FORMATS,

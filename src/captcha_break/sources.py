@@ -10,6 +10,7 @@ torch is imported only for training data, so evaluating never needs it.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -44,12 +45,13 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
     from .datasets import ArrayDataset, SyntheticDataset
 
     synth = _synth(config, charset.chars, config.length)
+    focused = dataclasses.replace(synth, focus=config.focus)  # the training stream only
     if config.pregenerate > 0:
         train_set = ArrayDataset(
-            Samples(*draw_arrays_cached(synth, spec, f"{config.seed}-train", config.pregenerate, config.workers, progress=True))
+            Samples(*draw_arrays_cached(focused, spec, f"{config.seed}-train", config.pregenerate, config.workers, progress=True))
         )
     else:
-        train_set = SyntheticDataset(synth, spec, f"{config.seed}-train", config.epoch_size)
+        train_set = SyntheticDataset(focused, spec, f"{config.seed}-train", config.epoch_size)
     pixels, labels = draw_arrays(synth, spec, f"{config.seed}-val", config.val_size, workers=config.workers)
     return DataBundle(train_set, Samples(pixels, labels), charset, synth.max_len)
 

@@ -50,6 +50,8 @@ class SynthConfig:
     fonts: TrueType/OpenType files, one picked per character (per image for "lines");
     empty: the library's own DroidSansMono ("broad": every installed font, fonts.py).
     Fonts like a site's own make better pre-training.
+    focus: characters drawn FOCUS_WEIGHT times as often as the others, so that a model sees
+    more of the look-alikes it confuses (0/O in the library's font); empty: uniform.
     """
 
     chars: str = DEFAULT_CHARS
@@ -59,6 +61,7 @@ class SynthConfig:
     height: int = 64
     style: str = "v07"
     fonts: tuple[str, ...] = ()
+    focus: str = ""
 
     @classmethod
     def from_options(cls, chars: str, length: str, size: tuple[int, int], style: str, fonts: tuple[str, ...] = ()) -> SynthConfig:
@@ -78,6 +81,8 @@ class SynthConfig:
             raise ValueError(f"bad length range {self.min_len}-{self.max_len}")
         if self.style not in STYLES:
             raise ValueError(f"unknown style {self.style!r}; expected one of {STYLES}")
+        if not set(self.focus) <= set(self.chars):
+            raise ValueError(f"focus characters {self.focus!r} are not all in the charset {self.chars!r}")
         if self.width < 16 or self.height < 16:
             raise ValueError(f"image size {self.width}x{self.height} is too small")
 
@@ -205,7 +210,7 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     """The index-th captcha of the stream `seed`: (RGB image, label)."""
     rng = random.Random(f"captcha_break/{seed}/{index}")
     length = rng.randint(config.min_len, config.max_len)
-    label = "".join(rng.choice(config.chars) for _ in range(length))
+    label = _label(config, length, rng)
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
     if style == "broad":
         return _draw_broad_mix(config, label, rng), label
@@ -213,6 +218,17 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
         font = rng.choice(config.fonts or tuple(captcha_image.DEFAULT_FONTS))
         return _draw_lines(label, font, config.height, rng), label
     return _draw_library(config.width, config.height, style, config.fonts, label, rng), label
+
+
+FOCUS_WEIGHT = 3
+
+
+def _label(config: SynthConfig, length: int, rng: random.Random) -> str:
+    if not config.focus:
+        # rng.choice, not rng.choices: the streams (and so the seeded test sets) stay as they were.
+        return "".join(rng.choice(config.chars) for _ in range(length))
+    weights = [FOCUS_WEIGHT if c in config.focus else 1 for c in config.chars]
+    return "".join(rng.choices(config.chars, weights, k=length))
 
 
 def _draw_library(width: int, height: int, style: str, fonts: tuple[str, ...], label: str, rng: random.Random) -> Image.Image:
