@@ -14,7 +14,8 @@ test split (seed 0, a fixed rule); the figure is whole-string accuracy on that s
 (--labels 100 300 ...), N images are drawn (seed 0) from the other 80% into a folder of
 their own and the same command trains on them with `--test-split 0` (all N train or
 validate); the model is then scored on the same 20% test split with `captcha-break
-evaluate`. Notes on earlier recipes are in results/own_data_notes.md.
+evaluate`. The misread test images of each set's all-labels run go to
+own_data_errors_SET.png. Notes on earlier recipes are in results/own_data_notes.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -71,6 +73,9 @@ def run_all(name: str, folder: Path, runs: Path) -> dict:
     out = runs / name / "all"
     seconds = captcha_break("train", "--data", str(folder), "--out", str(out), "--time-budget", BUDGET)
     report = json.loads((out / "test_report.json").read_text())
+    gallery = out / "test_errors.png"  # the misread test images: what limits the figure
+    if gallery.exists():
+        shutil.copyfile(gallery, results_dir() / f"own_data_errors_{name}.png")
     return {"labels": "all", "train_minutes": seconds / 60, "test_accuracy": report["accuracy"], "test_cer": report["cer"],
             "test_count": report["count"], "accuracy_by_length": report.get("accuracy_by_length")}  # fmt: skip
 

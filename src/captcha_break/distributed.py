@@ -9,7 +9,6 @@ a clear error instead of waiting forever.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,13 +65,7 @@ def join(device_name: str = "auto", timeout_s: float = 600) -> tuple[World, torc
 
 def leave(world: World) -> None:
     if world.distributed and dist.is_initialized():
-        # DDP's reducer holds the process group, and a reference cycle can keep both (and
-        # gloo's worker threads with their last work objects) alive until the interpreter
-        # shuts down, where freeing them aborts the process (SIGABRT, "terminate called
-        # without an active exception"; pytorch/pytorch#179291). Free them while it is whole.
-        gc.collect()
         dist.destroy_process_group()
-        gc.collect()
 
 
 def barrier(world: World) -> None:
