@@ -5,6 +5,8 @@
 Throughput is measured in batches of 256 through the Python API (Recognizer.predict_pixels:
 preprocessed arrays in, strings out); latency is one image end to end (PNG bytes -> text,
 Recognizer.predict), median of many runs. Accuracy is on fresh captchas nobody trained on.
+A bundled model is measured again exported with fp32 arithmetic from its own checkpoint, so
+that what int8 arithmetic gains and costs is a ratio of one run.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import io
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +41,19 @@ def throughput(recognizer: Recognizer, samples: Samples) -> dict:
         "char_accuracy": result.scores.char_accuracy,
         "images_per_second": result.images_per_second,
     }
+
+
+def fp32_twin(name: str, folder: Path) -> Path | None:
+    """The same weights exported with fp32 arithmetic, when `name` is a bundled model with its
+    checkpoint: what int8 arithmetic gains, measured in the same run."""
+    from captcha_break.export import export_onnx
+    from captcha_break.finetune import resolve_checkpoint
+
+    try:
+        checkpoint = resolve_checkpoint(name)
+    except FileNotFoundError:
+        return None
+    return export_onnx(checkpoint, folder / f"{name}-fp32.onnx") if checkpoint.suffix == ".pt" else None
 
 
 def latency_ms(recognizer: Recognizer, pngs: list[bytes], seconds: float = 5.0) -> dict:
@@ -102,6 +118,7 @@ def main() -> None:
     pngs, labels = pngs_of(SynthConfig(), "bench-latency", 300)
     data: dict = {"models": {}}
     table = []
+    tmp = tempfile.mkdtemp()
     for name in models:
         try:
             recognizer = Recognizer.load(name)
@@ -117,6 +134,9 @@ def main() -> None:
                 recognizer, fresh_samples(recognizer.spec, 1000, "bench-v03", SynthConfig(style="v03"), workers=2)
             )["accuracy"],
         }
+        twin = fp32_twin(name, Path(tmp))
+        if twin is not None:
+            figures["fp32_arithmetic"] = throughput(Recognizer.load(twin), samples)
         data["models"][name] = figures
         table += [
             (f"{name}: accuracy on {args.count} fresh captchas (captcha 0.7)", f"{figures['accuracy']:.2%}"),
@@ -125,6 +145,10 @@ def main() -> None:
             (f"{name}: one image, p50 / p99", f"{figures['latency']['p50_ms']:.2f} / {figures['latency']['p99_ms']:.2f} ms"),
             (f"{name}: model file", f"{figures['file_mb']:.2f} MB"),
         ]
+        if twin is not None:
+            fp32 = figures["fp32_arithmetic"]
+            table.append((f"{name} with fp32 arithmetic (same weights): images/s, accuracy",
+                          f"{fp32['images_per_second']:.0f}, {fp32['accuracy']:.2%}"))  # fmt: skip
     data["generation_per_second"] = {"1 process": generation_rate(1), "2 processes": generation_rate(2, 2000)}
     table += [(f"captchas drawn per second, {k}", f"{v:.0f}") for k, v in data["generation_per_second"].items()]
     if not args.no_ddddocr:

@@ -51,7 +51,8 @@ class TrainConfig:
     style: str = option("v07", "synthetic style", cli=False)
     fonts: tuple[str, ...] = option((), "synthetic captchas' font files; empty: the library's own", cli=False)
     focus: str = option(
-        "", "synthetic training captchas draw these characters 3x as often, e.g. 0O for look-alikes (validation stays uniform)",
+        "",
+        "synthetic training captchas draw these characters 3x as often, e.g. 0O for look-alikes (validation stays uniform)",
         metavar="CHARS",
     )
     pregenerate: int = option(0, "draw N synthetic captchas once (cached, resumable) and reuse them each epoch", metavar="N")
