@@ -1,6 +1,6 @@
 import hashlib
-from collections import Counter
 import io
+from collections import Counter
 
 import numpy as np
 import pytest
