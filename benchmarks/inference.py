@@ -118,7 +118,7 @@ def main() -> None:
     pngs, labels = pngs_of(SynthConfig(), "bench-latency", 300)
     data: dict = {"models": {}}
     table = []
-    tmp = tempfile.mkdtemp()
+    tmp = tempfile.TemporaryDirectory()  # the fp32 twins
     for name in models:
         try:
             recognizer = Recognizer.load(name)
@@ -134,7 +134,7 @@ def main() -> None:
                 recognizer, fresh_samples(recognizer.spec, 1000, "bench-v03", SynthConfig(style="v03"), workers=2)
             )["accuracy"],
         }
-        twin = fp32_twin(name, Path(tmp))
+        twin = fp32_twin(name, Path(tmp.name))
         if twin is not None:
             figures["fp32_arithmetic"] = throughput(Recognizer.load(twin), samples)
         data["models"][name] = figures

@@ -82,10 +82,12 @@ def test_static_int8_calibrates_on_the_runs_task_or_a_folder(tiny_model, tmp_pat
         # int8 arithmetic: close to the fp32 logits, not equal to them
         diff = np.abs(static.backend(x) - fp32.backend(x))
         assert 0 < diff.mean() < 0.1 * np.abs(fp32.backend(x)).mean()
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "empty" / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "a.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="no readable image"):
-        export_onnx(tiny_model["pt"], tmp_path / "x.onnx", int8="static", calibration=tmp_path / "empty")
+        export_onnx(tiny_model["pt"], tmp_path / "x.onnx", int8="static", calibration=tmp_path / "broken")
+    with pytest.raises(ValueError, match="--int8 static"):
+        export_onnx(tiny_model["pt"], tmp_path / "x.onnx", int8="dynamic", calibration=tiny_model["images"])
     with pytest.raises(ValueError, match="no folder of calibration images"):
         export_onnx(tiny_model["pt"], tmp_path / "x.onnx", int8="static", calibration=tmp_path / "missing")
 

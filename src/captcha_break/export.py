@@ -52,6 +52,8 @@ def export_onnx(
         raise ValueError(f"weights must be one of {WEIGHT_FORMATS}, not {weights!r}")
     if int8 not in INT8_MODES:
         raise ValueError(f"int8 must be one of {INT8_MODES}, not {int8!r}")
+    if calibration is not None and int8 != "static":
+        raise ValueError("calibration images are for static int8 quantization (--int8 static) only")
     ckpt = load_checkpoint(checkpoint_path)
     model = ckpt.build("cpu")
     out = Path(out)
