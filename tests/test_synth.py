@@ -125,14 +125,14 @@ def test_focus_draws_its_characters_three_times_as_often():
 
 
 def test_training_focus_leaves_validation_uniform():
-    from captcha_break.charset import Charset
+    from captcha_break.charset import DEFAULT_CHARS, Charset
     from captcha_break.config import TrainConfig
     from captcha_break.sources import training_data
 
     spec = InputSpec(32, 64, 1)
     plain = TrainConfig(epoch_size=400, val_size=400, workers=0)
     focused = TrainConfig(epoch_size=400, val_size=400, workers=0, focus="0O")
-    a, b = (training_data(c, spec, Charset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"), print) for c in (plain, focused))
+    a, b = (training_data(c, spec, Charset(DEFAULT_CHARS), print) for c in (plain, focused))
     assert a.val.labels == b.val.labels  # the same uniform validation stream
     share = {name: Counter("".join(d.train[i][1] for i in range(400))) for name, d in (("plain", a), ("focused", b))}
     assert share["focused"]["0"] + share["focused"]["O"] > 2 * (share["plain"]["0"] + share["plain"]["O"])

@@ -107,6 +107,11 @@ class TrainConfig:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
     @classmethod
+    def from_saved(cls, stored: dict[str, Any]) -> TrainConfig:
+        """The config a checkpoint stored (meta["train_config"]), runs of older versions too."""
+        return cls(**{RENAMED.get(k, k): v for k, v in stored.items()})
+
+    @classmethod
     def from_file(cls, path: str | Path) -> dict[str, Any]:
         """The fields a config.json sets (unknown ones refused by name)."""
         try:

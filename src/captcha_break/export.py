@@ -22,9 +22,11 @@ from onnx import numpy_helper
 
 from .assets import ONNX_METADATA_KEY, ModelInfo, describe
 from .checkpoint import load_checkpoint
-from .config import INT8_MODES, WEIGHT_FORMATS
-from .preprocess import normalize
+from .config import INT8_MODES, WEIGHT_FORMATS, TrainConfig
+from .labels import IMAGE_SUFFIXES
+from .preprocess import ImageError, normalize, to_pixels
 from .schemes import get_scheme
+from .sources import synth_config
 from .synth import SynthConfig, draw_arrays
 
 OPSET = 17
@@ -126,9 +128,6 @@ def calibration_pixels(ckpt, folder: str | Path | None = None, count: int = 512,
     """Images whose activations set static quantization's ranges, as uint8 model input:
     `count` of the folder's images (any images; labels are not needed), else of the run's
     own --data folder, else synthetic captchas of the task it was trained on."""
-    from .labels import IMAGE_SUFFIXES
-    from .preprocess import ImageError, to_pixels
-
     train_config = ckpt.meta.get("train_config") or {}
     folder = folder or train_config.get("data")
     if not folder:
@@ -153,10 +152,10 @@ def calibration_pixels(ckpt, folder: str | Path | None = None, count: int = 512,
 
 def _task(ckpt, train_config: dict) -> SynthConfig:
     """The synthetic captchas a checkpoint was trained on (default: the library's own)."""
-    fonts = tuple(f for f in train_config.get("fonts", ()) if Path(f).is_file())
-    size = (train_config.get("image_width", 128), train_config.get("image_height", 64))
-    length = train_config.get("length", "4")
-    return SynthConfig.from_options(ckpt.charset.chars, length, size, train_config.get("style", "v07"), fonts)
+    config = TrainConfig.from_saved(train_config)
+    # Font files of another machine are left out: the library's font calibrates as well.
+    config.fonts = tuple(f for f in config.fonts if Path(f).is_file())
+    return synth_config(config, ckpt.charset.chars, config.length)
 
 
 def _store_weights(graph: onnx.GraphProto, fmt: str, min_elements: int = 1024) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import Checkpoint
-from .config import RENAMED, TrainConfig
+from .config import TrainConfig
 
 LOG_FIELDS = [
     "epoch",
@@ -78,8 +78,7 @@ def resumed_config(config: TrainConfig, saved: Checkpoint, log=print) -> TrainCo
     stored = saved.meta.get("train_config")
     if not stored or saved.train_state is None:
         raise ValueError("that checkpoint holds no training state to resume")
-    stored = {RENAMED.get(k, k): v for k, v in stored.items()}  # runs saved before the renames
-    resumed = TrainConfig(**stored)
+    resumed = TrainConfig.from_saved(stored)
     defaults = TrainConfig()
     changes, refused = {}, []
     for f in dataclasses.fields(TrainConfig):

@@ -44,7 +44,7 @@ def training_data(config: TrainConfig, spec: InputSpec, charset: Charset | None,
 def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> DataBundle:
     from .datasets import ArrayDataset, SyntheticDataset
 
-    synth = _synth(config, charset.chars, config.length)
+    synth = synth_config(config, charset.chars, config.length)
     focused = dataclasses.replace(synth, focus=config.focus)  # the training stream only
     if config.pregenerate > 0:
         train_set = ArrayDataset(
@@ -56,7 +56,8 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
     return DataBundle(train_set, Samples(pixels, labels), charset, synth.max_len)
 
 
-def _synth(config: TrainConfig, chars: str, length: str) -> SynthConfig:
+def synth_config(config: TrainConfig, chars: str, length: str) -> SynthConfig:
+    """The synthetic captchas a run's config asks for, in `chars` and `length`."""
     return SynthConfig.from_options(chars, length, (config.image_width, config.image_height), config.style, config.fonts)
 
 
@@ -92,7 +93,7 @@ def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]):
 
     lengths = [len(label) for label in labels]
     chars = "".join(sorted(set("".join(labels))))
-    synth = _synth(config, chars, f"{min(lengths)}-{max(lengths)}")
+    synth = synth_config(config, chars, f"{min(lengths)}-{max(lengths)}")
     return SyntheticDataset(synth, spec, f"{config.seed}-mix", config.mix_synthetic)
 
 
