@@ -100,3 +100,12 @@ def test_restrict_reads_only_the_given_characters():
     assert decoded.text == "05" and decoded.char_probs == pytest.approx([0.4 / 0.45, 0.3 / 0.4])
     with pytest.raises(ValueError, match="cannot read 'X'"):
         restrict(probs, charset, "0X")
+
+
+def test_from_nothing_the_model_is_chosen_instead_of_a_base(tmp_path):
+    for i in range(3):
+        write(tmp_path, f"12{i}4.png", (100, 50))
+    chosen = choices(FolderFacts.read(tmp_path), base=None)
+    assert chosen["model"] == "crnn_lite" and "init" not in chosen
+    assert chosen["input_width"] == 96  # aspect 2 at height 48
+    assert choices(FolderFacts.read(tmp_path), {"model": "cnn_fast"}, base=None).get("model") is None

@@ -64,3 +64,16 @@ def test_a_run_folder_keeps_its_config(tmp_path):
     train(config, log=lambda *_: None)
     saved = TrainConfig(**TrainConfig.from_file(tmp_path / "run" / "config.json"))
     assert saved.model == "crnn_fast" and saved.batch_size == 16 and saved.precision in ("bf16", "fp32")
+
+
+def test_a_folder_from_nothing_still_gets_the_folders_choices(tmp_path, capsys):
+    from PIL import Image
+
+    for i, label in enumerate(["1234", "5678", "9012"]):
+        Image.new("RGB", (192, 64), "white").save(tmp_path / f"{label}_{i}.png")
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--init", "none", "--print-config"]) == 0
+    out = capsys.readouterr().out
+    printed = json.loads(out[out.index("{") :])
+    assert printed["init"] is None and printed["model"] == "crnn_lite"
+    assert printed["input_width"] == 192 and printed["channels"] == 1 and printed["chars"] == "0123456789"
+    assert "chose model = crnn_lite: from nothing" in out

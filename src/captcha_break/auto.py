@@ -26,6 +26,8 @@ ASPECT_SPREAD = 1.15
 # enough passes over a small set for augmentation to pay, few over a large one.
 TARGET_IMAGES = 120_000
 MIN_EPOCHS, MAX_EPOCHS = 8, 60
+# What `--init none` trains from nothing: the CPU-fast CTC model that reads any width.
+SCRATCH_MODEL = "crnn_lite"
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,15 @@ def _is_colourful(image: Image.Image) -> bool:
     return float(np.percentile(rgb.max(axis=-1) - rgb.min(axis=-1), 99)) > 40
 
 
-def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str, object], base: str) -> list[Choice]:
+def plan(
+    facts: FolderFacts, base_height: int, base_stride: int, given: dict[str, object], base: str | None
+) -> list[Choice]:
     """The options the user left unset (None in `given`), chosen from `facts`.
 
-    base_height: the input height of the model fine-tuned from; base_stride: how many
-    pixels of width make one CTC frame in it (so the input can be wide enough for the labels).
+    base: the model fine-tuned from, or None to train from nothing (`--init none`).
+    base_height: the input height of that model (or of the one trained from nothing);
+    base_stride: how many pixels of width make one CTC frame in it (so the input can be
+    wide enough for the labels).
     """
     choices: list[Choice] = []
 
@@ -101,7 +107,10 @@ def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str
         "general": "the broad pretrained model: it already reads many fonts and styles",
         "default": "the bundled model (the broad `general` model is not installed)",
     }
-    choose("init", base, f"start from {about.get(base, base)}")
+    if base is None:
+        choose("model", SCRATCH_MODEL, "from nothing (--init none): the CPU-fast CTC model that reads any width")
+    else:
+        choose("init", base, f"start from {about.get(base, base)}")
     choose("chars", facts.chars, f"the {len(facts.chars)} characters the labels use (case kept as labeled)")
     aspect = statistics.median(facts.aspects)
     spread = max(facts.aspects) / min(facts.aspects)
@@ -128,7 +137,11 @@ def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str
     )  # fmt: skip
     batch = 32 if facts.count < 5000 else 64
     choose("batch_size", batch, f"{facts.count} labeled images")
-    choose("lr", 1e-3, "a fine-tuning rate: high enough to adapt in minutes, low enough not to forget")
+    choose(
+        "lr", 1e-3,
+        "a fine-tuning rate: high enough to adapt in minutes, low enough not to forget" if base
+        else "the rate the CPU models train well at from nothing",
+    )  # fmt: skip
     choose("schedule", "onecycle", "warm up, then anneal to the best weights by the last epoch")
     train_images = max(1, round(facts.count * 0.7))
     epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_IMAGES / train_images)))

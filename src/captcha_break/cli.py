@@ -95,8 +95,8 @@ def cmd_train(args) -> int:
     scratch = fields["init"] == "none"  # train from scratch, as asked: no base model
     if scratch:
         fields["init"] = None
-    if fields["data"] and not args.resume and not scratch:
-        fields.update(_auto_options(fields))
+    if fields["data"] and not args.resume:
+        fields.update(_auto_options(fields, scratch))
     # Options left unset (None) take TrainConfig's defaults.
     config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
     if args.print_config:
@@ -176,15 +176,22 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(flag, type=kind, choices=f.metadata["choices"], metavar=f.metadata["metavar"], **kwargs)
 
 
-def _auto_options(fields: dict) -> dict:
-    """The plain command: options the user left unset, chosen from the folder (auto.py)."""
-    from .auto import FolderFacts, plan
-    from .finetune import base_model_facts
+def _auto_options(fields: dict, scratch: bool = False) -> dict:
+    """The plain command: options the user left unset, chosen from the folder (auto.py);
+    `scratch` (--init none): for a model trained from nothing instead of fine-tuned."""
+    from .auto import SCRATCH_MODEL, FolderFacts, plan
+    from .finetune import base_model_facts, frame_stride
+    from .models import default_config
 
-    base = fields["init"] or default_base()
-    height, stride = base_model_facts(base)
     known = TrainConfig(**{k: v for k, v in fields.items() if v is not None})  # defaults filled in
     facts = FolderFacts.read(known.data, known.label_rule, known.fold_case)
+    if scratch:
+        base = None
+        config = default_config(fields["model"] or SCRATCH_MODEL, 2, facts.max_len)
+        height, stride = config.height, frame_stride(config)
+    else:
+        base = fields["init"] or default_base()
+        height, stride = base_model_facts(base)
     chosen = {}
     for choice in plan(facts, height, stride, fields, base):
         print(f"chose {choice.option} = {choice.value}: {choice.why}")

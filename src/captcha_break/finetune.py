@@ -35,9 +35,13 @@ def pretrained(source: str | os.PathLike) -> Checkpoint:
 def base_model_facts(source: str | os.PathLike) -> tuple[int, int]:
     """(input height, pixels of input width per output frame) of a pretrained model."""
     checkpoint = pretrained(source)
-    config = checkpoint.config
+    return checkpoint.input.height, frame_stride(checkpoint.config)
+
+
+def frame_stride(config: ModelConfig) -> int:
+    """How many pixels of input width make one output frame of a model built from `config`."""
     _, frames = config.convs.output_size(config.height, config.width)
-    return checkpoint.input.height, max(1, config.width // frames)
+    return max(1, config.width // frames)
 
 
 def choose_charset(source: Charset, labels_charset: Charset, given: Charset | None) -> Charset:
