@@ -136,3 +136,22 @@ def test_training_focus_leaves_validation_uniform():
     assert a.val.labels == b.val.labels  # the same uniform validation stream
     share = {name: Counter("".join(d.train[i][1] for i in range(400))) for name, d in (("plain", a), ("focused", b))}
     assert share["focused"]["0"] + share["focused"]["O"] > 2 * (share["plain"]["0"] + share["plain"]["O"])
+
+
+def test_v03_boxes_characters_as_captcha_03_did():
+    import random
+
+    from PIL import Image, ImageDraw
+
+    from captcha_break.synth import _generator, _seeded
+
+    # Captcha 0.3 sized each character's box with draw.textsize: under Pillow 9.5 that is
+    # 25x45, 30x53 and 34x61 px for DroidSansMono's "0" at its three font sizes (0.7 draws
+    # a pixel larger each way). The glyph is squeezed into that box, whatever the warp.
+    generator = _generator(128, 64, "v03", ())
+    pen = ImageDraw.Draw(Image.new("RGB", (128, 64)))
+    sizes = set()
+    with _seeded(random.Random(0)):
+        for _ in range(40):
+            sizes.add(generator._draw_character("0", pen, (0, 0, 0, 255)).size)
+    assert sizes == {(25, 45), (30, 53), (34, 61)}
