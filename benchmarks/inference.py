@@ -140,7 +140,7 @@ def main() -> None:
         data["models"][name] = figures
         table += [
             (f"{name}: accuracy on {args.count} fresh captchas (captcha 0.7)", f"{figures['accuracy']:.2%}"),
-            (f"{name}: accuracy on 1000 captcha-0.3-style captchas", f"{figures['v03_accuracy']:.2%}"),
+            (f"{name}: accuracy on 1000 captcha 0.3 captchas", f"{figures['v03_accuracy']:.2%}"),
             (f"{name}: images/s, batches of 256", f"{figures['images_per_second']:.0f}"),
             (f"{name}: one image, p50 / p99", f"{figures['latency']['p50_ms']:.2f} / {figures['latency']['p99_ms']:.2f} ms"),
             (f"{name}: model file", f"{figures['file_mb']:.2f} MB"),

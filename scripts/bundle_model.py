@@ -36,7 +36,7 @@ def card_sets(train_config: dict) -> list[tuple[str, SynthConfig, bool]]:
     """(what, captchas, read case-insensitively): the model's own task first, the figure
     the card leads with and the bundled-model tests check."""
     if train_config.get("style") != "broad":
-        return [("captcha 0.7", SynthConfig(style="v07"), False), ("captcha-0.3-style warps", SynthConfig(style="v03"), False)]
+        return [("captcha 0.7", SynthConfig(style="v07"), False), ("captcha 0.3", SynthConfig(style="v03"), False)]
     own = SynthConfig.from_options(
         train_config["chars"], train_config["length"], (train_config["image_width"], train_config["image_height"]), "broad"
     )

@@ -61,7 +61,7 @@ def _add_synth_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=parse_size, default=(128, 64), help="image size WIDTHxHEIGHT (default 128x64)")
     p.add_argument(
         "--style", choices=STYLES, default="v07",
-        help="v07: captcha 0.7 as is; v03: its older, stronger warps; mixed: both; "
+        help="v07: captcha 0.7 as is; v03: captcha 0.3 as it drew (stronger warps; the tutorial's version); mixed: both; "
         "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text; "
         "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training",
     )  # fmt: skip
