@@ -87,9 +87,7 @@ def _is_colourful(image: Image.Image) -> bool:
     return float(np.percentile(rgb.max(axis=-1) - rgb.min(axis=-1), 99)) > 40
 
 
-def plan(
-    facts: FolderFacts, base_height: int, base_stride: int, given: dict[str, object], base: str | None
-) -> list[Choice]:
+def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str, object], base: str | None) -> list[Choice]:
     """The options the user left unset (None in `given`), chosen from `facts`.
 
     base: the model fine-tuned from, or None to train from nothing (`--init none`).
