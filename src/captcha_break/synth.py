@@ -36,8 +36,8 @@ from .preprocess import InputSpec, to_pixels
 STYLES = ("v07", "v03", "mixed", "lines", "broad")
 # Part of every cached drawn set's key: raise it when a style draws other pixels for the
 # same (seed, index), so sets cached before are drawn again instead of served stale.
-# 2: v03 sizes its characters as captcha 0.3 did.
-DRAWING = 2
+# 2: v03 sizes its characters as captcha 0.3 did. 3: broad labels from site alphabets.
+DRAWING = 3
 
 
 @dataclass(frozen=True)
@@ -219,10 +219,11 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     """The index-th captcha of the stream `seed`: (RGB image, label)."""
     rng = random.Random(f"captcha_break/{seed}/{index}")
     length = rng.randint(config.min_len, config.max_len)
+    if config.style == "broad":
+        label = _site_label(config.chars, length, rng)
+        return _draw_broad_mix(config, label, rng), label
     label = _label(config, length, rng)
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
-    if style == "broad":
-        return _draw_broad_mix(config, label, rng), label
     if style == "lines":
         font = rng.choice(config.fonts or tuple(captcha_image.DEFAULT_FONTS))
         return _draw_lines(label, font, config.height, rng), label
@@ -238,6 +239,29 @@ def _label(config: SynthConfig, length: int, rng: random.Random) -> str:
         return "".join(rng.choice(config.chars) for _ in range(length))
     weights = [FOCUS_WEIGHT if c in config.focus else 1 for c in config.chars]
     return "".join(rng.choices(config.chars, weights, k=length))
+
+
+# The alphabets sites draw from, and how often a broad captcha uses each (the rest: the
+# whole charset). Digits-only sites are common, and a small alphabet repeats characters
+# ("0070"): from 62 characters a model would almost never see a doubled one, and then
+# reads "0070" as "070".
+SITE_ALPHABETS = (
+    (str.isdigit, 0.3),
+    (lambda c: c.isdigit() or c.isupper(), 0.15),
+    (lambda c: c.isdigit() or c.islower(), 0.15),
+)
+
+
+def _site_label(chars: str, length: int, rng: random.Random) -> str:
+    """A label of the broad style: from the alphabet of a random kind of site, within `chars`."""
+    pick, alphabet = rng.random(), chars
+    for keep, share in SITE_ALPHABETS:
+        if pick < share:
+            subset = "".join(c for c in chars if keep(c))
+            alphabet = subset if len(subset) >= 2 else chars
+            break
+        pick -= share
+    return "".join(rng.choice(alphabet) for _ in range(length))
 
 
 def _draw_library(width: int, height: int, style: str, fonts: tuple[str, ...], label: str, rng: random.Random) -> Image.Image:
