@@ -43,7 +43,8 @@ def test_broad_labels_come_from_site_alphabets_with_repeats():
     from captcha_break.synth import _site_label
 
     rng = random.Random(0)
-    labels = [_site_label(ALL, 4, rng) for _ in range(3000)]
+    config = SynthConfig(chars=ALL, style="broad")
+    labels = [_site_label(config, 4, rng) for _ in range(3000)]
     digits = sum(label.isdigit() for label in labels) / len(labels)
     assert 0.27 < digits < 0.36  # the digits-only sites' share, and few from the other alphabets
     no_lower = sum(not any(c.islower() for c in label) for label in labels) / len(labels)
@@ -52,7 +53,7 @@ def test_broad_labels_come_from_site_alphabets_with_repeats():
     assert doubled > 0.1  # 62 characters drawn uniformly would double one in 5% of labels
     # Only ever the charset's characters; a charset without digits keeps its own alphabet.
     assert {c for label in labels for c in label} == set(ALL)
-    assert {c for _ in range(200) for c in _site_label("ABC", 5, rng)} == set("ABC")
+    assert {c for _ in range(200) for c in _site_label(SynthConfig(chars="ABC", style="broad"), 5, rng)} == set("ABC")
 
 
 def test_broad_uses_many_fonts_and_only_fonts_that_draw_the_charset():

@@ -50,7 +50,8 @@ class SynthConfig:
     per image, every character its own colour, size and tilt, spaced out on a white
     background and crossed by thin dark lines; each image is as wide as its text
     (`width` is then unused). "broad" draws many looks (broad.py) in many fonts, sizes and
-    colours, the library's styles and "lines" among them: the general model's pre-training.
+    colours, the library's styles and "lines" among them: the general model's pre-training;
+    its labels come from the alphabets sites use (SITE_ALPHABETS: digits only, and so on).
     fonts: TrueType/OpenType files, one picked per character (per image for "lines");
     empty: the library's own DroidSansMono ("broad": every installed font, fonts.py).
     Fonts like a site's own make better pre-training.
@@ -136,8 +137,8 @@ class LegacyWarpCaptcha(ImageCaptcha):
     also sized each character's box with `draw.textsize`, which is `textbbox((0, 0))`'s
     right and bottom (checked against captcha 0.3 under Pillow 9.5: the same pixels), one
     pixel less each way than 0.7's `multiline_textbbox((1, 1))`. Each glyph is squeezed
-    into that box, and the pixel matters: `default` read 98.05% of 10,000 captchas drawn with
-    the 0.7 box and 97.3% of real captcha 0.3's, as of this one, its errors mostly 0/O.
+    into that box, and the pixel matters: `default` read 98.05% of 10,000 captchas drawn
+    with 0.7's box, and 97.3% both of real captcha 0.3's and of this style's (mostly 0/O).
     """
 
     def _draw_character(self, c: str, draw, color) -> Image.Image:
@@ -220,9 +221,9 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     rng = random.Random(f"captcha_break/{seed}/{index}")
     length = rng.randint(config.min_len, config.max_len)
     if config.style == "broad":
-        label = _site_label(config.chars, length, rng)
+        label = _site_label(config, length, rng)
         return _draw_broad_mix(config, label, rng), label
-    label = _label(config, length, rng)
+    label = _label(config.chars, config.focus, length, rng)
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
     if style == "lines":
         font = rng.choice(config.fonts or tuple(captcha_image.DEFAULT_FONTS))
@@ -233,12 +234,12 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
 FOCUS_WEIGHT = 3
 
 
-def _label(config: SynthConfig, length: int, rng: random.Random) -> str:
-    if not config.focus:
+def _label(chars: str, focus: str, length: int, rng: random.Random) -> str:
+    if not focus:
         # rng.choice, not rng.choices: the streams (and so the seeded test sets) stay as they were.
-        return "".join(rng.choice(config.chars) for _ in range(length))
-    weights = [FOCUS_WEIGHT if c in config.focus else 1 for c in config.chars]
-    return "".join(rng.choices(config.chars, weights, k=length))
+        return "".join(rng.choice(chars) for _ in range(length))
+    weights = [FOCUS_WEIGHT if c in focus else 1 for c in chars]
+    return "".join(rng.choices(chars, weights, k=length))
 
 
 # The alphabets sites draw from, and how often a broad captcha uses each (the rest: the
@@ -252,16 +253,16 @@ SITE_ALPHABETS = (
 )
 
 
-def _site_label(chars: str, length: int, rng: random.Random) -> str:
-    """A label of the broad style: from the alphabet of a random kind of site, within `chars`."""
-    pick, alphabet = rng.random(), chars
+def _site_label(config: SynthConfig, length: int, rng: random.Random) -> str:
+    """A label of the broad style: from the alphabet of a random kind of site, within the charset."""
+    pick, alphabet = rng.random(), config.chars
     for keep, share in SITE_ALPHABETS:
         if pick < share:
-            subset = "".join(c for c in chars if keep(c))
-            alphabet = subset if len(subset) >= 2 else chars
+            subset = "".join(c for c in config.chars if keep(c))
+            alphabet = subset if len(subset) >= 2 else config.chars
             break
         pick -= share
-    return "".join(rng.choice(alphabet) for _ in range(length))
+    return _label(alphabet, "".join(c for c in config.focus if c in alphabet), length, rng)
 
 
 def _draw_library(width: int, height: int, style: str, fonts: tuple[str, ...], label: str, rng: random.Random) -> Image.Image:
