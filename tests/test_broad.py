@@ -3,6 +3,7 @@
 import hashlib
 import random
 import string
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -38,7 +39,6 @@ def test_broad_is_reproducible_and_varied():
 
 
 def test_broad_labels_come_from_site_alphabets_with_repeats():
-    import random
 
     from captcha_break.synth import _site_label
 
@@ -54,6 +54,10 @@ def test_broad_labels_come_from_site_alphabets_with_repeats():
     # Only ever the charset's characters; a charset without digits keeps its own alphabet.
     assert {c for label in labels for c in label} == set(ALL)
     assert {c for _ in range(200) for c in _site_label(SynthConfig(chars="ABC", style="broad"), 5, rng)} == set("ABC")
+    # --focus still weighs its characters, in whichever alphabet holds them.
+    focus = SynthConfig(chars=ALL, style="broad", focus="Z")
+    focused = Counter("".join(_site_label(focus, 4, rng) for _ in range(3000)))
+    assert focused["Z"] > 2 * focused["Y"]
 
 
 def test_broad_uses_many_fonts_and_only_fonts_that_draw_the_charset():
