@@ -71,7 +71,9 @@ def main() -> None:
     parser.add_argument("--command", required=True, help="the train command that made the run, for the card")
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument(
-        "--prior-run", help="the run this one was fine-tuned from (train --init): its epochs and time are counted in"
+        "--prior-run",
+        help="the run this one was fine-tuned from (train --init): its epochs and time are counted in; "
+        "or its log.csv, e.g. the bundled NAME.log.csv when that model was itself fine-tuned from another",
     )
     parser.add_argument("--int8", choices=INT8_MODES, default="none", help="int8 arithmetic (export.py); static: calibrated")
     parser.add_argument("--note", help="anything the card should say about how the run went (pauses, restarts)")
@@ -80,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     run = Path(args.run)
     ckpt = load_checkpoint(run / "best.pt")
-    before = read_log(Path(args.prior_run) / "log.csv") if args.prior_run else []
+    before = read_log(prior_log(Path(args.prior_run))) if args.prior_run else []
     log = one_clock(before, read_log(run / "log.csv"))
     with tempfile.TemporaryDirectory() as tmp:
         trial = export_onnx(run / "best.pt", Path(tmp) / "m.onnx", int8=args.int8, weights=args.weights)
@@ -114,6 +116,11 @@ def main() -> None:
     write_log(log, ASSETS / f"{args.name}.log.csv")
     (ASSETS / f"{args.name}.md").write_text(render(args.name, card, log))
     print(json.dumps(card, indent=2))
+
+
+def prior_log(path: Path) -> Path:
+    """A run folder's log, or a log file as it is (a bundled model's, holding all its runs)."""
+    return path / "log.csv" if path.is_dir() else path
 
 
 def hardware() -> str:
