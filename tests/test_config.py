@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import pytest
+from PIL import Image
 
 from captcha_break.cli import build_parser, main, train_fields
 from captcha_break.config import TrainConfig
@@ -67,8 +68,6 @@ def test_a_run_folder_keeps_its_config(tmp_path):
 
 
 def test_a_folder_from_nothing_still_gets_the_folders_choices(tmp_path, capsys):
-    from PIL import Image
-
     for i, label in enumerate(["1234", "5678", "9012"]):
         Image.new("RGB", (192, 64), "white").save(tmp_path / f"{label}_{i}.png")
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--init", "none", "--print-config"]) == 0

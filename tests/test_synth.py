@@ -1,13 +1,15 @@
 import hashlib
 import io
+import random
 from collections import Counter
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from captcha_break.fonts import find_fonts
 from captcha_break.preprocess import InputSpec
-from captcha_break.synth import SynthConfig, draw, draw_arrays, parse_length, write_pngs
+from captcha_break.synth import SynthConfig, _generator, _seeded, draw, draw_arrays, parse_length, write_pngs
 
 
 def png_digest(image) -> str:
@@ -139,12 +141,6 @@ def test_training_focus_leaves_validation_uniform():
 
 
 def test_v03_boxes_characters_as_captcha_03_did():
-    import random
-
-    from PIL import Image, ImageDraw
-
-    from captcha_break.synth import _generator, _seeded
-
     # Captcha 0.3 sized each character's box with draw.textsize: under Pillow 9.5 that is
     # 25x45, 30x53 and 34x61 px for DroidSansMono's "0" at its three font sizes (0.7 draws
     # a pixel larger each way). The glyph is squeezed into that box, whatever the warp.
