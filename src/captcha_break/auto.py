@@ -30,6 +30,12 @@ MIN_EPOCHS, MAX_EPOCHS = 8, 60
 SCRATCH_MODEL = "crnn_lite"
 
 
+def scratch_model(given: dict[str, object]) -> str:
+    """The model `--init none` trains: the user's --model, else SCRATCH_MODEL. One
+    function, because the input size is planned for it before `plan` records the choice."""
+    return str(given.get("model") or SCRATCH_MODEL)
+
+
 @dataclass(frozen=True)
 class Choice:
     option: str  # the TrainConfig field
@@ -106,7 +112,7 @@ def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str
         "default": "the bundled model (the broad `general` model is not installed)",
     }
     if base is None:
-        choose("model", SCRATCH_MODEL, "from nothing (--init none): the CPU-fast CTC model that reads any width")
+        choose("model", scratch_model(given), "from nothing (--init none): the CPU-fast CTC model that reads any width")
     else:
         choose("init", base, f"start from {about.get(base, base)}")
     choose("chars", facts.chars, f"the {len(facts.chars)} characters the labels use (case kept as labeled)")

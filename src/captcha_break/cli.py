@@ -179,7 +179,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def _auto_options(fields: dict, scratch: bool = False) -> dict:
     """The plain command: options the user left unset, chosen from the folder (auto.py);
     `scratch` (--init none): for a model trained from nothing instead of fine-tuned."""
-    from .auto import SCRATCH_MODEL, FolderFacts, plan
+    from .auto import FolderFacts, plan, scratch_model
     from .finetune import base_model_facts, frame_stride
     from .models import default_config
 
@@ -187,7 +187,7 @@ def _auto_options(fields: dict, scratch: bool = False) -> dict:
     facts = FolderFacts.read(known.data, known.label_rule, known.fold_case)
     if scratch:
         base = None
-        config = default_config(fields["model"] or SCRATCH_MODEL, 2, facts.max_len)
+        config = default_config(scratch_model(fields), 2, facts.max_len)
         height, stride = config.height, frame_stride(config)
     else:
         base = fields["init"] or default_base()
