@@ -5,11 +5,12 @@
 For every labeled folder under --datasets (default: the shared sets of this workspace),
 each model reads every image as installed (case-sensitive), with --fold-case, and as a
 user who knows the site's alphabet would run it: `--only-chars` with the characters the
-labels use (and --fold-case where they have no lower case). ddddocr 1.6.1 (the `bench`
-extra) reads the same files, its answers compared case-insensitively (it reads lower
-case), as installed and held to the same alphabet (its own probabilities decoded over
-those characters only: better than its `set_ranges`, which drops other characters after
-the fact). --reuse-ddddocr takes ddddocr's figures from the committed results instead of
+labels use (and --fold-case where they have no lower case), then also `--only-length`
+with the labels' lengths. ddddocr 1.6.1 (the `bench` extra) reads the same files, its
+answers compared case-insensitively (it reads lower case), as installed and held to the
+same alphabet and lengths (its own probabilities decoded by our decoder over those
+characters only: better than its `set_ranges`, which drops other characters after the
+fact; it has no length option of its own). --reuse-ddddocr takes ddddocr's figures from the committed results instead of
 reading every set again (its model does not change; it is most of this benchmark's time).
 The share of images read right is also what the labeling tool saves: the
 share of pre-filled guesses a user only has to confirm with Enter.
@@ -40,21 +41,30 @@ from captcha_break.synth import SynthConfig  # noqa: E402
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
-def alphabet(items: list[tuple[Path, str]]) -> tuple[str, bool]:
-    """(the characters the set's labels use, whether they have no lower case)."""
-    chars = "".join(sorted(set("".join(label for _, label in items))))
-    return chars, chars == chars.upper()
+def alphabet(items: list[tuple[Path, str]]) -> tuple[str, bool, tuple[int, int]]:
+    """(the characters the set's labels use, whether they have no lower case, their
+    shortest and longest length)."""
+    labels = [label for _, label in items]
+    chars = "".join(sorted(set("".join(labels))))
+    return chars, chars == chars.upper(), (min(map(len, labels)), max(map(len, labels)))
 
 
-def read_with(model: str, folder: Path, ways: list[tuple[str, bool, str | None]]) -> dict[str, dict]:
-    """{name: figures} for each way (name, fold_case, only_chars) of reading the set; its
-    images are decoded once for them all."""
+def length_option(lengths: tuple[int, int]) -> str:
+    return f"--only-length {lengths[0]}" + (f"-{lengths[1]}" if lengths[1] != lengths[0] else "")
+
+
+Way = tuple[str, bool, str | None, tuple[int, int] | None]  # name, fold_case, only_chars, only_length
+
+
+def read_with(model: str, folder: Path, ways: list[Way]) -> dict[str, dict]:
+    """{name: figures} for each way of reading the set; its images are decoded once for
+    them all."""
     spec = Recognizer.load(model).spec
     # Labels outside the model's charset stay in: a model that cannot read them is wrong there.
     samples = labeled_samples(spec, SynthConfig(), str(folder), workers=2)
     figures = {}
-    for name, fold_case, only_chars in ways:
-        recognizer = Recognizer.load(model, threads=2, fold_case=fold_case, only_chars=only_chars)
+    for name, fold_case, only_chars, only_length in ways:
+        recognizer = Recognizer.load(model, threads=2, fold_case=fold_case, only_chars=only_chars, only_length=only_length)
         start = time.perf_counter()
         preds = [p.text for p in recognizer.predict_pixels(samples.pixels)]
         seconds = time.perf_counter() - start
@@ -64,7 +74,9 @@ def read_with(model: str, folder: Path, ways: list[tuple[str, bool, str | None]]
     return figures
 
 
-def read_with_ddddocr(items: list[tuple[Path, str]], only_chars: str | None = None) -> dict:
+def read_with_ddddocr(
+    items: list[tuple[Path, str]], only_chars: str | None = None, only_length: tuple[int, int] | None = None
+) -> dict:
     try:
         import ddddocr
     except ImportError:
@@ -72,7 +84,7 @@ def read_with_ddddocr(items: list[tuple[Path, str]], only_chars: str | None = No
     ocr = ddddocr.DdddOcr(show_ad=False)
     start = time.perf_counter()
     if only_chars:
-        preds = [_ddddocr_within(ocr, path.read_bytes(), only_chars) for path, _ in items]
+        preds = [_ddddocr_within(ocr, path.read_bytes(), only_chars, only_length) for path, _ in items]
     else:
         preds = [ocr.classification(path.read_bytes()).upper() for path, _ in items]
     seconds = time.perf_counter() - start
@@ -80,14 +92,14 @@ def read_with_ddddocr(items: list[tuple[Path, str]], only_chars: str | None = No
     return {"accuracy": s.accuracy, "char_accuracy": s.char_accuracy, "count": s.count, "ms_per_image": 1000 * seconds / s.count}
 
 
-def _ddddocr_within(ocr, image: bytes, chars: str) -> str:
-    """ddddocr's reading held to `chars` (either case): greedy CTC over those classes only."""
+def _ddddocr_within(ocr, image: bytes, chars: str, lengths: tuple[int, int] | None) -> str:
+    """ddddocr's reading held to `chars` (either case) and `lengths` by our own decoder."""
     result = ocr.classification(image, probability=True)
     charset, allowed = result["charset"], set(chars.upper())
     columns = [0] + [i for i, c in enumerate(charset) if c and c.upper() in allowed]  # 0: ddddocr's blank
     probs = np.asarray(result["probabilities"], dtype=np.float32).reshape(-1, len(charset))[:, columns]
     kept = Charset("".join(charset[i] for i in columns[1:]))
-    return greedy_decode(probs[None], kept, "ctc")[0].text.upper()
+    return greedy_decode(probs[None], kept, "ctc", lengths)[0].text.upper()
 
 
 def previous_ddddocr(name: str, count: int) -> dict:
@@ -112,14 +124,19 @@ def main() -> None:
     results: dict[str, dict] = {}
     for folder in sorted(p for p in args.datasets.iterdir() if p.is_dir()):
         items = scan_folder(folder).items
-        chars, upper_only = alphabet(items)
+        chars, upper_only, lengths = alphabet(items)
         held = f"--only-chars {chars}" + (" --fold-case" if upper_only else "")
+        sized = f"{held} {length_option(lengths)}"
         entry = results[folder.name] = previous_ddddocr(folder.name, len(items)) if args.reuse_ddddocr else {}
-        if len(entry) < 2:  # both of ddddocr's readings are committed, or both are read again
-            entry["ddddocr 1.6.1 (case-insensitive)"] = read_with_ddddocr(items)
-            entry[f"ddddocr 1.6.1 (case-insensitive) {held}"] = read_with_ddddocr(items, chars)
+        for option, only_chars, only_length in (("", None, None), (f" {held}", chars, None), (f" {sized}", chars, lengths)):
+            name = f"ddddocr 1.6.1 (case-insensitive){option}"
+            if name not in entry:  # committed readings are reused with --reuse-ddddocr
+                entry[name] = read_with_ddddocr(items, only_chars, only_length)
         for model in models:
-            ways = [(model, False, None), (f"{model} --fold-case", True, None), (f"{model} {held}", upper_only, chars)]
+            ways: list[Way] = [
+                (model, False, None, None), (f"{model} --fold-case", True, None, None),
+                (f"{model} {held}", upper_only, chars, None), (f"{model} {sized}", upper_only, chars, lengths),
+            ]  # fmt: skip
             entry.update(read_with(model, folder, ways))
     table = [(f"{name}: {reader}", _figure(r)) for name, readers in results.items() for reader, r in readers.items()]
     write_results("out_of_box", {"datasets": results}, table, "Real captchas read out of the box (no training)")

@@ -65,6 +65,21 @@ def test_only_chars_through_the_cli_and_the_api(shots, capsys):
     assert Recognizer.load("default", fold_case=True, only_chars="ab").only_chars == "AB"
 
 
+def test_only_length_through_the_cli_and_the_api(shots, capsys):
+    images = sorted(shots.glob("*.png"))
+    plain = [p.text for p in Recognizer.load("default").predict(images)]
+    assert [p.text for p in Recognizer.load("default", only_length=(1, 8)).predict(images)] == plain  # all fit already
+    fives = Recognizer.load("default", only_length=5).predict(images)
+    assert all(len(p.text) == 5 and len(p.char_probs) == 5 for p in fives)
+    assert main(["predict", "--only-length", "2-3", "--json", str(images[0])]) == 0
+    assert len(json.loads(capsys.readouterr().out)["text"]) in (2, 3)
+    with pytest.raises(ValueError, match="only_length"):
+        Recognizer.load("default", only_length=(3, 2))
+    with pytest.raises(SystemExit):
+        main(["predict", "--only-length", "0", str(images[0])])
+    assert "bad length range '0'" in capsys.readouterr().err
+
+
 def test_providers_are_checked_against_this_onnx_runtime(shots, capsys):
     import onnxruntime
 

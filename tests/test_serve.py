@@ -100,11 +100,12 @@ def test_the_server_reads_a_sites_alphabet_and_case(tiny_model, png):
 
 
 def test_real_server_on_loopback(tiny_model, png):
-    with running_server("--model", str(tiny_model["onnx"])) as port:
+    with running_server("--model", str(tiny_model["onnx"]), "--only-length", "3") as port:
         url = f"http://127.0.0.1:{port}"
         response = httpx.post(f"{url}/predict", content=png, headers={"content-type": "image/png"}, timeout=10)
         assert response.status_code == 200
         assert_prediction(response.json())
+        assert len(response.json()["text"]) == 3  # the option reached the workers through the environment
 
 
 def test_docs_work_offline_and_describe_the_bodies(client):

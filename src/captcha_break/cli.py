@@ -48,11 +48,15 @@ def _duration(text: str) -> float:
 
 
 def _length(text: str) -> str:
+    _length_range(text)
+    return text
+
+
+def _length_range(text: str) -> tuple[int, int]:
     try:
-        parse_length(text)
+        return parse_length(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
-    return text
 
 
 def _add_synth_options(p: argparse.ArgumentParser) -> None:
@@ -213,7 +217,7 @@ def _recognizer(args, model: str, only_chars: str | None = None):
 
     return Recognizer.load(
         model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",),
-        only_chars=args.only_chars or only_chars,
+        only_chars=args.only_chars or only_chars, only_length=args.only_length,
     )  # fmt: skip
 
 
@@ -331,7 +335,8 @@ def cmd_serve(args) -> int:
 
     config = ServeConfig(
         model=args.model, api_key=args.api_key, threads=args.threads, max_body_bytes=args.max_body_bytes,
-        fold_case=args.fold_case, only_chars=args.only_chars, header_timeout=args.header_timeout,
+        fold_case=args.fold_case, only_chars=args.only_chars, only_length=args.only_length,
+        header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         max_connections=args.max_connections, providers=tuple(args.provider or ("cpu",)),
     )  # fmt: skip
@@ -508,6 +513,11 @@ def _add_model_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--only-chars", metavar="CHARS",
         help="read only these characters, e.g. 0123456789 for a digits-only site (default: all the model knows)",
+    )  # fmt: skip
+    p.add_argument(
+        "--only-length", metavar="N|MIN-MAX", type=_length_range,
+        help="read only texts of this many characters, e.g. 4 for a site whose captchas always have 4: a reading "
+        "of another length becomes the likeliest one of that length (default: any length)",
     )  # fmt: skip
     p.add_argument(
         "--provider", action="append", default=None, metavar="NAME",

@@ -33,11 +33,25 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def greedy_decode(probs: np.ndarray, charset: Charset, scheme: str) -> list[Prediction]:
-    """(B, T, C) class probabilities -> one `Prediction` per row."""
+def greedy_decode(probs: np.ndarray, charset: Charset, scheme: str, lengths: tuple[int, int] | None = None) -> list[Prediction]:
+    """(B, T, C) class probabilities -> one `Prediction` per row.
+
+    lengths: (low, high) characters a text may have. A row whose greedy reading has
+    another length is read again as the likeliest output of an allowed length (a site's
+    captchas are always 4 digits: a doubled digit read once is then read twice); rows
+    already in range are the same either way, as greedy is the likeliest output of all.
+    """
+    rule = get_scheme(scheme)
     best = probs.argmax(axis=-1)  # (B, T)
+    keep = rule.keep(best)
+    if lengths is not None:
+        counts = keep.sum(axis=1)
+        for row in np.flatnonzero((counts < lengths[0]) | (counts > lengths[1])):
+            path = rule.best_path(np.log(np.clip(probs[row], 1e-12, 1.0)), *lengths)
+            if path is not None:  # else too few steps for that many characters: greedy stays
+                best[row] = path
+        keep = rule.keep(best)
     best_p = np.take_along_axis(probs, best[..., None], axis=-1)[..., 0]  # (B, T)
-    keep = get_scheme(scheme).keep(best)
     # The whole string's confidence is the product over every step, the blanks and
     # empty slots included: a doubtful blank can hide a character just as well.
     confidence = np.exp(np.log(np.clip(best_p, 1e-12, 1.0)).sum(axis=1))

@@ -35,13 +35,21 @@ def resolve_model(source: str | os.PathLike = "default") -> Path:
 
 class Recognizer:
     """fold_case: read case-insensitively (upper case out), for sites that ignore case.
-    only_chars: read only these characters (a site's alphabet, e.g. "0123456789")."""
+    only_chars: read only these characters (a site's alphabet, e.g. "0123456789").
+    only_length: read only texts of this many characters: N or (MIN, MAX)."""
 
     def __init__(
-        self, backend: Backend, info: ModelInfo, batch_size: int = 256, fold_case: bool = False, only_chars: str | None = None
+        self,
+        backend: Backend,
+        info: ModelInfo,
+        batch_size: int = 256,
+        fold_case: bool = False,
+        only_chars: str | None = None,
+        only_length: int | tuple[int, int] | None = None,
     ):
         self.backend, self.info, self.batch_size, self.fold_case = backend, info, batch_size, fold_case
         self.only_chars = (upper(only_chars) if fold_case and only_chars else only_chars) or None
+        self.only_length = _length_range(only_length)
         if self.only_chars:  # a character the model cannot read is an error now, not at the first image
             probs = np.zeros((1, 1, info.charset.num_classes), np.float32)
             self._decode(probs)
@@ -55,6 +63,7 @@ class Recognizer:
         fold_case: bool = False,
         providers: Sequence[str] = ("cpu",),
         only_chars: str | None = None,
+        only_length: int | tuple[int, int] | None = None,
     ) -> Recognizer:
         """providers: ONNX Runtime's execution providers, in order of preference, by full
         name or short name (cpu, cuda, tensorrt, coreml, openvino, dml); CPU is always
@@ -65,7 +74,7 @@ class Recognizer:
         else:
             backend, info = _torch_backend(path, threads, device)
         info.path = str(path)
-        return cls(backend, info, fold_case=fold_case, only_chars=only_chars)
+        return cls(backend, info, fold_case=fold_case, only_chars=only_chars, only_length=only_length)
 
     @property
     def spec(self) -> InputSpec:
@@ -110,7 +119,17 @@ class Recognizer:
             probs, charset = fold_case(probs, charset)
         if self.only_chars:
             probs, charset = restrict(probs, charset, self.only_chars)
-        return greedy_decode(probs, charset, self.info.scheme)
+        return greedy_decode(probs, charset, self.info.scheme, self.only_length)
+
+
+def _length_range(length: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    """N or (MIN, MAX) -> (MIN, MAX), checked; None stays None (any length)."""
+    if length is None:
+        return None
+    low, high = (length, length) if isinstance(length, int) else length
+    if not 1 <= low <= high:
+        raise ValueError(f"only_length must be N >= 1 or (MIN, MAX) with 1 <= MIN <= MAX, not {length!r}")
+    return int(low), int(high)
 
 
 PROVIDERS = {

@@ -37,6 +37,10 @@ class Scheme(Protocol):
     def slots_needed(self, label: str) -> int:
         """Output steps the model needs to emit `label`."""
 
+    def best_path(self, log_probs: np.ndarray, low: int, high: int) -> np.ndarray | None:
+        """(T, C) log probabilities -> the (T,) classes of the likeliest output whose text
+        has `low` to `high` characters, or None where no output of such a length fits."""
+
 
 @dataclass(frozen=True)
 class CTC:
@@ -63,6 +67,42 @@ class CTC:
         # n frames for n characters, plus a blank between each repeat (CTC collapses them)
         return len(label) + sum(a == b for a, b in zip(label, label[1:]))
 
+    def best_path(self, log_probs, low, high):
+        # Viterbi over states (characters emitted so far, class of the last frame): a frame
+        # either repeats the last frame's class (a blank, or the same character held: the
+        # count stays) or starts a character (any class but the last frame's: the count
+        # grows). Greedy decoding is the same search without the count.
+        frames, classes = log_probs.shape
+        score = np.full((high + 1, classes), -np.inf)
+        score[0, BLANK] = log_probs[0, BLANK]
+        score[1, 1:] = log_probs[0, 1:]
+        counts = np.arange(high + 1)[:, None]
+        back = np.zeros((frames, high + 1, classes, 2), dtype=np.int64)  # (count, class) of the frame before
+        for t in range(1, frames):
+            stay = score.copy()  # same class, same count; a blank may follow anything
+            stay_from = np.broadcast_to(np.arange(classes), score.shape).copy()
+            last = score.argmax(axis=1)
+            stay[:, BLANK], stay_from[:, BLANK] = score[counts[:, 0], last], last
+            # a new character d after count-1 characters, from the best last class other than d
+            ranked = np.argsort(-score[:-1], axis=1)
+            other = np.where(ranked[:, :1] == np.arange(1, classes), ranked[:, 1:2], ranked[:, :1])
+            start = np.full_like(score, -np.inf)
+            start[1:, 1:] = np.take_along_axis(score[:-1], other, axis=1)
+            started = start > stay
+            score = np.where(started, start, stay) + log_probs[t]
+            back[t, ..., 0] = np.where(started, counts - 1, counts)
+            back[t, ..., 1] = np.where(started, np.pad(other, ((1, 0), (1, 0))), stay_from)
+        ends = score[low : high + 1]
+        if not np.isfinite(ends).any():
+            return None  # too few frames for `low` characters
+        count, cls = np.unravel_index(ends.argmax(), ends.shape)
+        count += low
+        path = np.empty(frames, dtype=np.int64)
+        for t in range(frames - 1, -1, -1):
+            path[t] = cls
+            count, cls = back[t, count, cls]
+        return path
+
 
 @dataclass(frozen=True)
 class Positions:
@@ -83,6 +123,19 @@ class Positions:
 
     def slots_needed(self, label: str) -> int:
         return len(label)
+
+    def best_path(self, log_probs, low, high):
+        # Training fills the first n slots and leaves the rest "no character" (loss above):
+        # the best such output for each n in range.
+        slots = len(log_probs)
+        if low > slots:
+            return None
+        chars = log_probs[:, 1:].argmax(axis=1) + 1
+        filled = np.take_along_axis(log_probs, chars[:, None], axis=1)[:, 0]
+        empty = log_probs[:, BLANK]
+        totals = [filled[:n].sum() + empty[n:].sum() for n in range(low, min(high, slots) + 1)]
+        n = low + int(np.argmax(totals))
+        return np.where(np.arange(slots) < n, chars, BLANK)
 
 
 SCHEMES: dict[str, Scheme] = {s.name: s for s in (CTC(), Positions())}

@@ -49,6 +49,7 @@ class ServeConfig:
     threads: int | None = None
     fold_case: bool = False  # read case-insensitively (Recognizer.fold_case)
     only_chars: str | None = None  # read only these characters (Recognizer.only_chars)
+    only_length: tuple[int, int] | None = None  # read only texts this long (Recognizer.only_length)
     providers: tuple[str, ...] = ("cpu",)  # ONNX Runtime execution providers (Recognizer.load)
     # Slow or stalled clients: a connection must send its request headers within
     # header_timeout seconds, and each part of the body within body_timeout; beyond
@@ -154,7 +155,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     config = config or ServeConfig()
     recognizer = Recognizer.load(
         config.model, threads=config.threads, fold_case=config.fold_case, providers=config.providers,
-        only_chars=config.only_chars,
+        only_chars=config.only_chars, only_length=config.only_length,
     )  # fmt: skip
     batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
     decoding = asyncio.Semaphore(config.max_decoding)
@@ -366,7 +367,9 @@ def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, worker
 
     import uvicorn
 
-    Recognizer.load(config.model, fold_case=config.fold_case, only_chars=config.only_chars)  # fail here, not in a worker
+    Recognizer.load(  # fail here, not in a worker
+        config.model, fold_case=config.fold_case, only_chars=config.only_chars, only_length=config.only_length
+    )
     os.environ[ENV_CONFIG] = json.dumps(dataclasses.asdict(config))
     uvicorn.run(
         "captcha_break.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
