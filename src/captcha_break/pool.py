@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from multiprocessing import get_context
 
@@ -14,5 +15,11 @@ def fork_map(fn: Callable, jobs: list, workers: int, min_jobs: int = 64) -> list
     """
     if workers <= 1 or len(jobs) < min_jobs:
         return [fn(job) for job in jobs]
-    with get_context("fork").Pool(workers) as pool:
+    with get_context("fork").Pool(workers, initializer=_quiet_on_sigterm) as pool:
         return pool.map(fn, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+
+
+def _quiet_on_sigterm() -> None:
+    # The pool ends its workers with SIGTERM; a handler the parent set for itself (one
+    # that raises, say) would print a traceback from each of them instead of a quiet exit.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
