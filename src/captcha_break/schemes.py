@@ -84,8 +84,9 @@ class CTC:
             last = score.argmax(axis=1)
             stay[:, BLANK], stay_from[:, BLANK] = score[counts[:, 0], last], last
             # a new character d after count-1 characters, from the best last class other than d
-            ranked = np.argsort(-score[:-1], axis=1)
-            other = np.where(ranked[:, :1] == np.arange(1, classes), ranked[:, 1:2], ranked[:, :1])
+            first = last[:-1, None]
+            runner_up = np.where(np.arange(classes) == first, -np.inf, score[:-1]).argmax(axis=1)[:, None]
+            other = np.where(first == np.arange(1, classes), runner_up, first)
             start = np.full_like(score, -np.inf)
             start[1:, 1:] = np.take_along_axis(score[:-1], other, axis=1)
             started = start > stay
