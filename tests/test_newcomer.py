@@ -73,8 +73,9 @@ def test_only_length_through_the_cli_and_the_api(shots, capsys):
     assert all(len(p.text) == 5 and len(p.char_probs) == 5 for p in fives)
     assert main(["predict", "--only-length", "2-3", "--json", str(images[0])]) == 0
     assert len(json.loads(capsys.readouterr().out)["text"]) in (2, 3)
-    with pytest.raises(ValueError, match="only_length"):
-        Recognizer.load("default", only_length=(3, 2))
+    for bad in ((3, 2), 0, "4", (4,), (4.5, 6)):
+        with pytest.raises(ValueError, match="only_length"):
+            Recognizer.load("default", only_length=bad)
     with pytest.raises(SystemExit):
         main(["predict", "--only-length", "0", str(images[0])])
     assert "bad length range '0'" in capsys.readouterr().err

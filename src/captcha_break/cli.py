@@ -336,8 +336,7 @@ def cmd_serve(args) -> int:
     config = ServeConfig(
         model=args.model, api_key=args.api_key, threads=args.threads, max_body_bytes=args.max_body_bytes,
         fold_case=args.fold_case, only_chars=args.only_chars, only_length=args.only_length,
-        header_timeout=args.header_timeout,
-        body_timeout=args.body_timeout,
+        header_timeout=args.header_timeout, body_timeout=args.body_timeout,
         max_connections=args.max_connections, providers=tuple(args.provider or ("cpu",)),
     )  # fmt: skip
     serve(config, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)

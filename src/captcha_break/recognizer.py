@@ -49,7 +49,7 @@ class Recognizer:
     ):
         self.backend, self.info, self.batch_size, self.fold_case = backend, info, batch_size, fold_case
         self.only_chars = (upper(only_chars) if fold_case and only_chars else only_chars) or None
-        self.only_length = _length_range(only_length)
+        self.only_length = _allowed_lengths(only_length)
         if self.only_chars:  # a character the model cannot read is an error now, not at the first image
             probs = np.zeros((1, 1, info.charset.num_classes), np.float32)
             self._decode(probs)
@@ -122,14 +122,14 @@ class Recognizer:
         return greedy_decode(probs, charset, self.info.scheme, self.only_length)
 
 
-def _length_range(length: int | tuple[int, int] | None) -> tuple[int, int] | None:
+def _allowed_lengths(length: int | tuple[int, int] | None) -> tuple[int, int] | None:
     """N or (MIN, MAX) -> (MIN, MAX), checked; None stays None (any length)."""
     if length is None:
         return None
-    low, high = (length, length) if isinstance(length, int) else length
-    if not 1 <= low <= high:
+    bounds = (length, length) if isinstance(length, int) else tuple(length) if isinstance(length, (tuple, list)) else ()
+    if len(bounds) != 2 or not all(isinstance(b, int) for b in bounds) or not 1 <= bounds[0] <= bounds[1]:
         raise ValueError(f"only_length must be N >= 1 or (MIN, MAX) with 1 <= MIN <= MAX, not {length!r}")
-    return int(low), int(high)
+    return bounds
 
 
 PROVIDERS = {
