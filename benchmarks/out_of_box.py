@@ -10,8 +10,9 @@ with the labels' lengths. ddddocr 1.6.1 (the `bench` extra) reads the same files
 answers compared case-insensitively (it reads lower case), as installed and held to the
 same alphabet and lengths (its own probabilities decoded by our decoder over those
 characters only: better than its `set_ranges`, which drops other characters after the
-fact; it has no length option of its own). --reuse-ddddocr takes ddddocr's figures from the committed results instead of
-reading every set again (its model does not change; it is most of this benchmark's time).
+fact; it has no length option of its own). --reuse-ddddocr takes ddddocr's figures from
+the committed results instead of reading every set again (its model does not change; it
+is most of this benchmark's time); a reading not committed yet is still made.
 The share of images read right is also what the labeling tool saves: the
 share of pre-filled guesses a user only has to confirm with Enter.
 """
