@@ -83,11 +83,16 @@ def main() -> None:
                         *PROBE_RECIPE], check=True)  # fmt: skip
 
     probe = measure(run / "best.pt", SynthConfig(chars=PAIR, style=args.style), args.count, "look-alikes")
-    probe["minutes"] = read_log(run / "log.csv")[-1]["elapsed"] / 60
+    log = read_log(run / "log.csv")
+    probe["minutes"] = log[-1]["elapsed"] / 60
+    # Every character of the probe's validation captchas is a 0 or an O: 1 - char_accuracy is its 0/O error.
+    probe["curve"] = [(round(r["elapsed"] / 60, 1), round(1 - r["char_accuracy"], 4)) for r in log]
     probe["allows"] = allowed_accuracy(probe["pair_error"])
     models = [measure(m, SynthConfig(style=args.style), args.count, "look-alikes") for m in args.models]
     table = [("probe: 0/O misread, per 0/O character", f"{probe['pair_error']:.2%} of {probe['pair_chars']:,} "
               f"({probe['minutes']:.0f} min of training, `{run}`)"),
+             ("probe's curve (minutes: 0/O error on its validation captchas)",
+              ", ".join(f"{m}: {e:.2%}" for m, e in probe["curve"])),
              ("whole-captcha accuracy that probe error allows", f"{probe['allows']:.2%}")]  # fmt: skip
     for m in models:
         table.append((f"`{m['model']}`: 0/O misread, per 0/O character",

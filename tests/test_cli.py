@@ -103,7 +103,7 @@ def test_train_help_names_every_registered_model_and_bad_names_are_clear(workspa
     listed = capsys.readouterr().out
     assert all(f"{name:<10} {entry.about}" in listed for name, entry in MODELS.items())  # the registry's own words
     bundled = listed.split("bundled models")[1]
-    assert "default    crnn_lite, 128x64: 4 characters of 36 (v07 style)" in bundled  # from the file's own card
+    assert "default    crnn_fast, 128x64: 4 characters of 36 (v07 style)" in bundled  # from the file's own card
     assert "general    crnn_lite, 256x48: 1-10 characters of 62 (broad style)" in bundled
     assert main(["train", "--model", "resnet", "--out", str(workspace / "bad"), "--dry-run"]) == 2
     assert "unknown model 'resnet'" in capsys.readouterr().err
