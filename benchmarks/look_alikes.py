@@ -1,6 +1,7 @@
 """How well can 0 and O be told apart at all in the tutorial's captchas?
 
     python benchmarks/look_alikes.py --train --out runs/look_alikes   # train the probe (20 min), then measure
+    python benchmarks/look_alikes.py --train --budget 45m ...         # a longer probe
     python benchmarks/look_alikes.py --run runs/look_alikes           # measure a probe that exists
 
 Most of what the bundled models still misread are 0 read as O and O read as 0. The captcha
@@ -35,8 +36,8 @@ from captcha_break.sources import fresh_samples  # noqa: E402
 from captcha_break.synth import SynthConfig  # noqa: E402
 
 PAIR = "0O"
-PROBE_RECIPE = ["--model", "cnn_fast", "--chars", PAIR, "--length", "4", "--epoch-size", "50000", "--epochs", "30",
-                "--time-budget", "20m", "--schedule", "onecycle", "--lr", "2e-3", "--val-size", "5000",
+PROBE_RECIPE = ["--model", "cnn_fast", "--chars", PAIR, "--length", "4", "--epoch-size", "50000", "--epochs", "60",
+                "--schedule", "onecycle", "--lr", "2e-3", "--val-size", "5000",
                 "--workers", "1", "--threads", "1", "--seed", "5"]  # fmt: skip
 
 
@@ -75,12 +76,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10000, help="fresh captchas per measurement")
     parser.add_argument("--models", nargs="*", default=["default"], help="task models to set beside the probe")
     parser.add_argument("--style", default="v07", choices=["v07", "v03"])
+    parser.add_argument("--budget", default="20m", help="the probe's training time (train --time-budget)")
     add_update_option(parser)
     args = parser.parse_args()
     run = Path(args.out if args.train else args.run or parser.error("give --run RUN or --train"))
     if args.train:
         subprocess.run([sys.executable, "-m", "captcha_break", "train", "--out", str(run), "--style", args.style,
-                        *PROBE_RECIPE], check=True)  # fmt: skip
+                        "--time-budget", args.budget, *PROBE_RECIPE], check=True)  # fmt: skip
 
     probe = measure(run / "best.pt", SynthConfig(chars=PAIR, style=args.style), args.count, "look-alikes")
     log = read_log(run / "log.csv")
@@ -98,7 +100,8 @@ def main() -> None:
         table.append((f"`{m['model']}`: 0/O misread, per 0/O character",
                       f"{m['pair_error']:.2%} of {m['pair_chars']:,} (accuracy {m['accuracy']:.2%}, "
                       f"{allowed_accuracy(m['pair_error']):.2%} allowed by its 0/O errors alone)"))  # fmt: skip
-    write_results(f"look_alikes_{args.style}", {"probe": probe, "models": models, "recipe": PROBE_RECIPE}, table,
+    figures = {"probe": probe, "models": models, "recipe": PROBE_RECIPE, "budget": args.budget}
+    write_results(f"look_alikes_{args.style}", figures, table,
                   f"0 and O in captcha {args.style[1]}.{args.style[2]} (DroidSansMono)")  # fmt: skip
 
 
