@@ -21,6 +21,7 @@ own 0/O error and accuracy, measured on fresh captchas.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ from captcha_break.sources import fresh_samples  # noqa: E402
 from captcha_break.synth import SynthConfig  # noqa: E402
 
 PAIR = "0O"
-PROBE_RECIPE = ["--model", "cnn_fast", "--chars", PAIR, "--length", "4", "--epoch-size", "50000", "--epochs", "60",
+PROBE_RECIPE = ["--chars", PAIR, "--length", "4", "--epoch-size", "50000", "--epochs", "60",
                 "--schedule", "onecycle", "--lr", "2e-3", "--val-size", "5000",
                 "--workers", "1", "--threads", "1", "--seed", "5"]  # fmt: skip
 
@@ -77,22 +78,24 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=["default"], help="task models to set beside the probe")
     parser.add_argument("--style", default="v07", choices=["v07", "v03"])
     parser.add_argument("--budget", default="20m", help="the probe's training time (train --time-budget)")
+    parser.add_argument("--model", default="cnn_fast", help="the probe's architecture (a registered model)")
     add_update_option(parser)
     args = parser.parse_args()
     run = Path(args.out if args.train else args.run or parser.error("give --run RUN or --train"))
     if args.train:
         subprocess.run([sys.executable, "-m", "captcha_break", "train", "--out", str(run), "--style", args.style,
-                        "--time-budget", args.budget, *PROBE_RECIPE], check=True)  # fmt: skip
+                        "--model", args.model, "--time-budget", args.budget, *PROBE_RECIPE], check=True)  # fmt: skip
 
     probe = measure(run / "best.pt", SynthConfig(chars=PAIR, style=args.style), args.count, "look-alikes")
     log = read_log(run / "log.csv")
     probe["minutes"] = log[-1]["elapsed"] / 60
+    probe["architecture"] = json.loads((run / "config.json").read_text())["model"]
     # Every character of the probe's validation captchas is a 0 or an O: 1 - char_accuracy is its 0/O error.
     probe["curve"] = [(round(r["elapsed"] / 60, 1), round(1 - r["char_accuracy"], 4)) for r in log]
     probe["allows"] = allowed_accuracy(probe["pair_error"])
     models = [measure(m, SynthConfig(style=args.style), args.count, "look-alikes") for m in args.models]
-    table = [("probe: 0/O misread, per 0/O character", f"{probe['pair_error']:.2%} of {probe['pair_chars']:,} "
-              f"({probe['minutes']:.0f} min of training, `{run}`)"),
+    table = [(f"probe ({probe['architecture']}): 0/O misread, per 0/O character",
+              f"{probe['pair_error']:.2%} of {probe['pair_chars']:,} ({probe['minutes']:.0f} min of training, `{run}`)"),
              ("probe's curve (minutes: 0/O error on its validation captchas)",
               ", ".join(f"{m}: {e:.2%}" for m, e in probe["curve"])),
              ("whole-captcha accuracy that probe error allows", f"{probe['allows']:.2%}")]  # fmt: skip
@@ -101,7 +104,8 @@ def main() -> None:
                       f"{m['pair_error']:.2%} of {m['pair_chars']:,} (accuracy {m['accuracy']:.2%}, "
                       f"{allowed_accuracy(m['pair_error']):.2%} allowed by its 0/O errors alone)"))  # fmt: skip
     figures = {"probe": probe, "models": models, "recipe": PROBE_RECIPE, "budget": args.budget}
-    write_results(f"look_alikes_{args.style}", figures, table,
+    name = f"look_alikes_{args.style}" + ("" if probe["architecture"] == "cnn_fast" else f"_{probe['architecture']}")
+    write_results(name, figures, table,
                   f"0 and O in captcha {args.style[1]}.{args.style[2]} (DroidSansMono)")  # fmt: skip
 
 
