@@ -1,7 +1,8 @@
 """How well can 0 and O be told apart at all in the tutorial's captchas?
 
     python benchmarks/look_alikes.py --train --out runs/look_alikes   # train the probe (20 min), then measure
-    python benchmarks/look_alikes.py --train --budget 45m ...         # a longer probe
+    python benchmarks/look_alikes.py --train --budget 35m ...         # a longer probe
+    python benchmarks/look_alikes.py --train --model crnn_fast ...    # the probe in another architecture
     python benchmarks/look_alikes.py --run runs/look_alikes           # measure a probe that exists
 
 Most of what the bundled models still misread are 0 read as O and O read as 0. The captcha
@@ -89,7 +90,8 @@ def main() -> None:
     probe = measure(run / "best.pt", SynthConfig(chars=PAIR, style=args.style), args.count, "look-alikes")
     log = read_log(run / "log.csv")
     probe["minutes"] = log[-1]["elapsed"] / 60
-    probe["architecture"] = json.loads((run / "config.json").read_text())["model"]
+    trained = json.loads((run / "config.json").read_text())  # how the probe was trained, --run or --train
+    probe["architecture"] = trained["model"]
     # Every character of the probe's validation captchas is a 0 or an O: 1 - char_accuracy is its 0/O error.
     probe["curve"] = [(round(r["elapsed"] / 60, 1), round(1 - r["char_accuracy"], 4)) for r in log]
     probe["allows"] = allowed_accuracy(probe["pair_error"])
@@ -103,7 +105,7 @@ def main() -> None:
         table.append((f"`{m['model']}`: 0/O misread, per 0/O character",
                       f"{m['pair_error']:.2%} of {m['pair_chars']:,} (accuracy {m['accuracy']:.2%}, "
                       f"{allowed_accuracy(m['pair_error']):.2%} allowed by its 0/O errors alone)"))  # fmt: skip
-    figures = {"probe": probe, "models": models, "recipe": PROBE_RECIPE, "budget": args.budget}
+    figures = {"probe": probe, "models": models, "recipe": PROBE_RECIPE, "budget": f"{trained['time_budget'] / 60:g}m"}
     name = f"look_alikes_{args.style}" + ("" if probe["architecture"] == "cnn_fast" else f"_{probe['architecture']}")
     write_results(name, figures, table,
                   f"0 and O in captcha {args.style[1]}.{args.style[2]} (DroidSansMono)")  # fmt: skip
