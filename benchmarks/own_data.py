@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import add_update_option, results_dir, write_results  # noqa: E402
 
-from captcha_break.folders import split_indices  # noqa: E402
+from captcha_break.folders import holdout_split, split_indices  # noqa: E402
 from captcha_break.labels import scan_folder  # noqa: E402
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -52,8 +52,8 @@ def captcha_break(*args: str) -> float:
 def split(folder: Path) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """(the 80% to draw labels from, the 20% test split), by the plain command's own rule."""
     items = scan_folder(folder).items
-    rest, val, test = split_indices(len(items), (0.1, TEST_SPLIT), seed=0)
-    return [items[i] for i in sorted([*rest, *val])], [items[i] for i in test]
+    train, val, test = holdout_split(len(items), 0.1, TEST_SPLIT)
+    return [items[i] for i in sorted([*train, *val])], [items[i] for i in test]
 
 
 def labeled_copy(items: list[tuple[Path, str]], folder: Path) -> Path:

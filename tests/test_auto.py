@@ -25,7 +25,7 @@ def test_a_set_of_one_size_in_gray_is_stretched_and_read_in_gray(tmp_path):
     chosen = choices(FolderFacts.read(tmp_path))
     assert chosen["fit"] == "stretch" and chosen["channels"] == 1
     assert chosen["chars"] == "012345678"
-    assert chosen["input_width"] == 144  # aspect 3 at height 48
+    assert chosen["input_width"] == 192  # aspect 3 at height 48 (144), stretched to 6 frames for each of 4 digits
     assert chosen["init"] == "general" and chosen["schedule"] == "onecycle"
 
 
@@ -107,5 +107,5 @@ def test_from_nothing_the_model_is_chosen_instead_of_a_base(tmp_path):
         write(tmp_path, f"12{i}4.png", (100, 50))
     chosen = choices(FolderFacts.read(tmp_path), base=None)
     assert chosen["model"] == "crnn_lite" and "init" not in chosen
-    assert chosen["input_width"] == 96  # aspect 2 at height 48
+    assert chosen["input_width"] == 144  # aspect 2 at height 48 (96), stretched at most 1.5x
     assert choices(FolderFacts.read(tmp_path), {"model": "cnn_fast"}, base=None).get("model") is None

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from captcha_break.charset import Charset
-from captcha_break.folders import load_folder, split_indices
+from captcha_break.folders import holdout_split, load_folder, split_indices
 from captcha_break.labels import label_from_name, label_pattern, scan_folder
 from captcha_break.preprocess import InputSpec
 
@@ -86,3 +86,14 @@ def test_split_is_deterministic_and_complete():
     assert all((a == b).all() for a, b in zip((train, val, test), again))
     with pytest.raises(ValueError):
         split_indices(10, (0.6, 0.5))
+
+
+def test_test_split_is_the_same_whatever_the_seed_and_validation_split():
+    train, val, test = holdout_split(200, 0.1, 0.2, seed=1)
+    assert (len(train), len(val), len(test)) == (140, 20, 40)
+    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(200))
+    other_train, other_val, other_test = holdout_split(200, 0.15, 0.2, seed=2)
+    assert (other_test == test).all()  # runs with other seeds are scored on the same images
+    assert not np.array_equal(other_val, val)
+    with pytest.raises(ValueError, match="leave images to train on"):
+        holdout_split(10, 0.5, 0.5)

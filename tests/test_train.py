@@ -159,8 +159,19 @@ def test_weight_averaging_is_what_gets_validated_saved_and_resumed(tmp_path):
     assert ema["count"] == 2 * (64 // 16)  # one update per step
     name = "classifier.weight"
     assert not torch.equal(ema["state"][name], last["state_dict"][name])  # the average is not the last step
-    if best["meta"]["epoch"] == 2:
-        assert torch.equal(best["state_dict"][name], ema["state"][name])  # best.pt holds the average
+    assert best["meta"]["epoch"] == 2  # onecycle keeps its last, annealed epoch
+    assert torch.equal(best["state_dict"][name], ema["state"][name])  # best.pt holds the average
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "onecycle"])
+def test_the_kept_weights_are_the_best_by_validation_loss_or_onecycles_last(tmp_path, schedule):
+    result = train(tiny(tmp_path, epochs=3, phase2_patience=0, schedule=schedule), log=lambda *_: None)
+    kept = load_checkpoint(result.best_path).meta
+    losses = [r.val_loss for r in result.history]
+    if schedule == "onecycle":
+        assert kept["epoch"] == len(losses)
+    else:
+        assert kept["val_loss"] == pytest.approx(min(losses)) and kept["epoch"] == 1 + losses.index(min(losses))
 
 
 def test_weight_averaging_resumes_with_its_average(tmp_path):

@@ -131,6 +131,17 @@ def _write_cache(key: str, cached: tuple[Samples, list, list]) -> None:
     save_arrays("folders", key, samples.pixels, meta)
 
 
+def holdout_split(n: int, val_split: float, test_split: float, seed: int = 0) -> list[np.ndarray]:
+    """[train, val, test] indices of n labeled images. The test split is a fixed rule (the
+    first `test_split` of a seed-0 shuffle), so runs with another --seed or --val-split
+    are scored on the same images; the validation split is drawn from the rest by `seed`."""
+    if val_split + test_split >= 1 or min(val_split, test_split) < 0:
+        raise ValueError(f"--val-split {val_split} and --test-split {test_split} must be >= 0 and leave images to train on")
+    rest, test = split_indices(n, (test_split,), seed=0)
+    train, val = split_indices(len(rest), (val_split / (1 - test_split),), seed=seed)
+    return [np.sort(rest[train]), np.sort(rest[val]), test]
+
+
 def split_indices(n: int, fractions: tuple[float, ...], seed: int = 0) -> list[np.ndarray]:
     """A deterministic shuffle of range(n) cut into [rest, *parts]: part i holds
     fractions[i] of the items, rest the remainder; (0.1, 0.1) -> train 80%, val 10%, test 10%."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from .charset import Charset
 from .config import TrainConfig
-from .folders import Samples, describe, load_folder, split_indices
+from .folders import Samples, describe, holdout_split, load_folder
 from .preprocess import InputSpec, to_pixels
 from .synth import SynthConfig, draw, draw_arrays, draw_arrays_cached
 
@@ -73,7 +73,7 @@ def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, 
     if len(samples) < 2:
         raise ValueError(f"{config.data}: fewer than 2 usable labeled images")
     charset = charset or Charset.from_labels(samples.labels)
-    train_idx, val_idx, test_idx = split_indices(len(samples), (config.val_split, config.test_split), config.seed)
+    train_idx, val_idx, test_idx = holdout_split(len(samples), config.val_split, config.test_split, config.seed)
     if len(val_idx) == 0 or len(train_idx) == 0:
         raise ValueError(
             f"{config.data}: {len(samples)} images leave {len(train_idx)} for training and {len(val_idx)} for validation "
