@@ -81,6 +81,18 @@ def test_only_length_through_the_cli_and_the_api(shots, capsys):
     assert "bad length range '0'" in capsys.readouterr().err
 
 
+def test_a_model_reads_the_label_lengths_it_was_trained_on_unless_told_otherwise(tiny_model, capsys):
+    images = sorted(tiny_model["images"].glob("*.png"))
+    for source in (tiny_model["pt"], tiny_model["onnx"], "default"):  # recorded in training; on a bundled card
+        assert Recognizer.load(source).info.label_lengths == (4, 4)
+        assert Recognizer.load(source).only_length == (4, 4)
+        assert Recognizer.load(source, only_length="any").only_length is None
+    # A barely trained model: held to 4 characters, every reading has 4.
+    assert all(len(p.text) == 4 for p in Recognizer.load(tiny_model["onnx"]).predict(images))
+    assert main(["predict", "--model", str(tiny_model["onnx"]), "--only-length", "any", "--json", str(images[0])]) == 0
+    assert "text" in json.loads(capsys.readouterr().out)
+
+
 def test_providers_are_checked_against_this_onnx_runtime(shots, capsys):
     import onnxruntime
 

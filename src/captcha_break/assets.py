@@ -59,6 +59,15 @@ class ModelInfo:
     meta: dict = dataclasses.field(default_factory=dict)
     path: str = ""
 
+    @property
+    def label_lengths(self) -> tuple[int, int] | None:
+        """(shortest, longest) label the model was trained on, where its file says."""
+        if "label_lengths" in self.meta:
+            low, high = self.meta["label_lengths"]
+            return int(low), int(high)
+        synth = self.meta.get("card", {}).get("synth") or {}  # bundled before the key existed
+        return (synth["min_len"], synth["max_len"]) if "min_len" in synth else None
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -66,6 +75,7 @@ class ModelInfo:
             "charset": self.charset.chars,
             "input": {"height": self.input.height, "width": self.input.width, "channels": self.input.channels},
             "scheme": self.scheme,
+            "label_lengths": self.label_lengths,
             "meta": self.meta,
         }
 

@@ -48,15 +48,16 @@ def _duration(text: str) -> float:
 
 
 def _length(text: str) -> str:
-    _length_range(text)
+    try:
+        parse_length(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return text
 
 
-def _length_range(text: str) -> tuple[int, int]:
-    try:
-        return parse_length(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+def _length_range(text: str) -> tuple[int, int] | str:
+    """--only-length: N, MIN-MAX, "any", or "trained" (the model's own label lengths)."""
+    return text if text in ("any", "trained") else parse_length(_length(text))
 
 
 def _add_synth_options(p: argparse.ArgumentParser) -> None:
@@ -514,9 +515,10 @@ def _add_model_option(p: argparse.ArgumentParser) -> None:
         help="read only these characters, e.g. 0123456789 for a digits-only site (default: all the model knows)",
     )  # fmt: skip
     p.add_argument(
-        "--only-length", metavar="N|MIN-MAX", type=_length_range,
+        "--only-length", metavar="N|MIN-MAX|any", type=_length_range, default="trained",
         help="read only texts of this many characters, e.g. 4 for a site whose captchas always have 4: a reading "
-        "of another length becomes the likeliest one of that length (default: any length)",
+        "of another length becomes the likeliest one of that length (default: the label lengths the model was "
+        "trained on; any: any length)",
     )  # fmt: skip
     p.add_argument(
         "--provider", action="append", default=None, metavar="NAME",

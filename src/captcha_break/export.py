@@ -188,5 +188,5 @@ def _store_weights(graph: onnx.GraphProto, fmt: str, min_elements: int = 1024) -
 
 def _card(meta: dict) -> dict:
     """The parts of a checkpoint's meta worth carrying into a deployed model."""
-    keep = ("accuracy", "char_accuracy", "epoch", "card")
+    keep = ("accuracy", "char_accuracy", "epoch", "card", "label_lengths")
     return {k: meta[k] for k in keep if k in meta}

@@ -33,10 +33,20 @@ def resolve_model(source: str | os.PathLike = "default") -> Path:
     return resolve(source, "onnx")
 
 
+# Recognizer's only_length by default: the label lengths the model was trained on. A site
+# whose captchas always have 4 characters never gets a reading of 3 or 5 from its model:
+# such a reading becomes the likeliest one of an allowed length (on digits_wave_4, 2 of a
+# trained model's 8 test errors were such readings, and both became right).
+TRAINED = "trained"
+Lengths = int | tuple[int, int] | str | None
+
+
 class Recognizer:
     """fold_case: read case-insensitively (upper case out), for sites that ignore case.
     only_chars: read only these characters (a site's alphabet, e.g. "0123456789").
-    only_length: read only texts of this many characters: N or (MIN, MAX)."""
+    only_length: read only texts of this many characters: N or (MIN, MAX); "trained" (the
+    default): the label lengths the model was trained on, where its file records them;
+    None or "any": any length."""
 
     def __init__(
         self,
@@ -45,11 +55,11 @@ class Recognizer:
         batch_size: int = 256,
         fold_case: bool = False,
         only_chars: str | None = None,
-        only_length: int | tuple[int, int] | None = None,
+        only_length: Lengths = TRAINED,
     ):
         self.backend, self.info, self.batch_size, self.fold_case = backend, info, batch_size, fold_case
         self.only_chars = (upper(only_chars) if fold_case and only_chars else only_chars) or None
-        self.only_length = _allowed_lengths(only_length)
+        self.only_length = _allowed_lengths(info.label_lengths if only_length == TRAINED else only_length)
         if self.only_chars:  # a character the model cannot read is an error now, not at the first image
             probs = np.zeros((1, 1, info.charset.num_classes), np.float32)
             self._decode(probs)
@@ -63,7 +73,7 @@ class Recognizer:
         fold_case: bool = False,
         providers: Sequence[str] = ("cpu",),
         only_chars: str | None = None,
-        only_length: int | tuple[int, int] | None = None,
+        only_length: Lengths = TRAINED,
     ) -> Recognizer:
         """providers: ONNX Runtime's execution providers, in order of preference, by full
         name or short name (cpu, cuda, tensorrt, coreml, openvino, dml); CPU is always
@@ -122,9 +132,9 @@ class Recognizer:
         return greedy_decode(probs, charset, self.info.scheme, self.only_length)
 
 
-def _allowed_lengths(length: int | tuple[int, int] | None) -> tuple[int, int] | None:
-    """N or (MIN, MAX) -> (MIN, MAX), checked; None stays None (any length)."""
-    if length is None:
+def _allowed_lengths(length: int | tuple[int, int] | str | None) -> tuple[int, int] | None:
+    """N or (MIN, MAX) -> (MIN, MAX), checked; None or "any" -> None (any length)."""
+    if length is None or length == "any":
         return None
     bounds = (length, length) if isinstance(length, int) else tuple(length) if isinstance(length, (tuple, list)) else ()
     if len(bounds) != 2 or not all(isinstance(b, int) for b in bounds) or not 1 <= bounds[0] <= bounds[1]:

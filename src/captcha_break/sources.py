@@ -32,9 +32,13 @@ class DataBundle:
     train: Dataset
     val: Samples
     charset: Charset
-    max_len: int
+    lengths: tuple[int, int]  # the shortest and longest label: what the model learns to read
     test: Samples | None = None
     folder: Samples | None = None  # every labeled image of a folder (None: synthetic data)
+
+    @property
+    def max_len(self) -> int:
+        return self.lengths[1]
 
 
 def training_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, log) -> DataBundle:
@@ -53,7 +57,7 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
     else:
         train_set = SyntheticDataset(focused, spec, f"{config.seed}-train", config.epoch_size)
     pixels, labels = draw_arrays(synth, spec, f"{config.seed}-val", config.val_size, workers=config.workers)
-    return DataBundle(train_set, Samples(pixels, labels), charset, synth.max_len)
+    return DataBundle(train_set, Samples(pixels, labels), charset, (synth.min_len, synth.max_len))
 
 
 def synth_config(config: TrainConfig, chars: str, length: str) -> SynthConfig:
@@ -85,7 +89,8 @@ def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, 
     if config.mix_synthetic > 0:
         train_set = ConcatDataset([train_set, _mixed_in(config, spec, samples.labels)])
         log(f"mixing {config.mix_synthetic} fresh synthetic captchas into each epoch's {len(train_idx)} images")
-    return DataBundle(train_set, samples.subset(val_idx), charset, max(map(len, samples.labels)), test, samples)
+    lengths = [len(samples.labels[i]) for i in (*train_idx, *val_idx)]  # the test split stays unseen
+    return DataBundle(train_set, samples.subset(val_idx), charset, (min(lengths), max(lengths)), test, samples)
 
 
 def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]):
