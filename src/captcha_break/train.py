@@ -148,7 +148,8 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
         _fit_to_budget(config, model, data, device, started, log)
     if world.main:  # the run's config as a file a user can read and reuse (train --config)
         (out / "config.json").write_text(config.to_json() + "\n")
-    base = Checkpoint(config.model, model_config, data.charset, spec, {}, meta={"train_config": dataclasses.asdict(config), "label_lengths": list(data.lengths)})
+    meta = {"train_config": dataclasses.asdict(config), "label_lengths": list(data.lengths)}  # lengths: Recognizer's default
+    base = Checkpoint(config.model, model_config, data.charset, spec, {}, meta=meta)
     loop = _Loop(config, model, optimizer, data, base, device, out, log, world)
     if saved and (out / "best.pt").exists():
         loop.best_state = load_checkpoint(out / "best.pt").state_dict
