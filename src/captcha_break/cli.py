@@ -12,6 +12,7 @@ from .charset import DEFAULT_CHARS, LabelError
 from .config import INT8_MODES, WEIGHT_FORMATS, TrainConfig
 from .fonts import find_fonts
 from .preprocess import ImageError
+from .recognizer import ANY, TRAINED
 from .synth import STYLES, SynthConfig, parse_length
 
 # Which install extra brings a module that a command imports on demand.
@@ -57,7 +58,7 @@ def _length(text: str) -> str:
 
 def _length_range(text: str) -> tuple[int, int] | str:
     """--only-length: N, MIN-MAX, "any", or "trained" (the model's own label lengths)."""
-    return text if text in ("any", "trained") else parse_length(_length(text))
+    return text if text in (ANY, TRAINED) else parse_length(_length(text))
 
 
 def _add_synth_options(p: argparse.ArgumentParser) -> None:
@@ -515,7 +516,7 @@ def _add_model_option(p: argparse.ArgumentParser) -> None:
         help="read only these characters, e.g. 0123456789 for a digits-only site (default: all the model knows)",
     )  # fmt: skip
     p.add_argument(
-        "--only-length", metavar="N|MIN-MAX|any", type=_length_range, default="trained",
+        "--only-length", metavar="N|MIN-MAX|any", type=_length_range, default=TRAINED,
         help="read only texts of this many characters, e.g. 4 for a site whose captchas always have 4: a reading "
         "of another length becomes the likeliest one of that length (default: the label lengths the model was "
         "trained on; any: any length)",

@@ -9,6 +9,7 @@ a clear error instead of waiting forever.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +66,10 @@ def join(device_name: str = "auto", timeout_s: float = 600) -> tuple[World, torc
 
 def leave(world: World) -> None:
     if world.distributed and dist.is_initialized():
+        # A DDP wrapper sits in reference cycles and holds the group: freed only at
+        # interpreter exit, its gloo threads are torn down half-finalized (SIGABRT,
+        # "terminate called without an active exception"). Free it while all is alive.
+        gc.collect()
         dist.destroy_process_group()
 
 

@@ -38,6 +38,7 @@ def resolve_model(source: str | os.PathLike = "default") -> Path:
 # such a reading becomes the likeliest one of an allowed length (on digits_wave_4, 2 of a
 # trained model's 8 test errors were such readings, and both became right).
 TRAINED = "trained"
+ANY = "any"
 Lengths = int | tuple[int, int] | str | None
 
 
@@ -134,7 +135,7 @@ class Recognizer:
 
 def _allowed_lengths(length: int | tuple[int, int] | str | None) -> tuple[int, int] | None:
     """N or (MIN, MAX) -> (MIN, MAX), checked; None or "any" -> None (any length)."""
-    if length is None or length == "any":
+    if length is None or length == ANY:
         return None
     bounds = (length, length) if isinstance(length, int) else tuple(length) if isinstance(length, (tuple, list)) else ()
     if len(bounds) != 2 or not all(isinstance(b, int) for b in bounds) or not 1 <= bounds[0] <= bounds[1]:

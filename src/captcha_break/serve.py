@@ -31,7 +31,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .decoding import Prediction
 from .preprocess import ImageError, ImageTooLarge, to_pixels
-from .recognizer import Recognizer
+from .recognizer import TRAINED, Recognizer
 
 ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes
 WEB = Path(__file__).parent / "web"
@@ -49,7 +49,7 @@ class ServeConfig:
     threads: int | None = None
     fold_case: bool = False  # read case-insensitively (Recognizer.fold_case)
     only_chars: str | None = None  # read only these characters (Recognizer.only_chars)
-    only_length: tuple[int, int] | str | None = "trained"  # read only texts this long (Recognizer.only_length)
+    only_length: tuple[int, int] | str | None = TRAINED  # read only texts this long (Recognizer.only_length)
     providers: tuple[str, ...] = ("cpu",)  # ONNX Runtime execution providers (Recognizer.load)
     # Slow or stalled clients: a connection must send its request headers within
     # header_timeout seconds, and each part of the body within body_timeout; beyond

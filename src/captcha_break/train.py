@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import gc
 import math
 import sys
 import time
@@ -88,11 +87,6 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
         barrier(world)
         return result
     finally:
-        if world.distributed:
-            # The DDP wrapper sits in reference cycles and holds the process group: freed only
-            # at interpreter exit, its gloo threads are torn down half-finalized (SIGABRT,
-            # "terminate called without an active exception"). Free it while all is alive.
-            gc.collect()
         leave(world)
 
 
@@ -291,7 +285,10 @@ class _Loop:
         )
         self.result.history.append(record)
         improved = val_loss < state.best_loss
-        state.best_loss, state.bad_epochs = (val_loss, 0) if improved else (state.best_loss, state.bad_epochs + 1)
+        if improved:
+            state.best_loss, state.bad_epochs = val_loss, 0
+        else:
+            state.bad_epochs += 1
         # onecycle anneals the rate to ~0 by its last epoch: its final weights are the ones
         # it is built to reach, so each epoch's replace the kept ones. Validation loss would
         # pick an earlier epoch once a fine-tuned model grows confident: on 16 plain-command
