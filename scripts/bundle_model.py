@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--int8", choices=INT8_MODES, default="none", help="int8 arithmetic (export.py); static: calibrated")
     parser.add_argument("--note", help="anything the card should say about how the run went (pauses, restarts)")
     parser.add_argument("--weights", choices=WEIGHT_FORMATS, default="fp32", help="weight storage (export.py)")
+    parser.add_argument(
+        "--hardware", help="where the run trained, for a run made on another machine (default: this machine's CPU)"
+    )
     parser.add_argument("--out-of-box", type=Path, help="benchmarks/results/out_of_box.json: its table goes on the card")
     args = parser.parse_args()
     run = Path(args.run)
@@ -95,7 +98,7 @@ def main() -> None:
         "training_minutes": round(log[-1]["elapsed"] / 60, 1),
         "epochs": len(log),
         "best_epoch": ckpt.meta.get("epoch", 0) + len(before),
-        "hardware": hardware(),
+        "hardware": args.hardware or hardware(),
         "accuracy": figures[0]["accuracy"],  # on the model's own task
         "char_accuracy": figures[0]["char_accuracy"],
         "synth": {k: v for k, v in dataclasses.asdict(main_set).items() if k != "fonts"},  # that task's captchas
