@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_break.auto import FolderFacts, epochs_within, parse_duration, plan
+from captcha_break.auto import FolderFacts, epochs_within, pace, parse_duration, plan
 from captcha_break.charset import Charset
 from captcha_break.decoding import fold_case, greedy_decode, restrict
 
@@ -73,6 +73,13 @@ def test_epochs_within_a_budget():
     assert epochs_within(600, 0.01, 1000, 30) == 30  # 10 s an epoch: all fit
     assert epochs_within(600, 0.01, 10_000, 30) == 6
     assert epochs_within(1, 0.01, 10_000, 30) == 1  # at least one
+
+
+def test_the_pace_is_set_by_the_slower_of_training_and_loading():
+    assert pace(0.002, 0.003, workers=0) == pytest.approx(0.005)  # one process does both
+    assert pace(0.002, 0.003, workers=1) == 0.003  # one drawing process is the slower side
+    assert pace(0.002, 0.003, workers=3) == 0.002  # three draw faster than the step trains
+    assert pace(0.00005, 0.0036, workers=15) == pytest.approx(0.00024)  # a GPU: drawing limits
 
 
 def test_fold_case_adds_the_two_cases():

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment
-from .auto import epochs_within
+from .auto import epochs_within, pace
 from .charset import Charset
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import SCHEDULES, TrainConfig
@@ -166,20 +166,26 @@ def _fit_to_budget(config: TrainConfig, model, data: DataBundle, device, started
     epochs = epochs_within(0.9 * left, per_image, images, config.epochs)
     log(
         f"time budget {config.time_budget / 60:.1f} min ({left / 60:.1f} left): {epochs} epochs planned "
-        f"(of {config.epochs}; a probe trained {1 / per_image:.0f} images/s)"
+        f"(of {config.epochs}; a probe measured {1 / per_image:.0f} images/s, loading included)"
     )
     config.epochs = epochs
 
 
 def _probe_seconds_per_image(model, data: DataBundle, config: TrainConfig, device, steps: int = 4) -> float:
-    """Seconds per training image of this model, data and precision, on a throwaway copy."""
+    """Seconds per training image of this model, data and precision, on a throwaway copy:
+    the step and the loading, timed apart and combined as the run's workers will (auto.pace)."""
     probe = copy.deepcopy(model).train()
     augmentation = augmentation_for(config)
     optimizer = _optimizer(probe, config.lr)
     loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=True, collate_fn=Collate(data.charset))
-    timings = []
-    for step, batch in zip(range(steps + 1), loader):
+    batches = iter(loader)
+    step_times, fetch_times = [], []
+    for step in range(steps + 1):
         begin = time.perf_counter()
+        batch = next(batches, None)
+        if batch is None:
+            break
+        fetched = time.perf_counter()
         batch = batch.to(device)
         images = augment(batch.images, augmentation) if augmentation else batch.images
         with autocast(config.precision, device):
@@ -187,9 +193,14 @@ def _probe_seconds_per_image(model, data: DataBundle, config: TrainConfig, devic
         compute_loss(logits, batch.targets, batch.lengths, model.scheme).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # the step's kernels run asynchronously
         if step:  # the first step pays for one-time set-up
-            timings.append((time.perf_counter() - begin) / len(batch.labels))
-    return float(np.median(timings)) if timings else 1e-3
+            step_times.append((time.perf_counter() - fetched) / len(batch.labels))
+            fetch_times.append((fetched - begin) / len(batch.labels))
+    if not step_times:
+        return 1e-3
+    return pace(float(np.median(step_times)), float(np.median(fetch_times)), config.workers)
 
 
 class _Loop:
