@@ -93,8 +93,12 @@ class TrainConfig:
         metavar="DURATION", cli=False,
     )  # fmt: skip
     # Running: may change on --resume.
-    workers: int = option(2, "DataLoader worker processes (drawing captchas, reading folders)")
-    threads: int = option(0, "torch threads for training (0: torch's default; leave drawing workers their cores)")
+    workers: int = option(
+        -1, "DataLoader worker processes (drawing captchas, reading folders); -1: chosen from the cores and the device"
+    )
+    threads: int = option(
+        -1, "torch threads for training; 0: torch's default; -1: the cores the drawing workers leave (CPU), 2 (GPU)"
+    )
     seed: int = option(0, "seed of the synthetic streams, the split and the initial weights")
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N")
     precision: str = option(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,3 +66,39 @@ def autocast(precision: str, device: torch.device):
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+AUTO = -1  # --workers / --threads: chosen from the cores and the device (share_cores)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def share_cores(workers: int, threads: int, device: torch.device, draws: bool, processes: int = 1) -> tuple[int, int]:
+    """(loader workers, torch threads) for a training process; values a user gave are kept.
+
+    `draws`: the loader draws captchas as it goes, which costs about 2 ms an image on a core.
+    On a CPU the cores are split between drawing and training, half each (2 cores: 1 and 1,
+    the bundled models' recipe); on a GPU drawing is what limits (15 processes drew 4,200
+    captchas a second for a step that trains 20,000), so all cores but one draw. Data that
+    is only read (a folder, a set drawn up front) needs little loading: 2 workers, and every
+    core trains. `processes`: training processes on this machine (torchrun), sharing its cores.
+    """
+    cores = max(1, usable_cores() // max(1, processes))
+    on_gpu = device.type == "cuda"
+    if workers == AUTO:
+        if not draws:
+            workers = 2
+        else:
+            workers = max(1, cores - 1) if on_gpu else max(1, cores // 2)
+    if threads == AUTO:
+        if on_gpu:
+            threads = 2  # the host side of the step: launching kernels, the loss, the optimizer's bookkeeping
+        else:
+            threads = max(1, cores - workers) if draws else 0  # 0: torch's default, every core
+    return workers, threads

@@ -47,6 +47,11 @@ def launched() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def processes_here() -> int:
+    """Training processes on this machine (torchrun's LOCAL_WORLD_SIZE): they share its cores."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+
+
 def join(device_name: str = "auto", timeout_s: float = 600) -> tuple[World, torch.device]:
     """The world this process belongs to (joining its process group) and its device."""
     size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -37,8 +37,8 @@ from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import SCHEDULES, TrainConfig
 from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset
 from .decoding import greedy_decode
-from .device import autocast, pick_precision
-from .distributed import SINGLE, World, barrier, gather, join, leave, main_first, sum_over_ranks, wrap
+from .device import autocast, pick_precision, share_cores
+from .distributed import SINGLE, World, barrier, gather, join, leave, main_first, processes_here, sum_over_ranks, wrap
 from .finetune import load_pretrained, pretrained
 from .folders import Samples
 from .losses import compute_loss
@@ -78,8 +78,6 @@ class TrainResult:
 def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
     """Run (or resume) the recipe described by `config`; see the module docstring."""
     world, device = join(config.device, config.dist_timeout)
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
     try:
         result = _train(config, resume, log if world.main else _quiet, world, device)
         # Every rank done before any tears the group down: a gloo process whose peer has
@@ -112,6 +110,10 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
     check_fonts(config)
     apply_dry_run(config)
     config.precision = pick_precision(config.precision, device)  # recorded resolved, in the checkpoint
+    draws = (config.data is None and config.pregenerate == 0) or config.mix_synthetic > 0
+    config.workers, config.threads = share_cores(config.workers, config.threads, device, draws, processes_here())
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     with main_first(world):  # rank 0 fills the data caches, the others read them
         model_config, spec, data = prepare(config, saved, log)
