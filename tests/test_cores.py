@@ -49,13 +49,11 @@ def test_what_a_user_gave_is_kept(cores):
 def test_a_run_records_the_workers_and_threads_it_chose(tmp_path, cores):
     cores(2)
     threads = torch.get_num_threads()
-    try:
-        config = TrainConfig(model="crnn_lite", out=str(tmp_path / "run"), epoch_size=32, val_size=16, batch_size=16,
-                             epochs=1, schedule="onecycle", device="cpu")  # fmt: skip
-        lines = []
-        train(config, log=lines.append)
-    finally:
-        torch.set_num_threads(threads)
+    config = TrainConfig(model="crnn_lite", out=str(tmp_path / "run"), epoch_size=32, val_size=16, batch_size=16,
+                         epochs=1, schedule="onecycle", device="cpu")  # fmt: skip
+    lines = []
+    train(config, log=lines.append)
+    assert torch.get_num_threads() == threads  # the caller's setting is back
     assert (config.workers, config.threads) == (1, 1)
     assert any("1 torch threads, 1 data workers" in line for line in lines)
     assert '"workers": 1' in (tmp_path / "run" / "config.json").read_text()

@@ -78,6 +78,7 @@ class TrainResult:
 def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
     """Run (or resume) the recipe described by `config`; see the module docstring."""
     world, device = join(config.device, config.dist_timeout)
+    threads = torch.get_num_threads()  # the run sets its own (share_cores); the caller's come back after
     try:
         result = _train(config, resume, log if world.main else _quiet, world, device)
         # Every rank done before any tears the group down: a gloo process whose peer has
@@ -85,6 +86,7 @@ def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
         barrier(world)
         return result
     finally:
+        torch.set_num_threads(threads)
         leave(world)
 
 
