@@ -83,8 +83,9 @@ def share_cores(workers: int, threads: int, device: torch.device, draws: bool, p
     """(loader workers, torch threads) for a training process; values a user gave are kept.
 
     `draws`: the loader draws captchas as it goes, which costs about 2 ms an image on a core.
-    On a CPU the cores are split between drawing and training, half each (2 cores: 1 and 1,
-    the bundled models' recipe); on a GPU drawing is what limits (15 processes drew 4,200
+    On a CPU the cores are split between drawing and training, half each (2 cores, images/s
+    training on fresh captchas: crnn_fast 255 with 1 and 1, 232 with the earlier default of 2
+    workers and 2 threads, 221 with 1 and 2; cnn_fast 368 against 269); on a GPU drawing is what limits (15 processes drew 4,200
     captchas a second for a step that trains 20,000), so all cores but one draw. Data that
     is only read (a folder, a set drawn up front) needs little loading: 2 workers, and every
     core trains. `processes`: training processes on this machine (torchrun), sharing its cores.
