@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from captcha_break import device as device_module
-from captcha_break.device import AUTO, share_cores
+from captcha_break.config import AUTO
+from captcha_break.device import share_cores
 from captcha_break.train import TrainConfig, train
 
 CPU, GPU = torch.device("cpu"), torch.device("cuda")

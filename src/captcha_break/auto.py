@@ -195,9 +195,8 @@ def epochs_within(budget_s: float, seconds_per_image: float, train_images: int, 
 def pace(step_s: float, fetch_s: float, workers: int) -> float:
     """Seconds per training image when each image costs `step_s` of the training step and
     `fetch_s` to load (draw, decode) in one process: loader workers load while the model
-    trains, so the slower side sets the pace; without workers the two add up. (On a GPU,
-    drawing captchas, not the step, is what limits: 15 processes drew 4,200 a second for a
-    step that trains 20,000.)"""
+    trains, so the slower side sets the pace; without workers the two add up (on a GPU,
+    drawing is the slower side: device.share_cores)."""
     if workers <= 0:
         return step_s + fetch_s
     return max(step_s, fetch_s / workers)

@@ -17,6 +17,7 @@ from typing import Any
 SCHEDULES = ("plateau", "onecycle")
 FITS = ("stretch", "pad")
 PRECISIONS = ("auto", "bf16", "fp32")
+AUTO = -1  # --workers / --threads: chosen from the cores and the device (device.share_cores)
 AUGMENT = ("auto", "on", "off")
 WEIGHT_FORMATS = ("fp32", "fp16", "int8")
 INT8_MODES = ("none", "dynamic", "static")
@@ -94,10 +95,10 @@ class TrainConfig:
     )  # fmt: skip
     # Running: may change on --resume.
     workers: int = option(
-        -1, "DataLoader worker processes (drawing captchas, reading folders); -1: chosen from the cores and the device"
+        AUTO, "DataLoader worker processes (drawing captchas, reading folders); -1: chosen from the cores and the device"
     )
     threads: int = option(
-        -1, "torch threads for training; 0: torch's default; -1: the cores the drawing workers leave (CPU), 2 (GPU)"
+        AUTO, "torch threads for training; 0: torch's default; -1: the cores the drawing workers leave (CPU), 2 (GPU)"
     )
     seed: int = option(0, "seed of the synthetic streams, the split and the initial weights")
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N")

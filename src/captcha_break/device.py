@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-from .config import PRECISIONS
+from .config import AUTO, PRECISIONS
 
 # torch is imported inside the functions: importing this module costs nothing for the
 # parts of the program that read captchas (ONNX Runtime) and never need torch.
@@ -68,9 +68,6 @@ def autocast(precision: str, device: torch.device):
     return contextlib.nullcontext()
 
 
-AUTO = -1  # --workers / --threads: chosen from the cores and the device (share_cores)
-
-
 def usable_cores() -> int:
     """The cores this process may run on (a container's or taskset's share, not the host's)."""
     try:
@@ -84,11 +81,12 @@ def share_cores(workers: int, threads: int, device: torch.device, draws: bool, p
 
     `draws`: the loader draws captchas as it goes, which costs about 2 ms an image on a core.
     On a CPU the cores are split between drawing and training, half each (2 cores, images/s
-    training on fresh captchas: crnn_fast 255 with 1 and 1, 232 with the earlier default of 2
-    workers and 2 threads, 221 with 1 and 2; cnn_fast 368 against 269); on a GPU drawing is what limits (15 processes drew 4,200
-    captchas a second for a step that trains 20,000), so all cores but one draw. Data that
-    is only read (a folder, a set drawn up front) needs little loading: 2 workers, and every
-    core trains. `processes`: training processes on this machine (torchrun), sharing its cores.
+    training on fresh captchas: crnn_fast 255 with 1 and 1, 232 with the earlier default of
+    2 workers and 2 threads, 221 with 1 and 2; cnn_fast 368 against 269). On a GPU drawing
+    is what limits (15 processes drew 4,200 captchas a second for a step that trains
+    20,000), so all cores but one draw. Data that is only read (a folder, a set drawn up
+    front) needs little loading: 2 workers, and every core trains. `processes`: training
+    processes on this machine (torchrun), sharing its cores.
     """
     cores = max(1, usable_cores() // max(1, processes))
     on_gpu = device.type == "cuda"

@@ -60,6 +60,12 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
     return DataBundle(train_set, Samples(pixels, labels), charset, (synth.min_len, synth.max_len))
 
 
+def draws_as_it_trains(config: TrainConfig) -> bool:
+    """Whether the run's loader draws captchas each epoch (the costly kind of loading), rather
+    than reading a folder or a set drawn once up front."""
+    return (config.data is None and config.pregenerate == 0) or config.mix_synthetic > 0
+
+
 def synth_config(config: TrainConfig, chars: str, length: str) -> SynthConfig:
     """The synthetic captchas a run's config asks for, in `chars` and `length`."""
     return SynthConfig.from_options(chars, length, (config.image_width, config.image_height), config.style, config.fonts)

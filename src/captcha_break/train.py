@@ -47,7 +47,7 @@ from .models import build_model
 from .prepare import apply_dry_run, check_fonts, check_label_fit, prepare
 from .report import write_report
 from .runfolder import EpochRecord, RunState, append_log, check_writable, resumed_config, trim_log
-from .sources import DataBundle, set_epoch
+from .sources import DataBundle, draws_as_it_trains, set_epoch
 from .tensorboard import EpochBoard
 
 SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
@@ -112,7 +112,7 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
     check_fonts(config)
     apply_dry_run(config)
     config.precision = pick_precision(config.precision, device)  # recorded resolved, in the checkpoint
-    draws = (config.data is None and config.pregenerate == 0) or config.mix_synthetic > 0
+    draws = draws_as_it_trains(config)
     config.workers, config.threads = share_cores(config.workers, config.threads, device, draws, processes_here())
     if config.threads > 0:
         torch.set_num_threads(config.threads)
