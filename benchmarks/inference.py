@@ -4,7 +4,8 @@
 
 Throughput is measured in batches of 256 through the Python API (Recognizer.predict_pixels:
 preprocessed arrays in, strings out); latency is one image end to end (PNG bytes -> text,
-Recognizer.predict), median of many runs. Accuracy is on fresh captchas nobody trained on.
+Recognizer.predict), median of many runs; throughput is the best of 5 passes. Accuracy is on
+fresh captchas nobody trained on.
 A bundled model is measured again exported with fp32 arithmetic from its own checkpoint, so
 that what int8 arithmetic gains and costs is a ratio of one run.
 """
@@ -32,14 +33,24 @@ from captcha_break.recognizer import Recognizer  # noqa: E402
 from captcha_break.sources import fresh_samples  # noqa: E402
 from captcha_break.synth import SynthConfig, draw, draw_arrays  # noqa: E402
 
+PASSES = 5
+
 
 def throughput(recognizer: Recognizer, samples: Samples) -> dict:
     recognizer.predict_pixels(samples.pixels[:256])  # warm up
     result = evaluate(recognizer, samples, progress=False)
+    # One pass over 2,000 images lasts under a second, which a noisy neighbour on a shared
+    # machine can halve (seen: 2,350 and 3,966 images/s for one model minutes apart): the
+    # best of PASSES is the figure, as timeit takes its best repeat.
+    rates = [result.images_per_second]
+    for _ in range(PASSES - 1):
+        start = time.perf_counter()
+        recognizer.predict_pixels(samples.pixels)
+        rates.append(len(samples.pixels) / (time.perf_counter() - start))
     return {
         "accuracy": result.scores.accuracy,
         "char_accuracy": result.scores.char_accuracy,
-        "images_per_second": result.images_per_second,
+        "images_per_second": max(rates),
     }
 
 
