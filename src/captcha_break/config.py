@@ -95,10 +95,10 @@ class TrainConfig:
     )  # fmt: skip
     # Running: may change on --resume.
     workers: int = option(
-        AUTO, "DataLoader worker processes (drawing captchas, reading folders); -1: chosen from the cores and the device"
+        AUTO, f"DataLoader worker processes (drawing captchas, reading folders); {AUTO}: chosen from the cores and the device"
     )
     threads: int = option(
-        AUTO, "torch threads for training; 0: torch's default; -1: the cores the drawing workers leave (CPU), 2 (GPU)"
+        AUTO, f"torch threads for training; 0: torch's default; {AUTO}: the cores the drawing workers leave (CPU), 2 (GPU)"
     )
     seed: int = option(0, "seed of the synthetic streams, the split and the initial weights")
     device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N")
