@@ -76,3 +76,20 @@ def test_a_folder_from_nothing_still_gets_the_folders_choices(tmp_path, capsys):
     assert printed["init"] is None and printed["model"] == "crnn_lite"
     assert printed["input_width"] == 192 and printed["channels"] == 1 and printed["chars"] == "0123456789"
     assert "chose model = crnn_lite: from nothing" in out
+
+
+def test_a_model_unlike_the_base_trains_from_nothing_or_is_refused(tmp_path, capsys):
+    """Fine-tuning builds the base model's architecture: an asked-for --model must not be
+    replaced unseen by it."""
+    for i, label in enumerate(["1234", "5678", "9012"]):
+        Image.new("RGB", (192, 64), "white").save(tmp_path / f"{label}_{i}.png")
+    run = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--print-config"]
+    assert main([*run, "--model", "crnn_fast"]) == 0
+    out = capsys.readouterr().out
+    printed = json.loads(out[out.index("{") :])
+    assert printed["init"] is None and printed["model"] == "crnn_fast"
+    assert "chose init = none: --model crnn_fast is not the base model's architecture" in out
+    assert main([*run, "--model", "crnn_fast", "--init", "default"]) == 0  # default is a crnn_fast
+    assert json.loads((out := capsys.readouterr().out)[out.index("{") :])["init"] == "default"
+    assert main([*run, "--model", "cnn_fast", "--init", "default"]) == 2
+    assert "--model cnn_fast and --init default disagree: default is a crnn_fast" in capsys.readouterr().err

@@ -101,6 +101,8 @@ def cmd_train(args) -> int:
     scratch = fields["init"] == "none"  # train from scratch, as asked: no base model
     if scratch:
         fields["init"] = None
+    elif fields["model"] and not args.resume:
+        scratch = _model_without_base(fields)
     if fields["data"] and not args.resume:
         fields.update(_auto_options(fields, scratch))
     # Options left unset (None) take TrainConfig's defaults.
@@ -203,6 +205,27 @@ def _auto_options(fields: dict, scratch: bool = False) -> dict:
         print(f"chose {choice.option} = {choice.value}: {choice.why}")
         chosen[choice.option] = choice.value
     return chosen
+
+
+def _model_without_base(fields: dict) -> bool:
+    """--model with a base model of another architecture: an error where --init named
+    that base, else (the plain command's own choice of base) the model trains from nothing.
+    True when it does; fine-tuning would otherwise replace the asked-for model unseen."""
+    from .finetune import pretrained
+
+    base = fields["init"] or (default_base() if fields["data"] else None)
+    if base is None:
+        return False
+    architecture = pretrained(base).model_name
+    if architecture == fields["model"]:
+        return False
+    if fields["init"]:
+        raise ValueError(
+            f"--model {fields['model']} and --init {base} disagree: {base} is a {architecture}. Leave out --model "
+            f"to fine-tune {base}, or pass --init none to train {fields['model']} from nothing"
+        )
+    print(f"chose init = none: --model {fields['model']} is not the base model's architecture ({base} is a {architecture})")
+    return True
 
 
 def default_base() -> str:
