@@ -14,7 +14,6 @@ ONNX metadata, where `GET /models` reads them.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import platform
@@ -27,7 +26,7 @@ from captcha_break.config import INT8_MODES, WEIGHT_FORMATS
 from captcha_break.evaluate import evaluate
 from captcha_break.export import export_onnx
 from captcha_break.recognizer import Recognizer
-from captcha_break.runfolder import read_log
+from captcha_break.runfolder import one_clock, read_log, write_log
 from captcha_break.sources import fresh_samples
 from captcha_break.synth import SynthConfig
 
@@ -140,20 +139,6 @@ def hardware() -> str:
         name = platform.processor() or platform.machine()
     bf16 = ", AVX-512 BF16" if cpu_has_bf16() else ""
     return f"{name}{bf16}, {os.cpu_count()} cores, torch {torch.__version__}"
-
-
-def one_clock(before: list[dict[str, float]], rows: list[dict[str, float]]) -> list[dict[str, float]]:
-    """A run's epochs after those of the run it started from, on one clock: a model
-    fine-tuned from an earlier one cost the time of both."""
-    offset = before[-1]["elapsed"] if before else 0.0
-    return before + [{**row, "epoch": row["epoch"] + len(before), "elapsed": row["elapsed"] + offset} for row in rows]
-
-
-def write_log(rows: list[dict[str, float]], path: Path) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({k: f"{v:g}" for k, v in row.items()} for row in rows)
 
 
 def curve(log: list[dict[str, float]]) -> str:

@@ -355,6 +355,14 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_average(args) -> int:
+    from .average import average_runs
+
+    best = average_runs(args.runs, args.out)
+    print(f"wrote {best}: the mean of {len(args.runs)} models' weights")
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .serve import ServeConfig, serve
 
@@ -496,6 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how large weights are stored: fp16 halves the file, int8 quarters it; the arithmetic stays fp32",
     )
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("average", help="average runs fine-tuned from one model into one that reads better (a model soup)")
+    p.add_argument(
+        "runs", nargs="+", metavar="RUN", help="run folders (their best.pt), checkpoints or bundled models, all of one model"
+    )
+    p.add_argument("--out", required=True, help="folder for the average: best.pt, and log.csv of all the runs' epochs")
+    p.set_defaults(func=cmd_average)
 
     p = sub.add_parser("serve", help="HTTP service: POST /predict, /predict/batch; GET /health, /models, /docs")
     _add_model_option(p)

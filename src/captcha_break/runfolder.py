@@ -140,3 +140,17 @@ def trim_log(path: Path, epochs: int) -> None:
 def read_log(path: str | Path) -> list[dict[str, float]]:
     with Path(path).open(newline="") as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def one_clock(before: list[dict[str, float]], rows: list[dict[str, float]]) -> list[dict[str, float]]:
+    """A run's epochs after those of another, on one clock: a model fine-tuned from an
+    earlier one, or averaged from several runs, cost the time of all of them."""
+    offset = before[-1]["elapsed"] if before else 0.0
+    return before + [{**row, "epoch": row["epoch"] + len(before), "elapsed": row["elapsed"] + offset} for row in rows]
+
+
+def write_log(rows: list[dict[str, float]], path: str | Path) -> None:
+    with Path(path).open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: f"{v:g}" for k, v in row.items()} for row in rows)

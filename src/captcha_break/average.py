@@ -1,0 +1,80 @@
+"""Weight averaging: runs fine-tuned from one model, averaged into one (a "model soup").
+
+Runs that start from the same weights and train on with different seeds end in one basin
+of the loss, each at a different point of it; the mean of their weights sits nearer its
+middle and reads better than any of them, at no cost when reading: the result is one
+model of the same size. Measured on `cnn_fast` (10,000 fresh captcha 0.7 captchas): two
+continuations of the bundled model read 99.25% and 99.27%, their average 99.33%, and with
+the model they started from 99.36%. Only runs from the same starting weights average:
+networks trained from different random weights do not line up unit for unit. What is
+checked here is the least of it: one architecture, charset and input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .finetune import resolve_checkpoint
+from .models import config_to_dict
+from .runfolder import one_clock, read_log, write_log
+
+# What a checkpoint's meta says of its own run that is not true of an average.
+RUN_FIGURES = ("epoch", "accuracy", "char_accuracy", "val_loss", "card")
+
+
+def average_checkpoints(checkpoints: list[Checkpoint]) -> Checkpoint:
+    """The element-wise mean of the weights (BatchNorm statistics included), in fp32."""
+    if len(checkpoints) < 2:
+        raise ValueError("averaging needs at least two checkpoints")
+    first = checkpoints[0]
+    for other in checkpoints[1:]:
+        _check_alike(first, other)
+    mean = {}
+    for name, value in first.state_dict.items():
+        if value.is_floating_point():
+            mean[name] = torch.stack([c.state_dict[name].float() for c in checkpoints]).mean(0)
+        else:  # counters (BatchNorm's num_batches_tracked): not weights
+            mean[name] = value
+    meta = {k: v for k, v in first.meta.items() if k not in RUN_FIGURES}
+    return dataclasses.replace(first, state_dict=mean, train_state=None, meta=meta)
+
+
+def _check_alike(a: Checkpoint, b: Checkpoint) -> None:
+    problems = []
+    if a.model_name != b.model_name or config_to_dict(a.config) != config_to_dict(b.config):
+        problems.append(f"the models differ ({a.model_name} and {b.model_name}, or their configs)")
+    if a.charset.chars != b.charset.chars:
+        problems.append("the charsets differ")
+    if a.input != b.input:
+        problems.append(f"the inputs differ ({a.input} and {b.input})")
+    if not problems and any(a.state_dict[k].shape != v.shape for k, v in b.state_dict.items()):
+        problems.append("the weights' shapes differ")
+    if problems:
+        raise ValueError("cannot average these checkpoints: " + "; ".join(problems))
+
+
+def average_runs(sources: list[str | Path], out: str | Path) -> Path:
+    """Average run folders (their best.pt), checkpoint files or bundled models (by name)
+    into OUT/best.pt.
+
+    OUT/log.csv gets the epochs of every run folder among the sources, one after the other
+    on one clock: the average cost the training of all of them. Returns OUT/best.pt.
+    """
+    out = Path(out)
+    if (out / "best.pt").exists():
+        raise FileExistsError(f"{out} already holds a model: pass another --out")
+    paths = [Path(s) / "best.pt" if Path(s).is_dir() else resolve_checkpoint(s) for s in sources]
+    averaged = average_checkpoints([load_checkpoint(p) for p in paths])
+    log: list[dict[str, float]] = []
+    for source in sources:
+        if (Path(source) / "log.csv").is_file():
+            log = one_clock(log, read_log(Path(source) / "log.csv"))
+    averaged.meta.update(averaged_from=[str(p) for p in paths], epoch=len(log))
+    save_checkpoint(averaged, out / "best.pt")
+    if log:
+        write_log(log, out / "log.csv")
+    return out / "best.pt"
