@@ -64,15 +64,15 @@ def average_runs(sources: list[str | Path], out: str | Path) -> Path:
     OUT/log.csv gets the epochs of every run folder among the sources, one after the other
     on one clock: the average cost the training of all of them. Returns OUT/best.pt.
     """
-    out = Path(out)
+    out, sources = Path(out), [Path(s) for s in sources]
     if (out / "best.pt").exists():
         raise FileExistsError(f"{out} already holds a model: pass another --out")
-    paths = [Path(s) / "best.pt" if Path(s).is_dir() else resolve_checkpoint(s) for s in sources]
+    paths = [s / "best.pt" if s.is_dir() else resolve_checkpoint(s) for s in sources]
     averaged = average_checkpoints([load_checkpoint(p) for p in paths])
     log: list[dict[str, float]] = []
-    for source in sources:
-        if (Path(source) / "log.csv").is_file():
-            log = one_clock(log, read_log(Path(source) / "log.csv"))
+    for logged in (s / "log.csv" for s in sources):
+        if logged.is_file():
+            log = one_clock(log, read_log(logged))
     averaged.meta.update(averaged_from=[str(p) for p in paths], epoch=len(log))
     save_checkpoint(averaged, out / "best.pt")
     if log:
