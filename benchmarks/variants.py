@@ -9,8 +9,9 @@ For each registered CPU-fast architecture, at 128x64 and the default task:
   is measured apart: captchas drawn per second per process);
 - inference images/s of the exported ONNX model (batches of 256, 2 threads);
 - with --train-images N: whole-captcha accuracy on 2,000 fresh captchas after training
-  on N fresh captchas with the same recipe (onecycle, lr 2e-3, batch 64, bf16), so that
-  accuracy per image seen compares across variants.
+  on N fresh captchas with the same recipe (onecycle, lr 2e-3, batch 64, 1 drawing process,
+  1 training thread) in bf16, and crnn_fast also in fp32: the baseline the speed ratios are
+  taken against. Accuracy per image seen then compares across variants and precisions.
 All variants run in one process, one after another, so the figures are ratios measured
 under the same conditions. Writes variants.json / .md / .png.
 """
@@ -86,19 +87,20 @@ def inference_speed(name: str, tmp: Path) -> tuple[float, float]:
     return len(pixels) / (time.perf_counter() - start), onnx.stat().st_size / 1e6
 
 
-def accuracy_after(name: str, images: int, tmp: Path) -> dict:
+def accuracy_after(name: str, images: int, tmp: Path, precision: str = "bf16") -> dict:
     """Whole-captcha accuracy after training `name` on `images` fresh captchas."""
     epochs = 4
-    out = tmp / f"run-{name}"
+    out = tmp / f"run-{name}-{precision}"
     cmd = [sys.executable, "-m", "captcha_break", "train", "--model", name, "--out", str(out), "--style", "mixed",
            "--epoch-size", str(images // epochs), "--epochs", str(epochs), "--schedule", "onecycle", "--lr", "2e-3",
-           "--batch-size", "64", "--val-size", "2000", "--workers", "1", "--threads", "1", "--seed", "5"]  # fmt: skip
+           "--batch-size", "64", "--val-size", "2000", "--workers", "1", "--threads", "1", "--seed", "5",
+           "--precision", precision]  # fmt: skip
     start = time.perf_counter()
     subprocess.run(cmd, check=True)
     minutes = (time.perf_counter() - start) / 60
     recognizer = Recognizer.load(out / "best.pt", device="cpu")
     scores = evaluate(recognizer, fresh_samples(recognizer.spec, 2000, "bench-variants", SynthConfig(), 2), progress=False)
-    return {"images": images, "minutes": minutes, "accuracy": scores.scores.accuracy}
+    return {"images": images, "minutes": minutes, "accuracy": scores.scores.accuracy, "precision": precision}
 
 
 def main() -> None:
@@ -114,7 +116,9 @@ def main() -> None:
             entry = {f"train_{p}_{t}t": train_speed(name, p, t) for p in precisions for t in (1, 2)}
             entry["infer_onnx_2t"], entry["onnx_mb"] = inference_speed(name, Path(tmp))
             if args.train_images:
-                entry["trained"] = accuracy_after(name, args.train_images, Path(tmp))
+                entry["trained"] = accuracy_after(name, args.train_images, Path(tmp), precisions[-1])
+                if name == "crnn_fast" and precisions[-1] != "fp32":  # today's baseline, trained alike
+                    entry["trained_fp32"] = accuracy_after(name, args.train_images, Path(tmp), "fp32")
             figures[name] = entry
             print(name, entry, flush=True)
     base = figures.get("crnn_fast", {}).get("train_fp32_2t")
@@ -126,9 +130,11 @@ def main() -> None:
         table.append(
             (f"{name}: inference images/s (ONNX, 2 threads) / file", f"{f['infer_onnx_2t']:.0f} / {f['onnx_mb']:.2f} MB")
         )
-        if "trained" in f:
-            t = f["trained"]
-            table.append((f"{name}: accuracy after {t['images']:,} images", f"{t['accuracy']:.2%} ({t['minutes']:.1f} min)"))
+        for key in ("trained_fp32", "trained"):
+            if key in f:
+                t = f[key]
+                table.append((f"{name}: accuracy after {t['images']:,} fresh images, {t['precision']}",
+                              f"{t['accuracy']:.2%} of 2,000 ({t['minutes']:.1f} min, drawing included)"))  # fmt: skip
     plot(figures, results_dir() / "variants.png")
     write_results("variants", {"figures": figures}, table, "Model variants at 128x64 (2 CPU cores)")
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
+from captcha_break.finetune import resolve_checkpoint
 from captcha_break.recognizer import Recognizer
 from captcha_break.train import TrainConfig, train
 
@@ -184,3 +185,38 @@ def test_weight_averaging_resumes_with_its_average(tmp_path):
     train(TrainConfig(out=str(tmp_path / "run")), resume=True, log=lambda *_: None)
     ema = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["train_state"]["ema"]
     assert ema["count"] == 3 * 4  # the average went on from epoch 1's, not from scratch
+
+
+def test_fine_tuning_never_hands_back_a_model_worse_than_its_start(tmp_path):
+    # The bundled default reads nearly every captcha of its own task; a rate of 10 wrecks it
+    # within a step. The run is killed after its first epoch and resumed: the comparison
+    # with the starting weights survives the resume.
+    def stop_after_one(message):
+        lines.append(message)
+        if message.startswith("epoch 1 "):
+            raise KeyboardInterrupt
+
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(tmp_path, init="default", lr=10.0, epochs=2, schedule="onecycle"), log=stop_after_one)
+    result = train(TrainConfig(out=str(tmp_path / "run")), resume=True, log=lines.append)
+    [before] = [line for line in lines if line.startswith("before training")]
+    start = float(before.split(" read ")[1].split("%")[0]) / 100
+    assert start >= 0.8
+    assert max(r.accuracy for r in result.history) < start  # what training made of it reads less
+    best = load_checkpoint(result.best_path)
+    assert best.meta["epoch"] == 0 and best.meta["accuracy"] == pytest.approx(start)
+    default = load_checkpoint(resolve_checkpoint("default")).state_dict
+    assert all(torch.allclose(best.state_dict[k].float(), v.float()) for k, v in default.items())
+    assert any(line.startswith("kept the starting weights") for line in lines)
+
+
+def test_fine_tuning_keeps_the_trained_weights_when_they_read_more(tmp_path, tiny_model):
+    # tiny_model reads next to nothing; 4 epochs on the same 64 captchas read as much or more
+    # (a tie keeps the trained weights).
+    lines = []
+    result = train(tiny(tmp_path, init=str(tiny_model["pt"]), epochs=4, lr=3e-3, schedule="onecycle"), log=lines.append)
+    [before] = [line for line in lines if line.startswith("before training")]
+    assert float(before.split(" read ")[1].split("%")[0]) / 100 <= result.history[-1].accuracy
+    assert load_checkpoint(result.best_path).meta["epoch"] == 4
+    assert not any(line.startswith("kept the starting weights") for line in lines)

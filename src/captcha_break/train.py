@@ -5,7 +5,10 @@ Phase 0 trains with Adam (amsgrad) at `lr` until the validation loss stops impro
 tutorial's second `fit_generator` at 1e-4). After every epoch the run's whole state goes
 to `last.pt` (written atomically), the kept weights to `best.pt` (the best by validation
 loss; under onecycle, which anneals to its last epoch, the latest), and a row to `log.csv`,
-so `--resume` after a kill -9 loses at most the epoch that was running.
+so `--resume` after a kill -9 loses at most the epoch that was running. A run that starts
+from pretrained weights (--init) validates them first, and keeps them as `best.pt` if they
+read more of the validation set than the trained weights do: training never hands back a
+model that reads less of it than the one it started from.
 
 Under torchrun the same loop runs data-parallel (distributed.py): `batch_size` is the
 global batch, shared evenly among the processes; gradients are averaged by DDP, the
@@ -151,6 +154,10 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
     loop = _Loop(config, model, optimizer, data, base, device, out, log, world)
     if saved and (out / "best.pt").exists():
         loop.best_state = load_checkpoint(out / "best.pt").state_dict
+    if config.init and not saved:
+        loop.measure_start()
+    elif saved:
+        loop.start = saved.train_state.get("start")
     if saved and loop.ema is not None and "ema" in saved.train_state:
         loop.ema.module.load_state_dict(saved.train_state["ema"]["state"])
         loop.ema.n_averaged.fill_(saved.train_state["ema"]["count"])
@@ -226,6 +233,8 @@ class _Loop:
         # Weight averaging: an exponential moving average of the weights (and BatchNorm
         # statistics), validated and saved as the model, smooths the last steps' noise.
         self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) if config.ema else None
+        # The pretrained (--init) weights and what they read of the validation set, before any step.
+        self.start: dict | None = None
 
     @property
     def evaluated(self) -> torch.nn.Module:
@@ -245,6 +254,7 @@ class _Loop:
                 continue
             self._epoch(state)
         self.board.close()
+        self._keep_start_if_better()
         if self.world.main and self.result.best_path.exists():
             best = load_checkpoint(self.result.best_path)
             self.log(
@@ -253,6 +263,32 @@ class _Loop:
             if self.data.test is not None:
                 self.result.test_report = write_report(self.result.best_path, self.data.test, self.out, self.log)
         return self.result
+
+    def measure_start(self) -> None:
+        """Validate the weights the run starts from (--init), before any step."""
+        _, scores, _ = validate(
+            self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world,
+            self.config.precision,
+        )  # fmt: skip
+        self.start = {"state": _cpu_state(self.model), "accuracy": scores.accuracy, "char_accuracy": scores.char_accuracy}
+        self.log(f"before training, the starting weights read {scores.accuracy:.2%} of the validation set")
+
+    def _keep_start_if_better(self) -> None:
+        """A fine-tuned model that reads less of the validation set than the pretrained one
+        it came from (too few labels, too high a rate) is worth less than that one: keep it."""
+        if self.start is None or not self.world.main or not self.result.best_path.exists():
+            return
+        best = load_checkpoint(self.result.best_path)
+        trained = best.meta.get("accuracy", 0.0)
+        if self.start["accuracy"] <= trained:
+            return
+        meta = {**best.meta, "epoch": 0, "accuracy": self.start["accuracy"], "char_accuracy": self.start["char_accuracy"]}
+        meta.pop("val_loss", None)
+        save_checkpoint(dataclasses.replace(best, state_dict=self.start["state"], meta=meta), self.result.best_path)
+        self.log(
+            f"kept the starting weights: they read {self.start['accuracy']:.2%} of the validation set, "
+            f"the trained ones {trained:.2%}"
+        )
 
     def _out_of_time(self) -> bool:
         """Whether another epoch as long as the last would overrun the time budget."""
@@ -383,6 +419,8 @@ class _Loop:
             train_state["scheduler"] = self.scheduler.state_dict()
         if self.ema is not None:
             train_state["ema"] = {"state": _cpu_state(self.ema.module), "count": int(self.ema.n_averaged)}
+        if self.start is not None:  # a resumed run still compares with where it started
+            train_state["start"] = self.start
         last = dataclasses.replace(self.base, state_dict=_cpu_state(self.model), train_state=train_state)
         save_checkpoint(last, self.out / "last.pt")
 
