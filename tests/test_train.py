@@ -29,6 +29,12 @@ def tiny(tmp_path, **kw) -> TrainConfig:
     return TrainConfig(**{**base, **kw})
 
 
+def start_accuracy(lines: list[str]) -> float:
+    """What the run logged its starting weights read of the validation set."""
+    [before] = [line for line in lines if line.startswith("before training")]
+    return float(before.split(" read ")[1].split("%")[0]) / 100
+
+
 def log_rows(run) -> list[dict]:
     with open(run / "log.csv", newline="") as f:
         return list(csv.DictReader(f))
@@ -200,8 +206,7 @@ def test_fine_tuning_never_hands_back_a_model_worse_than_its_start(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(tiny(tmp_path, init="default", lr=10.0, epochs=2, schedule="onecycle"), log=stop_after_one)
     result = train(TrainConfig(out=str(tmp_path / "run")), resume=True, log=lines.append)
-    [before] = [line for line in lines if line.startswith("before training")]
-    start = float(before.split(" read ")[1].split("%")[0]) / 100
+    start = start_accuracy(lines)
     assert start >= 0.8
     assert max(r.accuracy for r in result.history) < start  # what training made of it reads less
     best = load_checkpoint(result.best_path)
@@ -216,7 +221,6 @@ def test_fine_tuning_keeps_the_trained_weights_when_they_read_more(tmp_path, tin
     # (a tie keeps the trained weights).
     lines = []
     result = train(tiny(tmp_path, init=str(tiny_model["pt"]), epochs=4, lr=3e-3, schedule="onecycle"), log=lines.append)
-    [before] = [line for line in lines if line.startswith("before training")]
-    assert float(before.split(" read ")[1].split("%")[0]) / 100 <= result.history[-1].accuracy
+    assert start_accuracy(lines) <= result.history[-1].accuracy
     assert load_checkpoint(result.best_path).meta["epoch"] == 4
     assert not any(line.startswith("kept the starting weights") for line in lines)

@@ -254,9 +254,8 @@ class _Loop:
                 continue
             self._epoch(state)
         self.board.close()
-        self._keep_start_if_better()
         if self.world.main and self.result.best_path.exists():
-            best = load_checkpoint(self.result.best_path)
+            best = self._keep_start_if_better(load_checkpoint(self.result.best_path))
             self.log(
                 f"best: epoch {best.meta.get('epoch')}, accuracy {best.meta.get('accuracy', 0):.4f} -> {self.result.best_path}"
             )
@@ -264,31 +263,34 @@ class _Loop:
                 self.result.test_report = write_report(self.result.best_path, self.data.test, self.out, self.log)
         return self.result
 
-    def measure_start(self) -> None:
-        """Validate the weights the run starts from (--init), before any step."""
-        _, scores, _ = validate(
-            self.model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world,
+    def _validate(self, model) -> tuple[float, Scores, list[str]]:
+        return validate(
+            model, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world,
             self.config.precision,
         )  # fmt: skip
+
+    def measure_start(self) -> None:
+        """Validate the weights the run starts from (--init), before any step."""
+        _, scores, _ = self._validate(self.model)
         self.start = {"state": _cpu_state(self.model), "accuracy": scores.accuracy, "char_accuracy": scores.char_accuracy}
         self.log(f"before training, the starting weights read {scores.accuracy:.2%} of the validation set")
 
-    def _keep_start_if_better(self) -> None:
+    def _keep_start_if_better(self, best: Checkpoint) -> Checkpoint:
         """A fine-tuned model that reads less of the validation set than the pretrained one
-        it came from (too few labels, too high a rate) is worth less than that one: keep it."""
-        if self.start is None or not self.world.main or not self.result.best_path.exists():
-            return
-        best = load_checkpoint(self.result.best_path)
+        it came from (too few labels, too high a rate) is worth less than that one: keep it.
+        Returns what best.pt holds now."""
         trained = best.meta.get("accuracy", 0.0)
-        if self.start["accuracy"] <= trained:
-            return
+        if self.start is None or self.start["accuracy"] <= trained:
+            return best
         meta = {**best.meta, "epoch": 0, "accuracy": self.start["accuracy"], "char_accuracy": self.start["char_accuracy"]}
         meta.pop("val_loss", None)
-        save_checkpoint(dataclasses.replace(best, state_dict=self.start["state"], meta=meta), self.result.best_path)
+        best = dataclasses.replace(best, state_dict=self.start["state"], meta=meta)
+        save_checkpoint(best, self.result.best_path)
         self.log(
             f"kept the starting weights: they read {self.start['accuracy']:.2%} of the validation set, "
             f"the trained ones {trained:.2%}"
         )
+        return best
 
     def _out_of_time(self) -> bool:
         """Whether another epoch as long as the last would overrun the time budget."""
@@ -313,10 +315,7 @@ class _Loop:
         train_loss, seen = self._train_epoch(state)
         train_seconds = time.perf_counter() - start
         _sync_buffers(self.model, self.world)  # BatchNorm statistics as rank 0 has them
-        val_loss, scores, preds = validate(
-            self.evaluated, self.data.val, self.data.charset, self.scheme, self.device, self.config.batch_size, self.world,
-            self.config.precision,
-        )  # fmt: skip
+        val_loss, scores, preds = self._validate(self.evaluated)
         seconds = time.perf_counter() - start
         state.epoch += 1
         state.phase_epochs += 1
