@@ -4,6 +4,7 @@
     python benchmarks/look_alikes.py --train --budget 35m ...         # a longer probe
     python benchmarks/look_alikes.py --train --model crnn_fast ...    # the probe in another architecture
     python benchmarks/look_alikes.py --run runs/look_alikes           # measure a probe that exists
+    python benchmarks/look_alikes.py --run runs/keep/gpu_probe/run --tag h100   # ... trained elsewhere
 
 Most of what the bundled models still misread are 0 read as O and O read as 0. The captcha
 library draws each character by cropping the glyph to its ink and stretching it back to the
@@ -80,6 +81,7 @@ def main() -> None:
     parser.add_argument("--style", default="v07", choices=["v07", "v03"])
     parser.add_argument("--budget", default="20m", help="the probe's training time (train --time-budget)")
     parser.add_argument("--model", default="cnn_fast", help="the probe's architecture (a registered model)")
+    parser.add_argument("--tag", help="a suffix for the results' name, e.g. where the probe was trained")
     add_update_option(parser)
     args = parser.parse_args()
     run = Path(args.out if args.train else args.run or parser.error("give --run RUN or --train"))
@@ -105,8 +107,10 @@ def main() -> None:
         table.append((f"`{m['model']}`: 0/O misread, per 0/O character",
                       f"{m['pair_error']:.2%} of {m['pair_chars']:,} (accuracy {m['accuracy']:.2%}, "
                       f"{allowed_accuracy(m['pair_error']):.2%} allowed by its 0/O errors alone)"))  # fmt: skip
-    figures = {"probe": probe, "models": models, "recipe": PROBE_RECIPE, "budget": f"{trained['time_budget'] / 60:g}m"}
+    # The probe's own config, not PROBE_RECIPE: a probe given with --run may have been trained otherwise.
+    figures = {"probe": probe, "models": models, "trained": trained, "budget": f"{trained['time_budget'] / 60:g}m"}
     name = f"look_alikes_{args.style}" + ("" if probe["architecture"] == "cnn_fast" else f"_{probe['architecture']}")
+    name += f"_{args.tag}" if args.tag else ""
     write_results(name, figures, table,
                   f"0 and O in captcha {args.style[1]}.{args.style[2]} (DroidSansMono)")  # fmt: skip
 
