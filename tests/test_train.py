@@ -1,4 +1,5 @@
 import csv
+import os
 import signal
 import subprocess
 import sys
@@ -224,3 +225,17 @@ def test_fine_tuning_keeps_the_trained_weights_when_they_read_more(tmp_path, tin
     assert start_accuracy(lines) <= result.history[-1].accuracy
     assert load_checkpoint(result.best_path).meta["epoch"] == 4
     assert not any(line.startswith("kept the starting weights") for line in lines)
+
+
+def test_a_second_run_cannot_write_a_run_folder_in_use(tmp_path, capsys):
+    from captcha_break.cli import main
+    from captcha_break.runfolder import hold_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with hold_run(run):  # a training run holds the folder
+        assert main(["train", "--model", "crnn_fast", "--out", str(run), "--epochs", "1", "--workers", "0"]) == 2
+        assert f"in use by another training run (process {os.getpid()})" in capsys.readouterr().err
+        assert not (run / "last.pt").exists() and not (run / "config.json").exists()
+    train(tiny(tmp_path, epochs=1), log=lambda *_: None)  # released: the folder trains
+    assert (run / "last.pt").exists()

@@ -49,7 +49,7 @@ from .metrics import Scores, score
 from .models import build_model
 from .prepare import apply_dry_run, check_fonts, check_label_fit, prepare
 from .report import write_report
-from .runfolder import EpochRecord, RunState, append_log, check_writable, resumed_config, trim_log
+from .runfolder import EpochRecord, RunState, append_log, check_writable, hold_run, resumed_config, trim_log
 from .sources import DataBundle, draws_as_it_trains, set_epoch
 from .tensorboard import EpochBoard
 
@@ -98,15 +98,23 @@ def _quiet(*_args, **_kwargs) -> None:
 
 
 def _train(config: TrainConfig, resume: bool, log, world: World, device) -> TrainResult:
-    started = time.perf_counter()
     out = Path(config.out)
     last = out / "last.pt"
     if last.exists() and not resume:
         raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or another --out")
     if resume and not last.exists():
         raise FileNotFoundError(f"nothing to resume: no {last}")
-    if world.main:
-        check_writable(out)  # before any work, not at the first checkpoint an epoch later
+    if not world.main:
+        return _run(config, resume, log, world, device)
+    check_writable(out)  # before any work, not at the first checkpoint an epoch later
+    with hold_run(out):
+        return _run(config, resume, log, world, device)
+
+
+def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainResult:
+    started = time.perf_counter()
+    out = Path(config.out)
+    last = out / "last.pt"
     for stale in out.glob(".*.tmp") if world.main else ():  # left by a kill during a checkpoint write
         stale.unlink()
     saved = load_checkpoint(last) if resume else None
