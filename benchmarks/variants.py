@@ -14,7 +14,7 @@ For each registered CPU-fast architecture, at 128x64 and the default task:
   1 training thread) in bf16, and crnn_fast also in fp32: the baseline the speed ratios are
   taken against. Accuracy per image seen then compares across variants and precisions.
 All variants run in one process, one after another, so the figures are ratios measured
-under the same conditions. Writes variants.json / .md / .png.
+under the same conditions. Writes variants.json / .md / .png (variants_NAME.* with --only).
 """
 
 from __future__ import annotations

@@ -104,10 +104,10 @@ def _train(config: TrainConfig, resume: bool, log, world: World, device) -> Trai
         raise FileExistsError(f"{out} already holds a run: pass --resume to continue it, or another --out")
     if resume and not last.exists():
         raise FileNotFoundError(f"nothing to resume: no {last}")
-    if not world.main:
-        return _run(config, resume, log, world, device)
-    check_writable(out)  # before any work, not at the first checkpoint an epoch later
-    with hold_run(out):
+    if world.main:
+        check_writable(out)  # before any work, not at the first checkpoint an epoch later
+    # Only rank 0 writes the run folder, so only it holds it.
+    with hold_run(out) if world.main else contextlib.nullcontext():
         return _run(config, resume, log, world, device)
 
 
