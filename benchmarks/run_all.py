@@ -30,4 +30,4 @@ if __name__ == "__main__":
     run("inference.py")
     run("server.py")
     if "--time-to-accuracy" in sys.argv:
-        run("time_to_accuracy.py", "--train", "--out", "runs/tta", "--name", "time_to_accuracy_15min_96x48")
+        run("time_to_accuracy.py", "--train", "--out", "runs/tta", "--name", "time_to_accuracy_15min_cnn_lite")
