@@ -44,7 +44,12 @@ from captcha_break.recognizer import Recognizer  # noqa: E402
 from captcha_break.sources import fresh_samples  # noqa: E402
 from captcha_break.synth import SynthConfig  # noqa: E402
 
-VARIANTS = ["crnn_fast", "crnn_lite", "ctc_fast", "ctc_lite", "cnn_fast", "cnn_lite"]
+# Measured and not kept: CTC models with 1-D convolutions over time instead of the BiGRUs
+# (commit e39a426, results/variants_ctc_fast_ctc_lite.md): in bf16, 1.6x crnn_fast fp32's
+# training images/s (ctc_lite 2.3x), against 1.9x for crnn_fast itself (crnn_lite 2.6x). A
+# CRNN's cost on a CPU is its convolutions at the full CTC width (pools of (2, 1)), not its
+# GRUs: the CNNs are faster for pooling the width too.
+VARIANTS = ["crnn_fast", "crnn_lite", "cnn_fast", "cnn_lite"]
 EVAL_COUNT = 10000  # fresh captchas per accuracy figure: 2,000 left +-0.5 point of sampling noise
 
 

@@ -70,25 +70,6 @@ def test_onnx_carries_its_own_description_and_int8_runs(tiny_model, tmp_path):
     assert r.backend(np.zeros((2, 1, 64, 256), np.float32)).shape[:2] == (2, 32)
 
 
-def test_int8_weights_of_1d_convolutions_are_a_quarter_of_their_size(tmp_path):
-    # A Conv1d's weights (out, in, k) look like a GRU's (directions, rows, in): scaled per
-    # row of k numbers, the scales alone would be a third of the fp32 weights.
-    from captcha_break.charset import Charset
-    from captcha_break.checkpoint import Checkpoint, save_checkpoint
-    from captcha_break.models import build_model, default_config
-    from captcha_break.preprocess import InputSpec
-
-    config = default_config("ctc_lite", 37, 4)
-    model = build_model("ctc_lite", config)
-    spec = InputSpec(64, 128, config.convs.in_channels)
-    save_checkpoint(Checkpoint("ctc_lite", config, Charset(), spec, model.state_dict(), meta={}), tmp_path / "m.pt")
-    fp32 = Recognizer.load(export_onnx(tmp_path / "m.pt", tmp_path / "fp32.onnx"))
-    int8 = Recognizer.load(export_onnx(tmp_path / "m.pt", tmp_path / "int8.onnx", weights="int8"))
-    assert (tmp_path / "int8.onnx").stat().st_size < 0.3 * (tmp_path / "fp32.onnx").stat().st_size
-    x = np.random.default_rng(0).random((2, 1, 64, 128), dtype=np.float32)
-    np.testing.assert_allclose(int8.backend(x), fp32.backend(x), atol=0.1)
-
-
 def test_static_int8_calibrates_on_the_runs_task_or_a_folder(tiny_model, tmp_path):
     fp32 = Recognizer.load(tiny_model["onnx"])
     samples = fresh_samples(fp32.spec, 64, "static-check", SynthConfig(), workers=0)

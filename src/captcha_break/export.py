@@ -166,9 +166,6 @@ def _store_weights(graph: onnx.GraphProto, fmt: str, min_elements: int = 1024) -
     so ONNX Runtime folds them when the session starts: inference runs in fp32 as before.
     """
     nodes, extra = [], []
-    # A Conv's weights (any number of spatial axes: Conv2d, Conv1d) get one scale per output
-    # channel; by shape alone a Conv1d's (out, in, k) looks like a GRU's (dirs, rows, in).
-    conv_weights = {node.input[1] for node in graph.node if node.op_type == "Conv"}
     for init in graph.initializer:
         if init.data_type != onnx.TensorProto.FLOAT or np.prod(init.dims) < min_elements:
             continue
@@ -177,7 +174,7 @@ def _store_weights(graph: onnx.GraphProto, fmt: str, min_elements: int = 1024) -
             stored = numpy_helper.from_array(w.astype(np.float16), init.name + "_fp16")
             nodes.append(onnx.helper.make_node("Cast", [stored.name], [init.name], to=onnx.TensorProto.FLOAT))
         else:
-            axes = tuple(range(1, w.ndim)) if init.name in conv_weights else (w.ndim - 1,)
+            axes = tuple(range(1, w.ndim)) if w.ndim == 4 else (w.ndim - 1,)
             scale = np.maximum(np.abs(w).max(axis=axes, keepdims=True), 1e-12) / 127
             stored = numpy_helper.from_array(np.round(w / scale).astype(np.int8), init.name + "_int8")
             extra.append(numpy_helper.from_array(scale.astype(np.float32), init.name + "_scale"))
