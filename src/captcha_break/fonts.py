@@ -128,26 +128,11 @@ SOURCES = (
     FontSource("fonts-breip", "OFL-1.1", ("/usr/share/fonts/truetype/breip",)),
     FontSource("fonts-linuxlibertine", "GPL-2 with font exception / OFL-1.1", ("/usr/share/fonts/opentype/linux-libertine",)),
     FontSource("fonts-sil-gentium", "OFL-1.1", ("/usr/share/fonts/truetype/gentium",)),
-    # 465 display fonts (techno, stencil, outlined, pixel, distressed), the kind real captchas
-    # draw with; read by `general` before it knew them: 11% of "lines" captchas in them against
-    # 80% in the fonts above (400 each).
-    FontSource(
-        "fonts-aenigma", "free to redistribute and modify, changes noted (Brian Kent)", ("/usr/share/fonts/truetype/aenigma",)
-    ),
 )
 
 # Fonts that map letters to other shapes, which the glyph check cannot see: dingbats,
-# Greek symbols, keyboard-key frames, pictures, blank or barcode-like glyphs (seen in a
-# chart of every font's glyphs).
-EXCLUDED = frozenset(
-    {"d050000l", "standardsymbolsps", "linbiolinum_k"}
-    | {  # fonts-aenigma
-        "3dlet", "90stars", "bandwdth", "bin01st", "binaryt", "binaryx", "binx01s", "bitbttf", "codelife",
-        "dblayer1", "entlayrb", "fauxsnow", "graze", "hdmaker", "konecto1", "konecto2", "lineding", "loopy",
-        "lucid", "qbicle1", "qbicle2", "qbicle3", "qbicle4", "skullcap", "snailets", "symmetry", "tearful",
-        "tetri", "unrespon", "vertigo", "vertigo2", "xmaslght",
-    }
-)  # fmt: skip
+# Greek symbols, keyboard-key frames (seen in a chart of every font's glyphs).
+EXCLUDED = frozenset({"d050000l", "standardsymbolsps", "linbiolinum_k"})
 
 DEBIAN_PACKAGES = tuple(s.name for s in SOURCES if s.name.startswith("fonts-"))
 
