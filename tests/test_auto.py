@@ -46,6 +46,17 @@ def test_varying_widths_long_labels_and_colour(tmp_path):
     assert chosen["input_width"] >= (2 * 8 + 2) * 8  # two frames a character for 8 characters
 
 
+def test_a_padded_set_is_as_wide_as_its_wide_images_not_its_median_one(tmp_path):
+    # Mostly short labels in narrow images, a fifth long ones in wide images: the input
+    # keeps the wide ones' aspect ratio (8 at height 48), where the median's (2) would squeeze them 2.7x.
+    for i in range(12):
+        write(tmp_path, f"AB{i:02d}-{i}.png", (100, 50))
+    for i in range(3):
+        write(tmp_path, f"ABCDEFG{i}-{i}.png", (400, 50))
+    chosen = choices(FolderFacts.read(tmp_path))
+    assert chosen["fit"] == "pad" and chosen["input_width"] == 8 * 48
+
+
 def test_what_the_user_gives_is_not_chosen(tmp_path):
     for i in range(3):
         write(tmp_path, f"12{i}4.png", (100, 50))
