@@ -70,7 +70,7 @@ def labeled_copy(items: list[tuple[Path, str]], folder: Path) -> Path:
     return folder
 
 
-def run_all(name: str, folder: Path, runs: Path, result: str = "own_data") -> dict:
+def run_all(name: str, folder: Path, runs: Path, result: str) -> dict:
     out = runs / name / "all"
     seconds = captcha_break("train", "--data", str(folder), "--out", str(out), "--time-budget", BUDGET)
     report = json.loads((out / "test_report.json").read_text())

@@ -141,16 +141,16 @@ def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str
     # character and one between repeats; a stretched set wider still, for room between
     # touching characters (padding a padded set would add no frames to its text).
     # A padded set's wide images hold its long labels: they are kept, not squeezed.
-    wide = float(np.percentile(facts.aspects, PAD_PERCENTILE)) if fit == "pad" else aspect
+    if fit == "pad":
+        wide = float(np.percentile(facts.aspects, PAD_PERCENTILE))
+        why = f"aspect ratio up to {wide:.2f} for {PAD_PERCENTILE}% of the images, at height {base_height}"
+    else:
+        wide = aspect
+        why = f"median aspect ratio {aspect:.2f} at height {base_height}"
     natural = wide * base_height
     needed = (2 * facts.max_len + 2) * base_stride
     roomy = min(FRAMES_PER_CHAR * facts.max_len * base_stride, MAX_STRETCH * natural) if fit == "stretch" else 0
     width = int(min(512, max(64, _round_up(max(natural, needed, roomy), 16))))
-    why = (
-        f"aspect ratio up to {wide:.2f} for {PAD_PERCENTILE}% of the images, at height {base_height}"
-        if fit == "pad"
-        else f"median aspect ratio {aspect:.2f} at height {base_height}"
-    )
     if roomy > max(natural, needed):
         why += f", stretched {width / natural:.2f}x for up to {FRAMES_PER_CHAR} frames to each of {facts.max_len} characters"
     elif needed > natural:
