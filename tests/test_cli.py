@@ -1,5 +1,6 @@
 """The command line end to end on a tiny generated set, as a user would run it."""
 
+import csv
 import json
 
 import pytest
@@ -128,3 +129,28 @@ def test_fonts_for_synthetic_captchas(tmp_path, capsys, font_folder):
 
     assert main(["generate", *args, "--out", str(tmp_path / "x"), "--font", str(tmp_path / "lib")]) == 2
     assert "no font files" in capsys.readouterr().err
+
+
+def test_evaluate_errors_lists_the_wrong_labels_first(tmp_path, capsys):
+    """Two labels made wrong on purpose: the bundled model reads the images as drawn, so
+    exactly those two files are in the CSV, each with the drawn text as its reading."""
+    drawn = tmp_path / "drawn"
+    assert main(["generate", "--count", "12", "--seed", "errors", "--out", str(drawn), "--workers", "0"]) == 0
+    data = tmp_path / "data"
+    data.mkdir()
+    truth, rows = {}, ["file,label"]
+    for i, path in enumerate(sorted(drawn.glob("*.png"))):
+        name, text = f"site_{i}.png", path.name.split("_")[0]
+        (data / name).write_bytes(path.read_bytes())
+        truth[name] = text
+        rows.append(f"{name},{text[::-1] if i in (3, 7) else text}")  # reversed: a wrong label
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    errors = tmp_path / "errors.csv"
+    assert main(["evaluate", "--model", "default", "--data", str(data), "--errors", str(errors)]) == 0
+    listed = list(csv.DictReader(errors.open()))
+    assert {row["file"] for row in listed} >= {"site_3.png", "site_7.png"}
+    wrong_labels = [row for row in listed if row["file"] in ("site_3.png", "site_7.png")]
+    assert all(row["reading"] == truth[row["file"]] for row in wrong_labels)
+    confidences = [float(row["confidence"]) for row in listed]
+    assert confidences == sorted(confidences, reverse=True)
+    assert "misread images" in capsys.readouterr().err

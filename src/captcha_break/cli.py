@@ -267,6 +267,11 @@ def cmd_evaluate(args) -> int:
             samples.pixels[shown], [samples.labels[i] for i in shown], [result.predictions[i] for i in shown], args.plot,
             confidences=[result.confidences[i] for i in shown],
         )  # fmt: skip
+    if args.errors:
+        from .evaluate import write_errors
+
+        count = write_errors(args.errors, samples, result)
+        print(f"{count} misread images -> {args.errors} (most confident first: likeliest wrong labels)", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
@@ -456,6 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--plot", help="also write a PNG of predictions vs truth here")
+    p.add_argument(
+        "--errors", metavar="CSV",
+        help="also write every misread image (file, label, reading, confidence) here, most confident first: "
+        "the top rows are the likeliest wrong labels",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -61,3 +63,22 @@ def errors_first(truths: list[str], preds: list[str], count: int) -> list[int]:
     wrong = [i for i, (t, p) in enumerate(zip(truths, preds)) if t != p]
     right = [i for i, (t, p) in enumerate(zip(truths, preds)) if t == p]
     return (wrong + right)[:count]
+
+
+def write_errors(path: str | Path, samples: Samples, result: Evaluation) -> int:
+    """Every misread image as a CSV row (file, label, reading, confidence), the most
+    confident reading first: a model that is sure and disagrees with the label is most
+    often right, so the top rows are the likeliest wrong labels to look at. Returns the
+    number of rows."""
+    names = samples.names or [str(i) for i in range(len(samples))]
+    rows = [
+        (names[i], truth, read, conf)
+        for i, (truth, read, conf) in enumerate(zip(samples.labels, result.predictions, result.confidences))
+        if truth != read
+    ]
+    rows.sort(key=lambda row: -row[3])
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "label", "reading", "confidence"])
+        writer.writerows((name, truth, read, f"{conf:.4f}") for name, truth, read, conf in rows)
+    return len(rows)
