@@ -70,14 +70,16 @@ def read_fixes(name: str, test: list[tuple[Path, str]]) -> dict[str, str]:
 
 
 def gallery(found: list[tuple[Path, str, str]], fixes: dict[str, str], out: Path) -> None:
-    """Each suspect at 3x, with its label, the readers' reading and whether a person confirmed it."""
+    """Each suspect as large as its cell allows, with its label, the readers' reading and
+    whether a person confirmed it."""
     cell_w, cell_h, cols = 300, 130, 4
     sheet = Image.new("RGB", (cell_w * cols, cell_h * max(1, -(-len(found) // cols))), "white")
     pen = ImageDraw.Draw(sheet)
     for i, (path, label, reading) in enumerate(found):
         x, y = (i % cols) * cell_w, (i // cols) * cell_h
         image = Image.open(path).convert("RGB")
-        image.thumbnail((cell_w - 10, cell_h - 34))
+        scale = min((cell_w - 10) / image.width, (cell_h - 34) / image.height)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
         sheet.paste(image, (x + 5, y + 2))
         mark = "confirmed wrong" if path.name in fixes else "not confirmed"
         pen.text((x + 5, y + cell_h - 30), f"{path.name} ({mark})\nlabel {label}, both read {reading}", fill="black")

@@ -70,9 +70,9 @@ def labeled_copy(items: list[tuple[Path, str]], folder: Path) -> Path:
     return folder
 
 
-def run_all(name: str, folder: Path, runs: Path, result: str) -> dict:
+def run_all(name: str, folder: Path, runs: Path, result: str, extra: tuple[str, ...] = ()) -> dict:
     out = runs / name / "all"
-    seconds = captcha_break("train", "--data", str(folder), "--out", str(out), "--time-budget", BUDGET)
+    seconds = captcha_break("train", "--data", str(folder), "--out", str(out), "--time-budget", BUDGET, *extra)
     report = json.loads((out / "test_report.json").read_text())
     gallery = out / "test_errors.png"  # the misread test images: what limits the figure
     if gallery.exists():
@@ -97,9 +97,12 @@ def run_subset(name: str, folder: Path, runs: Path, count: int) -> dict:
             "test_cer": scores["cer"], "test_count": scores["count"]}  # fmt: skip
 
 
-def run_sets(datasets: Path, names: list[str], labels: list[str], runs_dir: Path, result: str, title: str) -> None:
+def run_sets(
+    datasets: Path, names: list[str], labels: list[str], runs_dir: Path, result: str, title: str, extra=lambda name: ()
+) -> None:
     """Run the plain command on each set under `datasets` for each label count, and write
-    the figures to `result`.json / .md (a run of some sets keeps the others' figures)."""
+    the figures to `result`.json / .md (a run of some sets keeps the others' figures).
+    extra(name): more options for a set's all-labels run."""
     previous = results_dir() / f"{result}.json"
     results = json.loads(previous.read_text())["datasets"] if previous.exists() else {}
     results = {name: entry for name, entry in results.items() if "runs" in entry}  # figures of this script's format
@@ -108,7 +111,7 @@ def run_sets(datasets: Path, names: list[str], labels: list[str], runs_dir: Path
         for count in labels:
             folder = datasets / name
             if count == "all":
-                runs[count] = run_all(name, folder, runs_dir, result)
+                runs[count] = run_all(name, folder, runs_dir, result, extra(name))
             else:
                 runs[count] = run_subset(name, folder, runs_dir, int(count))
     table = []

@@ -93,6 +93,7 @@ def cmd_generate(args) -> int:
 
 def cmd_train(args) -> int:
     from .distributed import launched
+    from .selftrain import self_train
     from .train import train
 
     fields = train_fields(args)
@@ -110,8 +111,10 @@ def cmd_train(args) -> int:
     if args.print_config:
         print(config.to_json())
         return 0
+    if config.unlabeled and not config.data:
+        raise ValueError("--unlabeled needs --data: the labeled images the first model trains on")
     try:
-        result = train(config, resume=args.resume)
+        result = self_train(config, resume=args.resume) if config.unlabeled else train(config, resume=args.resume)
     except (FileNotFoundError, FileExistsError):
         raise  # main() prints these as they are
     except OSError as err:  # a full disk or a vanished folder mid-run; checkpoints are written atomically

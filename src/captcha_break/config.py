@@ -44,6 +44,14 @@ class TrainConfig:
     mix_synthetic: int = option(
         0, "with --data: add N fresh synthetic captchas (the labels' characters and lengths) to each epoch", metavar="N"
     )
+    unlabeled: str | None = option(
+        None, "with --data: a folder of unlabeled images of the same site; a second model trains on the labels plus "
+        "the readings of them that the first one is sure of (self-training)", metavar="DIR",
+    )  # fmt: skip
+    pseudo_threshold: float = option(0.9, "with --unlabeled: the confidence a reading needs to be trained on")
+    pseudo_labels: str | None = option(
+        None, "a labels file of image paths (file,label) added to --data's training split only", metavar="CSV"
+    )
     fold_case: bool = option(False, "read labels as upper case")
     chars: str | None = option(None, "the charset (synthetic default: 0-9A-Z; a folder's: the labels' characters)")
     length: str = option("4", "synthetic label length: N or MIN-MAX", cli=False)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .cache import cache_key, load_arrays, save_arrays
 from .charset import Charset, LabelError
-from .labels import scan_folder
+from .labels import IMAGE_SUFFIXES, read_labels_file, scan_folder
 from .pool import fork_map
 from .preprocess import ImageError, InputSpec, open_image, to_pixels
 
@@ -83,14 +83,41 @@ def load_folder(
         except LabelError as err:
             skipped.append((path.name, str(err)))
     items = items[:limit]  # the first `limit` usable files, in name order (a preview)
+    samples, unreadable, sizes = _load_items(items, spec, workers, use_cache)
+    return FolderData(samples, skipped + unreadable, sizes, files.notes)
+
+
+def load_listed(path: str | Path, spec: InputSpec, workers: int = 0) -> Samples:
+    """The images a labels file lists by path (`file,label` rows; a path relative to the
+    file's folder or absolute), at `spec`; an image that cannot be read is left out."""
+    path = Path(path)
+    items = [(path.parent / name, label) for name, label in read_labels_file(path).items()]
+    return _load_items(items, spec, workers)[0]
+
+
+def unlabeled_images(
+    folder: str | Path, spec: InputSpec, workers: int = 0, skip: frozenset[Path] = frozenset()
+) -> tuple[Samples, list[tuple[str, str]]]:
+    """Every image of `folder` but those in `skip` (resolved paths) at `spec`, labels empty,
+    and the (name, reason) of those that cannot be read."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder at {folder}")
+    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.resolve() not in skip)
+    items = [(p, "") for p in images]
+    samples, unreadable, _ = _load_items(items, spec, workers)
+    return samples, unreadable
+
+
+def _load_items(items: list[tuple[Path, str]], spec: InputSpec, workers: int, use_cache: bool = True):
+    """(Samples, unreadable (name, reason), sizes) of `items`, decoded once and cached."""
     key = _cache_key(items, spec)
     cached = _read_cache(key) if use_cache else None
     if cached is None:
         cached = _decode_all(items, spec, workers)
         if use_cache:
             _write_cache(key, cached)
-    samples, unreadable, sizes = cached
-    return FolderData(samples, skipped + unreadable, sizes, files.notes)
+    return cached
 
 
 def _load_one(job: tuple[Path, InputSpec]) -> tuple[np.ndarray, tuple[int, int]] | str:

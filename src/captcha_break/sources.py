@@ -19,7 +19,7 @@ import numpy as np
 
 from .charset import Charset
 from .config import TrainConfig
-from .folders import Samples, describe, holdout_split, load_folder
+from .folders import Samples, describe, holdout_split, load_folder, load_listed
 from .preprocess import InputSpec, to_pixels
 from .synth import SynthConfig, draw, draw_arrays, draw_arrays_cached
 
@@ -92,11 +92,25 @@ def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, 
     log(describe(loaded, charset, {"train": len(train_idx), "validation": len(val_idx), "test": len(test_idx)}))
     test = samples.subset(test_idx) if len(test_idx) else None
     train_set = ArrayDataset(samples.subset(train_idx))
+    lengths = [len(samples.labels[i]) for i in (*train_idx, *val_idx)]  # the test split stays unseen
+    if config.pseudo_labels:  # training only: validation and test stay the labeled images
+        train_set = ConcatDataset([train_set, _listed(config, spec, charset, (min(lengths), max(lengths)), log)])
     if config.mix_synthetic > 0:
         train_set = ConcatDataset([train_set, _mixed_in(config, spec, samples.labels)])
         log(f"mixing {config.mix_synthetic} fresh synthetic captchas into each epoch's {len(train_idx)} images")
-    lengths = [len(samples.labels[i]) for i in (*train_idx, *val_idx)]  # the test split stays unseen
     return DataBundle(train_set, samples.subset(val_idx), charset, (min(lengths), max(lengths)), test, samples)
+
+
+def _listed(config: TrainConfig, spec: InputSpec, charset: Charset, lengths: tuple[int, int], log):
+    """--pseudo-labels' images, those whose label the labeled images' charset and lengths allow."""
+    from .datasets import ArrayDataset
+
+    listed = load_listed(config.pseudo_labels, spec, config.workers)
+    fits = [i for i, label in enumerate(listed.labels)
+            if set(label) <= set(charset.chars) and lengths[0] <= len(label) <= lengths[1]]  # fmt: skip
+    left_out = f" ({len(listed) - len(fits)} of another charset or length left out)" if len(fits) < len(listed) else ""
+    log(f"adding {len(fits)} images of {config.pseudo_labels} to the labeled training images{left_out}")
+    return ArrayDataset(listed.subset(fits))
 
 
 def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]):

@@ -1,0 +1,80 @@
+"""Self-training (train --unlabeled): the first model's sure readings join the labels."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from captcha_break.cli import main
+from captcha_break.recognizer import Recognizer
+
+
+def _unlabeled_copy(drawn: Path, folder: Path) -> dict[str, str]:
+    """The drawn images under names that carry no label; {absolute path: the drawn text}."""
+    folder.mkdir()
+    truth = {}
+    for i, path in enumerate(sorted(drawn.glob("*.png"))):
+        target = folder / f"shot_{i:03d}.png"
+        target.write_bytes(path.read_bytes())
+        truth[str(target.resolve())] = path.name.split("_")[0]
+    return truth
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("selftrain")
+    assert main(["generate", "--count", "40", "--seed", "labeled", "--out", str(root / "data"), "--workers", "0"]) == 0
+    assert main(["generate", "--count", "24", "--seed", "unlabeled", "--out", str(root / "drawn"), "--workers", "0"]) == 0
+    return root, _unlabeled_copy(root / "drawn", root / "unlabeled")
+
+
+def _train(root: Path, *extra: str) -> int:
+    return main(["train", "--data", str(root / "data"), "--unlabeled", str(root / "unlabeled"), "--out", str(root / "run"),
+                 "--init", "default", "--dry-run", "--batch-size", "8", "--workers", "0", "--pseudo-threshold", "0.5",
+                 *extra])  # fmt: skip
+
+
+def test_the_second_model_trains_on_the_first_ones_sure_readings(site, capsys):
+    root, truth = site
+    assert _train(root) == 0
+    out = capsys.readouterr().out
+    run = root / "run"
+    assert (run / "labeled" / "best.pt").exists() and (run / "best.pt").exists()
+    rows = {row["file"]: row["label"] for row in csv.DictReader((run / "pseudo_labels.csv").open())}
+    # exactly the first model's readings at the threshold or above, by absolute path
+    first = Recognizer.load(run / "labeled" / "best.pt")
+    readings = dict(zip(truth, first.predict(list(truth))))
+    assert rows == {path: p.text for path, p in readings.items() if p.confidence >= 0.5}
+    assert rows and sum(label == truth[path] for path, label in rows.items()) > len(rows) / 2  # readings, not noise
+    assert f"adding {len(rows)} images of" in out  # into the second model's training split
+    assert "validation: the labels alone" in out
+
+
+def test_a_resumed_run_does_not_train_the_first_stage_again(site, capsys):
+    root, _ = site
+    assert _train(root, "--resume") == 0
+    assert "first stage done" in capsys.readouterr().out
+
+
+def test_unlabeled_needs_labeled_data(tmp_path, capsys):
+    code = main(["train", "--unlabeled", str(tmp_path), "--out", str(tmp_path / "run"), "--dry-run"])
+    assert code == 2 and "--unlabeled needs --data" in capsys.readouterr().err
+
+
+def test_the_labeled_folder_itself_gives_only_its_unlabeled_images(site, tmp_path, capsys):
+    """Label some of a folder, pass it as both: no labeled image (the test split among them)
+    is read and trained on as an unlabeled one."""
+    root, _ = site
+    folder = tmp_path / "site"
+    folder.mkdir()
+    drawn = sorted((root / "data").glob("*.png"))
+    for path in drawn:
+        (folder / path.name).write_bytes(path.read_bytes())
+    labeled = drawn[:30]
+    (folder / "labels.csv").write_text("file,label\n" + "".join(f"{p.name},{p.name.split('_')[0]}\n" for p in labeled))
+    code = main(["train", "--data", str(folder), "--unlabeled", str(folder), "--out", str(tmp_path / "run"), "--init",
+                 "default", "--dry-run", "--batch-size", "8", "--workers", "0", "--pseudo-threshold", "0"])  # fmt: skip
+    assert code == 0
+    rows = list(csv.DictReader((tmp_path / "run" / "pseudo_labels.csv").open()))
+    assert sorted(Path(row["file"]).name for row in rows) == sorted(p.name for p in drawn[30:])
+    capsys.readouterr()
