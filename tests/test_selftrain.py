@@ -78,3 +78,12 @@ def test_the_labeled_folder_itself_gives_only_its_unlabeled_images(site, tmp_pat
     rows = list(csv.DictReader((tmp_path / "run" / "pseudo_labels.csv").open()))
     assert sorted(Path(row["file"]).name for row in rows) == sorted(p.name for p in drawn[30:])
     capsys.readouterr()
+
+
+def test_a_folder_without_images_is_refused_before_any_training(site, tmp_path, capsys):
+    root, _ = site
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = main(["train", "--data", str(root / "data"), "--unlabeled", str(empty), "--out", str(tmp_path / "run"), "--dry-run"])
+    assert code == 2 and "no images in this folder" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "labeled").exists()

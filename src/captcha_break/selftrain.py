@@ -36,6 +36,7 @@ def self_train(config: TrainConfig, resume: bool = False, log=print) -> TrainRes
     A run stopped at any point continues with --resume: a finished first stage (its
     readings written) is not run again."""
     started = time.monotonic()
+    _check_folder(config.unlabeled)  # before the first stage's minutes, not after them
     out = Path(config.out)
     readings = out / PSEUDO_LABELS
     first_out = out / "labeled"
@@ -49,9 +50,12 @@ def self_train(config: TrainConfig, resume: bool = False, log=print) -> TrainRes
         # A labeled image is never read as an unlabeled one: the test split must stay unseen
         # when DIR is the labeled folder itself (its images not labeled yet are the point).
         labeled = frozenset(p.resolve() for p, _ in scan_folder(config.data, config.label_rule, config.fold_case).items)
-        kept, total = write_readings(first_path, config.unlabeled, config.pseudo_threshold, readings, labeled, config.workers)
+        kept, total, unreadable = write_readings(
+            first_path, config.unlabeled, config.pseudo_threshold, readings, labeled, config.workers
+        )
+        skipped = f"; {unreadable} unreadable, skipped" if unreadable else ""
         log(f"the first model read {total} images of {config.unlabeled}; {kept} at confidence >= "
-            f"{config.pseudo_threshold} go to {readings}")  # fmt: skip
+            f"{config.pseudo_threshold} go to {readings}{skipped}")  # fmt: skip
     left = config.time_budget - (time.monotonic() - started) if config.time_budget else 0.0
     if config.time_budget and left < 60:
         raise ValueError(f"--time-budget {config.time_budget:.0f}s left {left:.0f}s for the second stage: give more time")
@@ -63,15 +67,15 @@ def self_train(config: TrainConfig, resume: bool = False, log=print) -> TrainRes
 
 def write_readings(
     model: Path, folder: str, threshold: float, path: Path, skip: frozenset[Path] = frozenset(), workers: int = 0
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """`folder`'s images but `skip` read by `model`, those read at >= `threshold` written to
     `path` as a labels file of absolute paths (written whole, then renamed: a kill leaves
-    none); (rows written, images read)."""
+    none); (rows written, images read, images that could not be read)."""
     from .folders import unlabeled_images
     from .recognizer import Recognizer
 
     recognizer = Recognizer.load(model)
-    samples, _unreadable = unlabeled_images(folder, recognizer.spec, max(workers, 0), skip)
+    samples, unreadable = unlabeled_images(folder, recognizer.spec, max(workers, 0), skip)
     predictions = recognizer.predict_pixels(samples.pixels)
     rows = [
         (str((Path(folder) / name).resolve()), p.text)
@@ -82,7 +86,17 @@ def write_readings(
     with partial.open("w", newline="") as f:
         csv.writer(f).writerows([("file", "label"), *rows])
     partial.replace(path)
-    return len(rows), len(samples)
+    return len(rows), len(samples), len(unreadable)
+
+
+def _check_folder(folder: str) -> None:
+    from .labels import IMAGE_SUFFIXES
+
+    path = Path(folder)
+    if not path.is_dir():
+        raise FileNotFoundError(f"--unlabeled: no folder at {folder}")
+    if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+        raise ValueError(f"--unlabeled {folder}: no images in this folder")
 
 
 def _better(second: TrainResult, first_path: Path, out: Path, log) -> TrainResult:
