@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).parent))
 from common import add_update_option, results_dir, write_results  # noqa: E402
 from out_of_box import _ddddocr_within, alphabet  # noqa: E402
-from own_data import DATASETS, labeled_copy, split  # noqa: E402
+from own_data import DATASETS, evaluated, labeled_copy, split  # noqa: E402
 
 from captcha_break.recognizer import Recognizer  # noqa: E402
 
@@ -86,22 +84,14 @@ def gallery(found: list[tuple[Path, str, str]], fixes: dict[str, str], out: Path
     sheet.save(out)
 
 
-def accuracy(model: str, items: list[tuple[Path, str]], folder: Path) -> dict:
-    """`captcha-break evaluate` of `model` on a labeled copy of `items`."""
-    data = labeled_copy(items, folder)
-    out = subprocess.run([sys.executable, "-m", "captcha_break", "evaluate", "--model", model, "--data", str(data), "--json"],
-                         check=True, capture_output=True, text=True).stdout  # fmt: skip
-    return json.loads(out)
-
-
 def check_set(name: str, model: str, runs: Path) -> dict:
     _, test = split(DATASETS / name)
     found = suspects(test)
     fixes = read_fixes(name, test)
     gallery(found, fixes, results_dir() / f"label_noise_{name}.png")
     corrected = [(path, fixes.get(path.name, label)) for path, label in test]
-    given = accuracy(model, test, runs / name / "labels_given")
-    fixed = accuracy(model, corrected, runs / name / "labels_corrected")
+    given = evaluated(model, labeled_copy(test, runs / name / "labels_given"))
+    fixed = evaluated(model, labeled_copy(corrected, runs / name / "labels_corrected"))
     return {
         "test_count": len(test),
         "suspects": len(found),

@@ -89,12 +89,17 @@ def run_subset(name: str, folder: Path, runs: Path, count: int) -> dict:
     tests = labeled_copy(test, runs / name / "test")
     out = base / "run"
     seconds = captcha_break("train", "--data", str(data), "--out", str(out), "--time-budget", BUDGET, "--test-split", "0")
-    report = out / "test_report.json"
-    subprocess.run([sys.executable, "-m", "captcha_break", "evaluate", "--model", str(out / "best.pt"), "--data", str(tests),
-                    "--json"], check=True, stdout=report.open("w"))  # fmt: skip
-    scores = json.loads(report.read_text())
+    scores = evaluated(str(out / "best.pt"), tests)
+    (out / "test_report.json").write_text(json.dumps(scores))
     return {"labels": len(chosen), "train_minutes": seconds / 60, "test_accuracy": scores["accuracy"],
             "test_cer": scores["cer"], "test_count": scores["count"]}  # fmt: skip
+
+
+def evaluated(model: str, data: Path) -> dict:
+    """`captcha-break evaluate --model MODEL --data DATA --json`, as a user would run it."""
+    out = subprocess.run([sys.executable, "-m", "captcha_break", "evaluate", "--model", model, "--data", str(data), "--json"],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout  # fmt: skip
+    return json.loads(out)
 
 
 def run_sets(

@@ -111,8 +111,6 @@ def cmd_train(args) -> int:
     if args.print_config:
         print(config.to_json())
         return 0
-    if config.unlabeled and not config.data:
-        raise ValueError("--unlabeled needs --data: the labeled images the first model trains on")
     try:
         result = self_train(config, resume=args.resume) if config.unlabeled else train(config, resume=args.resume)
     except (FileNotFoundError, FileExistsError):

@@ -23,7 +23,7 @@ from onnx import numpy_helper
 from .assets import ONNX_METADATA_KEY, ModelInfo, describe
 from .checkpoint import load_checkpoint
 from .config import INT8_MODES, WEIGHT_FORMATS, TrainConfig
-from .labels import IMAGE_SUFFIXES
+from .labels import image_files
 from .preprocess import ImageError, normalize, to_pixels
 from .schemes import get_scheme
 from .sources import synth_config
@@ -135,7 +135,7 @@ def calibration_pixels(ckpt, folder: str | Path | None = None, count: int = 512,
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"no folder of calibration images at {folder}: give one with --calibration DIR")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(folder)
     random.Random(seed).shuffle(files)  # a sample of the whole folder, not the first names
     pixels = []
     for path in files:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .cache import cache_key, load_arrays, save_arrays
 from .charset import Charset, LabelError
-from .labels import IMAGE_SUFFIXES, read_labels_file, scan_folder
+from .labels import image_files, read_labels_file, scan_folder
 from .pool import fork_map
 from .preprocess import ImageError, InputSpec, open_image, to_pixels
 
@@ -103,8 +103,7 @@ def unlabeled_images(
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no folder at {folder}")
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.resolve() not in skip)
-    items = [(p, "") for p in images]
+    items = [(p, "") for p in image_files(folder) if p.resolve() not in skip]
     samples, unreadable, _ = _load_items(items, spec, workers)
     return samples, unreadable
 

@@ -27,7 +27,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
 from .charset import Charset, LabelError
-from .labels import IMAGE_SUFFIXES, find_labels_file, read_labels_file
+from .labels import IMAGE_SUFFIXES, find_labels_file, image_files, read_labels_file
 from .preprocess import ImageError, to_pixels
 from .recognizer import Recognizer
 
@@ -204,7 +204,7 @@ def open_session(
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no folder at {folder}")
-    names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    names = [p.name for p in image_files(folder)]
     if not names:
         raise ValueError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     store = LabelStore.open(folder)

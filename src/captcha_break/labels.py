@@ -9,6 +9,12 @@ from pathlib import Path
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in `folder`, in name order."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 # How the label is cut out of a file stem. "auto" drops one trailing counter that tells
 # repeated labels apart: ABCD_17, ABCD-3 and ABCD.1 all read as ABCD.
 SUFFIX_RULES = {
@@ -82,7 +88,7 @@ def scan_folder(folder: str | Path, rule: str = "auto", fold_case: bool = False)
     result = LabeledFiles()
     labels_file = find_labels_file(folder)
     table = read_labels_file(labels_file, result.notes) if labels_file else None
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+    for path in image_files(folder):
         label = table.get(path.name) if table is not None else label_from_name(path, pattern)
         if not label:
             # An empty label in the table is how `label` records an image marked unreadable.

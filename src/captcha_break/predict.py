@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .decoding import Prediction
-from .labels import IMAGE_SUFFIXES
+from .labels import image_files
 from .preprocess import ImageError, to_pixels
 from .recognizer import Recognizer
 
@@ -31,7 +31,7 @@ def expand_inputs(items: list[str]) -> list[str]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            paths += sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            paths += [str(p) for p in image_files(path)]
         elif not path.exists() and glob.has_magic(item):
             matches = sorted(glob.glob(item, recursive=True))
             if not matches:

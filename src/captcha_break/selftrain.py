@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from .config import TrainConfig
-from .labels import scan_folder
+from .labels import image_files, scan_folder
 from .train import TrainResult, train
 
 FIRST_SHARE = 1 / 3  # of a --time-budget: the first model sees fewer images than the second
@@ -36,6 +36,8 @@ def self_train(config: TrainConfig, resume: bool = False, log=print) -> TrainRes
     A run stopped at any point continues with --resume: a finished first stage (its
     readings written) is not run again."""
     started = time.monotonic()
+    if not config.data:
+        raise ValueError("--unlabeled needs --data: the labeled images the first model trains on")
     _check_folder(config.unlabeled)  # before the first stage's minutes, not after them
     out = Path(config.out)
     readings = out / PSEUDO_LABELS
@@ -90,12 +92,10 @@ def write_readings(
 
 
 def _check_folder(folder: str) -> None:
-    from .labels import IMAGE_SUFFIXES
-
     path = Path(folder)
     if not path.is_dir():
         raise FileNotFoundError(f"--unlabeled: no folder at {folder}")
-    if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+    if not image_files(path):
         raise ValueError(f"--unlabeled {folder}: no images in this folder")
 
 
