@@ -94,6 +94,19 @@ def test_duplicate_rows_and_spaces_are_reported(tmp_path):
     assert "1 labels hold spaces" in summary and "b.png" in summary
 
 
+def test_a_half_labeled_folder_is_summed_up_not_listed(tmp_path):
+    folder = labeled_folder(tmp_path / "data", [])
+    for i in range(30):
+        Image.new("RGB", (60, 20), "white").save(folder / f"img_{i:02d}.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    rows = "".join(f"img_{i:02d}.png,AB{i:02d}\n" for i in range(5))
+    (folder / "labels.csv").write_text("file,label\n" + rows + "broken.png,XY12\n")
+    data = load_folder(folder, InputSpec(32, 64, 1), use_cache=False)
+    summary = describe(data, Charset.from_labels(data.samples.labels), {"train": 5})
+    assert "skipped: 26 (25 no label, 1 " in summary
+    assert summary.count("\n  img_") == 20 and "... and 6 more" in summary
+
+
 def test_a_bad_label_rule_is_one_line(tmp_path, capsys):
     folder = labeled_folder(tmp_path / "data", ["1234"] * 12)
     args = ["train", "--data", str(folder), "--out", str(tmp_path / "run"), "--label-rule", "(?P<label>[0-9", "--dry-run"]

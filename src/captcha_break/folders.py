@@ -54,10 +54,22 @@ def describe(data: FolderData, charset: Charset, splits: dict[str, int]) -> str:
         f"charset ({len(charset)}): {charset.chars}",
         "label lengths: " + ", ".join(f"{k}: {v}" for k, v in sorted(lengths.items())),
         "image sizes: " + ", ".join(f"{w}x{h}: {n}" for (w, h), n in sizes) + (" ..." if len(set(data.sizes)) > 5 else ""),
-        f"skipped: {len(data.skipped)}" + "".join(f"\n  {name}: {reason}" for name, reason in data.skipped[:20]),
+        _skipped(data.skipped),
         *(f"note: {note}" for note in data.notes),
     ]
     return "\n".join(lines)
+
+
+def _skipped(skipped: list[tuple[str, str]], shown: int = 20) -> str:
+    """'skipped: N (counts by reason)' and the first `shown` files: a half-labeled folder of
+    thousands of images must not print a line for each."""
+    if not skipped:
+        return "skipped: 0"
+    reasons = Counter(reason for _, reason in skipped).most_common()
+    head = f"skipped: {len(skipped)} (" + ", ".join(f"{n} {reason}" for reason, n in reasons) + ")"
+    listed = "".join(f"\n  {name}: {reason}" for name, reason in skipped[:shown])
+    more = f"\n  ... and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return head + listed + more
 
 
 def load_folder(

@@ -77,8 +77,6 @@ def _folder_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, 
     from .datasets import ArrayDataset
 
     loaded = load_folder(config.data, spec, config.label_rule, charset, fold_case=config.fold_case, workers=config.workers)
-    for name, reason in loaded.skipped:
-        log(f"skipped {name}: {reason}")
     samples = loaded.samples
     if len(samples) < 2:
         raise ValueError(f"{config.data}: fewer than 2 usable labeled images")
