@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_break.auto import FolderFacts, epochs_within, pace, parse_duration, plan
+from captcha_break.auto import FolderFacts, epochs_within, pace, parse_duration, plan, replanned_epochs
 from captcha_break.charset import Charset
 from captcha_break.decoding import fold_case, greedy_decode, restrict
 
@@ -84,6 +84,20 @@ def test_epochs_within_a_budget():
     assert epochs_within(600, 0.01, 1000, 30) == 30  # 10 s an epoch: all fit
     assert epochs_within(600, 0.01, 10_000, 30) == 6
     assert epochs_within(1, 0.01, 10_000, 30) == 1  # at least one
+
+
+def test_a_budget_plan_follows_the_measured_epochs():
+    # 19 planned, 1 run, 1,200 s left at 80 s an epoch: 15 more fit -> 16 in all
+    assert replanned_epochs(1, 19, 60, 1200, 80, warmup=0.15) == 16
+    # faster than the probe said, still warming up: up to the ceiling, never past it
+    assert replanned_epochs(1, 18, 60, 1200, 40, warmup=0.15) == 31
+    assert replanned_epochs(1, 18, 20, 1200, 40, warmup=0.15) == 20
+    # past the warm-up a plan only shrinks: the rate is falling already
+    assert replanned_epochs(10, 18, 60, 1200, 40, warmup=0.15) == 18
+    assert replanned_epochs(10, 18, 60, 300, 40, warmup=0.15) == 17
+    # no time for another epoch: the run ends where it is
+    assert replanned_epochs(10, 18, 60, 20, 40, warmup=0.15) == 10
+    assert replanned_epochs(10, 18, 60, -5, 40, warmup=0.15) == 10
 
 
 def test_the_pace_is_set_by_the_slower_of_training_and_loading():

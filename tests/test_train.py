@@ -8,6 +8,7 @@ import time
 import pytest
 import torch
 
+from captcha_break import train as train_module
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
 from captcha_break.finetune import resolve_checkpoint
 from captcha_break.recognizer import Recognizer
@@ -39,6 +40,20 @@ def start_accuracy(lines: list[str]) -> float:
 def log_rows(run) -> list[dict]:
     with open(run / "log.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+def test_a_time_budget_plan_follows_the_epochs_and_anneals_in_time(tmp_path, monkeypatch):
+    """The probe promises far more than the epochs deliver: the run re-plans after its first
+    epochs, ends by its plan inside the budget, and its rate has annealed by the last one."""
+    monkeypatch.setattr(train_module, "_probe_seconds_per_image", lambda *a, **k: 1e-7)
+    lines = []
+    config = tiny(tmp_path, epochs=200, schedule="onecycle", time_budget=10.0)
+    result = train(config, log=lines.append)
+    assert any(line.startswith("re-planned") for line in lines)
+    assert 1 <= len(result.history) < 200 and not any("budget of" in line for line in lines)  # not cut
+    assert result.history[-1].lr < config.lr / 20  # annealed, not stopped at a high rate
+    saved = load_checkpoint(tmp_path / "run" / "last.pt").meta["train_config"]["epochs"]
+    assert saved == len(result.history)  # what a --resume would continue
 
 
 @pytest.mark.parametrize("model", ["crnn_fast", "cnn_fast"])

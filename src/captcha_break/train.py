@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment
-from .auto import epochs_within, pace
+from .auto import epochs_within, pace, replanned_epochs
 from .charset import Charset
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import SCHEDULES, TrainConfig
@@ -54,6 +54,7 @@ from .sources import DataBundle, draws_as_it_trains, set_epoch
 from .tensorboard import EpochBoard
 
 SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
+WARMUP = 0.15  # of a onecycle schedule: the share of its steps that raise the rate
 # For a reused synthetic set: the captcha library already varies warps, colours and noise,
 # so small extra variations are enough to make each epoch's copy of an image different.
 LIGHT_AUGMENT = AugmentConfig(
@@ -153,6 +154,7 @@ def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainR
         log(f"resuming {out} after epoch {state.epoch} (phase {state.phase})")
     if world.main:
         trim_log(out / "log.csv", state.epoch)
+    ceiling = config.epochs  # what the budget's plan may come back up to (auto's plan or --epochs)
     if config.time_budget > 0 and not saved:  # before the config is stored: a resume keeps the plan
         _fit_to_budget(config, model, data, device, started, log)
     if world.main:  # the run's config as a file a user can read and reuse (train --config)
@@ -160,6 +162,7 @@ def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainR
     meta = {"train_config": dataclasses.asdict(config), "label_lengths": list(data.lengths)}  # lengths: Recognizer's default
     base = Checkpoint(config.model, model_config, data.charset, spec, {}, meta=meta)
     loop = _Loop(config, model, optimizer, data, base, device, out, log, world)
+    loop.ceiling = ceiling
     if saved and (out / "best.pt").exists():
         loop.best_state = load_checkpoint(out / "best.pt").state_dict
     if config.init and not saved:
@@ -235,6 +238,7 @@ class _Loop:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.result = TrainResult(out / "best.pt")
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+        self.ceiling = config.epochs  # the most epochs a re-planned time budget may run
         self.clock = time.perf_counter  # seconds since the run began (set by train())
         self.augment = augmentation_for(config)
         self.board = EpochBoard(out, enabled=world.main)
@@ -254,12 +258,12 @@ class _Loop:
         if self.config.schedule == "onecycle":
             patience = (math.inf, math.inf)
         while state.phase < 2:
-            if self._out_of_time():
-                self.log(f"time budget of {self.config.time_budget / 60:.1f} min spent: stopping with the weights kept so far")
-                break
             if state.phase_epochs >= self.config.epochs or state.bad_epochs >= patience[state.phase]:
                 self._next_phase(state)
                 continue
+            if self._out_of_time():
+                self.log(f"time budget of {self.config.time_budget / 60:.1f} min spent: stopping with the weights kept so far")
+                break
             self._epoch(state)
         self.board.close()
         if self.world.main and self.result.best_path.exists():
@@ -301,10 +305,42 @@ class _Loop:
         return best
 
     def _out_of_time(self) -> bool:
-        """Whether another epoch as long as the last would overrun the time budget."""
+        """Whether another epoch as long as the recent ones would overrun the time budget."""
         if self.config.time_budget <= 0 or not self.result.history:
             return False
-        return self.clock() + self.result.history[-1].seconds > self.config.time_budget
+        left, epoch_s = self._budget_view()
+        return epoch_s > left
+
+    def _budget_view(self) -> tuple[float, float]:
+        """(seconds of the budget left, seconds an epoch takes: the longest of the last three,
+        checkpoints included, so that a slower epoch does not overrun), the same on every rank
+        so that all stop or re-plan together."""
+        history = self.result.history[-4:]
+        spans = [b.elapsed - a.elapsed for a, b in zip(history, history[1:])] or [history[-1].seconds]
+        left = self.config.time_budget - self.clock()
+        left, epoch_s = sum_over_ranks(self.world, left, max(spans))
+        return left / self.world.size, epoch_s / self.world.size
+
+    def _replan(self, state: RunState) -> str | None:
+        """Fit a time-budgeted onecycle plan to the epochs' measured length, so that its rate
+        has annealed when the budget ends (auto.replanned_epochs); what to log, if it changed."""
+        if self.config.time_budget <= 0 or self.scheduler is None or state.phase != 0:
+            return None
+        left, epoch_s = self._budget_view()
+        epochs = replanned_epochs(state.phase_epochs, self.config.epochs, self.ceiling, left, epoch_s, WARMUP)
+        if epochs == self.config.epochs:
+            return None
+        message = f"re-planned: {epochs} epochs instead of {self.config.epochs} fit the time budget ({epoch_s:.0f}s an epoch)"
+        self.config.epochs = epochs
+        self.base.meta["train_config"]["epochs"] = epochs  # what --resume continues
+        if self.world.main:
+            (self.out / "config.json").write_text(self.config.to_json() + "\n")
+        if epochs > state.phase_epochs:  # the same curve, stretched or squeezed, from the step it is at
+            done = self.scheduler.last_epoch
+            self.scheduler = _scheduler(self.config, self.optimizer, len(self.data.train), None)
+            self.scheduler.last_epoch = done - 1
+            self.scheduler.step()
+        return message
 
     def _next_phase(self, state: RunState) -> None:
         # onecycle has annealed to ~0 already: no second phase.
@@ -358,12 +394,15 @@ class _Loop:
         if self.world.main:
             append_log(self.out / "log.csv", record)
             self.board.epoch(record, self.data.val.pixels, self.data.val.labels, preds)
-        self._save_last(state)
+        replanned = self._replan(state)
+        self._save_last(state)  # before the epoch's line: a line logged is an epoch saved
         self.log(
             f"epoch {record.epoch} phase {record.phase} lr {lr:g}: loss {train_loss:.4f} val_loss {val_loss:.4f} "
             f"acc {scores.accuracy:.4f} char_acc {scores.char_accuracy:.4f} "
             f"({seconds:.0f}s, {record.images_per_second:.0f} img/s)"
         )
+        if replanned:
+            self.log(replanned)
 
     def _train_epoch(self, state: RunState) -> tuple[float, int]:
         self.model.train()
@@ -510,7 +549,7 @@ def _scheduler(config: TrainConfig, optimizer, train_size: int, saved: Checkpoin
         return None
     steps = max(1, train_size // config.batch_size)  # as GlobalBatchSampler counts them
     peaks = [config.lr * group.get("scale", 1.0) for group in optimizer.param_groups]  # the features' may be lower
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps * config.epochs, pct_start=0.15)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps * config.epochs, pct_start=WARMUP)
     if saved is not None and "scheduler" in (saved.train_state or {}):
         scheduler.load_state_dict(saved.train_state["scheduler"])
     return scheduler
