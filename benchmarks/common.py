@@ -43,10 +43,22 @@ def _stop(signum, _frame):
 signal.signal(signal.SIGTERM, _stop)
 
 
+def cpu_model() -> str:
+    """The CPU's model name and whether it computes bf16 (the runs' precision follows it):
+    this project's machines change between sessions, and so do its figures."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    names = [line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")]
+    bf16 = "with" if ("avx512_bf16" in info or "amx_bf16" in info) else "without"
+    return f"{names[0] if names else platform.machine()}, {bf16} BF16"
+
+
 def machine() -> dict:
     return {
         "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": cpu_model(),
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
@@ -58,7 +70,8 @@ def write_results(name: str, data: dict, table: list[tuple[str, str]], title: st
     data = {**data, "machine": machine()}
     (folder / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     lines = [f"### {title}", "", "| measure | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in table), ""]
-    lines.append(f"_{data['machine']['cpu_count']} CPU cores, Python {data['machine']['python']}, {data['machine']['date']}_\n")
+    m = data["machine"]
+    lines.append(f"_{m['cpu_count']} CPU cores ({m['processor']}), Python {m['python']}, {m['date']}_\n")
     path = folder / f"{name}.md"
     path.write_text("\n".join(lines))
     print("\n".join(lines))
