@@ -87,17 +87,14 @@ def test_epochs_within_a_budget():
 
 
 def test_a_budget_plan_follows_the_measured_epochs():
-    # 19 planned, 1 run, 1,200 s left at 80 s an epoch: 15 more fit -> 16 in all
-    assert replanned_epochs(1, 19, 60, 1200, 80, warmup=0.15) == 16
-    # faster than the probe said, still warming up: up to the ceiling, never past it
-    assert replanned_epochs(1, 18, 60, 1200, 40, warmup=0.15) == 31
-    assert replanned_epochs(1, 18, 20, 1200, 40, warmup=0.15) == 20
-    # past the warm-up a plan only shrinks: the rate is falling already
-    assert replanned_epochs(10, 18, 60, 1200, 40, warmup=0.15) == 18
-    assert replanned_epochs(10, 18, 60, 300, 40, warmup=0.15) == 17
+    # 1 epoch run, 1,200 s left at 80 s an epoch: 15 more fit -> 16 in all (a probe had said 19)
+    assert replanned_epochs(1, 60, 1200, 80) == 16
+    # faster than the probe said: up to the ceiling (auto's plan or --epochs), never past it
+    assert replanned_epochs(1, 60, 1200, 40) == 31
+    assert replanned_epochs(1, 20, 1200, 40) == 20
     # no time for another epoch: the run ends where it is
-    assert replanned_epochs(10, 18, 60, 20, 40, warmup=0.15) == 10
-    assert replanned_epochs(10, 18, 60, -5, 40, warmup=0.15) == 10
+    assert replanned_epochs(10, 60, 20, 40) == 10
+    assert replanned_epochs(10, 60, -5, 40) == 10
 
 
 def test_the_pace_is_set_by_the_slower_of_training_and_loading():

@@ -206,21 +206,18 @@ def epochs_within(budget_s: float, seconds_per_image: float, train_images: int, 
     return max(1, min(epochs, int(budget_s // per_epoch)))
 
 
-def replanned_epochs(done: int, planned: int, ceiling: int, left_s: float, epoch_s: float, warmup: float) -> int:
+def replanned_epochs(done: int, ceiling: int, left_s: float, epoch_s: float) -> int:
     """A time-budgeted run's plan again, from what its epochs really take: `done` epochs run,
-    `planned` in the plan, at most `ceiling`, `left_s` seconds left at `epoch_s` an epoch.
+    at most `ceiling` in all, `left_s` seconds left at `epoch_s` an epoch.
 
     The probe that made the plan times a few steps; the epochs that follow may run slower
     (workers drawing beside the training threads) or faster. A run cut by its budget before
     its schedule has annealed keeps weights trained at a high rate: on a made-up site the
     second stage of `--unlabeled` planned 19 epochs from a probe of 127 images/s, ran at
-    about 95, and stopped after 15 at 15% of the peak rate. A plan that shrinks anneals in
-    time; one grows only during the warm-up (a fraction `warmup` of it), where a longer
-    run does not raise a rate that is already falling."""
-    fit = max(done, min(ceiling, done + int(max(0.0, left_s) // max(epoch_s, 1e-9))))
-    if fit > planned and done >= warmup * fit:
-        return planned
-    return fit
+    about 95, and stopped after 15 at 15% of the peak rate. Re-planned after every epoch,
+    the schedule is squeezed or stretched to end with the budget; a plan that grows late
+    raises a falling rate a little, which costs less than time left unused."""
+    return max(done, min(ceiling, done + int(max(0.0, left_s) // max(epoch_s, 1e-9))))
 
 
 def pace(step_s: float, fetch_s: float, workers: int) -> float:

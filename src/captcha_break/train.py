@@ -54,7 +54,6 @@ from .sources import DataBundle, draws_as_it_trains, set_epoch
 from .tensorboard import EpochBoard
 
 SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
-WARMUP = 0.15  # of a onecycle schedule: the share of its steps that raise the rate
 # For a reused synthetic set: the captcha library already varies warps, colours and noise,
 # so small extra variations are enough to make each epoch's copy of an image different.
 LIGHT_AUGMENT = AugmentConfig(
@@ -312,13 +311,13 @@ class _Loop:
         return epoch_s > left
 
     def _budget_view(self) -> tuple[float, float]:
-        """(seconds of the budget left, seconds an epoch takes: the longest of the last three,
-        checkpoints included, so that a slower epoch does not overrun), the same on every rank
-        so that all stop or re-plan together."""
+        """(seconds of the budget left, seconds an epoch takes: the median of the last three,
+        checkpoints included, so that one epoch slowed by another program does not cut the
+        plan), the same on every rank so that all stop or re-plan together."""
         history = self.result.history[-4:]
         spans = [b.elapsed - a.elapsed for a, b in zip(history, history[1:])] or [history[-1].seconds]
         left = self.config.time_budget - self.clock()
-        left, epoch_s = sum_over_ranks(self.world, left, max(spans))
+        left, epoch_s = sum_over_ranks(self.world, left, float(np.median(spans)))
         return left / self.world.size, epoch_s / self.world.size
 
     def _replan(self, state: RunState) -> str | None:
@@ -327,7 +326,7 @@ class _Loop:
         if self.config.time_budget <= 0 or self.scheduler is None or state.phase != 0:
             return None
         left, epoch_s = self._budget_view()
-        epochs = replanned_epochs(state.phase_epochs, self.config.epochs, self.ceiling, left, epoch_s, WARMUP)
+        epochs = replanned_epochs(state.phase_epochs, self.ceiling, left, epoch_s)
         if epochs == self.config.epochs:
             return None
         message = f"re-planned: {epochs} epochs instead of {self.config.epochs} fit the time budget ({epoch_s:.0f}s an epoch)"
@@ -549,7 +548,7 @@ def _scheduler(config: TrainConfig, optimizer, train_size: int, saved: Checkpoin
         return None
     steps = max(1, train_size // config.batch_size)  # as GlobalBatchSampler counts them
     peaks = [config.lr * group.get("scale", 1.0) for group in optimizer.param_groups]  # the features' may be lower
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps * config.epochs, pct_start=WARMUP)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps * config.epochs, pct_start=0.15)
     if saved is not None and "scheduler" in (saved.train_state or {}):
         scheduler.load_state_dict(saved.train_state["scheduler"])
     return scheduler
