@@ -214,7 +214,7 @@ def replanned_epochs(done: int, ceiling: int, left_s: float, epoch_s: float) -> 
     (workers drawing beside the training threads) or faster. A run cut by its budget before
     its schedule has annealed keeps weights trained at a high rate: on a made-up site the
     second stage of `--unlabeled` planned 19 epochs from a probe of 127 images/s, ran at
-    about 95, and stopped after 15 at 15% of the peak rate. Re-planned after every epoch,
+    about 95, and was stopped after 16 at 8% of the peak rate. Re-planned after every epoch,
     the schedule is squeezed or stretched to end with the budget; a plan that grows late
     raises a falling rate a little, which costs less than time left unused."""
     return max(done, min(ceiling, done + int(max(0.0, left_s) // max(epoch_s, 1e-9))))
