@@ -156,8 +156,8 @@ def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainR
     ceiling = config.epochs  # what the budget's plan may come back up to (auto's plan or --epochs)
     if config.time_budget > 0 and not saved:  # before the config is stored: a resume keeps the plan
         _fit_to_budget(config, model, data, device, started, log)
-    if world.main:  # the run's config as a file a user can read and reuse (train --config)
-        (out / "config.json").write_text(config.to_json() + "\n")
+    if world.main:
+        _write_config(out, config)
     meta = {"train_config": dataclasses.asdict(config), "label_lengths": list(data.lengths)}  # lengths: Recognizer's default
     base = Checkpoint(config.model, model_config, data.charset, spec, {}, meta=meta)
     loop = _Loop(config, model, optimizer, data, base, device, out, log, world)
@@ -333,12 +333,9 @@ class _Loop:
         self.config.epochs = epochs
         self.base.meta["train_config"]["epochs"] = epochs  # what --resume continues
         if self.world.main:
-            (self.out / "config.json").write_text(self.config.to_json() + "\n")
+            _write_config(self.out, self.config)
         if epochs > state.phase_epochs:  # the same curve, stretched or squeezed, from the step it is at
-            done = self.scheduler.last_epoch
-            self.scheduler = _scheduler(self.config, self.optimizer, len(self.data.train), None)
-            self.scheduler.last_epoch = done - 1
-            self.scheduler.step()
+            self.scheduler = _scheduler(self.config, self.optimizer, len(self.data.train), at_step=self.scheduler.last_epoch)
         return message
 
     def _next_phase(self, state: RunState) -> None:
@@ -541,7 +538,14 @@ def _loader(dataset, charset: Charset, config: TrainConfig, world: World, shuffl
     )
 
 
-def _scheduler(config: TrainConfig, optimizer, train_size: int, saved: Checkpoint | None):
+def _write_config(out: Path, config: TrainConfig) -> None:
+    """The run's config as a file a user can read and reuse (train --config)."""
+    (out / "config.json").write_text(config.to_json() + "\n")
+
+
+def _scheduler(config: TrainConfig, optimizer, train_size: int, saved: Checkpoint | None = None, at_step: int = 0):
+    """onecycle's per-step schedule over the run's epochs (None for the others): a saved
+    run's own, or a new one already `at_step` steps along (a re-planned time budget)."""
     if config.schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {config.schedule!r}; expected one of {SCHEDULES}")
     if config.schedule != "onecycle":
@@ -551,6 +555,9 @@ def _scheduler(config: TrainConfig, optimizer, train_size: int, saved: Checkpoin
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps * config.epochs, pct_start=0.15)
     if saved is not None and "scheduler" in (saved.train_state or {}):
         scheduler.load_state_dict(saved.train_state["scheduler"])
+    elif at_step:
+        scheduler.last_epoch = at_step - 1
+        scheduler.step()  # sets the rates of step `at_step`
     return scheduler
 
 
