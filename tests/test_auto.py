@@ -87,14 +87,25 @@ def test_epochs_within_a_budget():
 
 
 def test_a_budget_plan_follows_the_measured_epochs():
-    # 1 epoch run, 1,200 s left at 80 s an epoch: 15 more fit -> 16 in all (a probe had said 19)
-    assert replanned_epochs(1, 60, 1200, 80) == 16
+    # 1 epoch run of 19 planned, 1,200 s left at 80 s an epoch: 15 more fit -> 16 in all
+    assert replanned_epochs(1, 19, 60, 1200, 80) == 16
     # faster than the probe said: up to the ceiling (auto's plan or --epochs), never past it
-    assert replanned_epochs(1, 60, 1200, 40) == 31
-    assert replanned_epochs(1, 20, 1200, 40) == 20
+    assert replanned_epochs(1, 19, 60, 1200, 40) == 31
+    assert replanned_epochs(1, 19, 20, 1200, 40) == 20
     # no time for another epoch: the run ends where it is
-    assert replanned_epochs(10, 60, 20, 40) == 10
-    assert replanned_epochs(10, 60, -5, 40) == 10
+    assert replanned_epochs(10, 12, 60, 20, 40) == 10
+    assert replanned_epochs(10, 12, 60, -5, 40) == 10
+
+
+def test_a_budget_plan_that_fits_within_an_epoch_stays():
+    # 6 of 9 done, 163 s left at 55 s an epoch: 2.96 epochs fit, so 8 and 9 are both right
+    assert replanned_epochs(6, 9, 12, 163, 55) == 9
+    assert replanned_epochs(6, 8, 12, 163, 55) == 8
+    # the next epoch a little faster: still 9, not a swing back and forth
+    assert replanned_epochs(7, 9, 12, 110, 52) == 9
+    # a plan a whole epoch off moves
+    assert replanned_epochs(6, 10, 12, 163, 55) == 8
+    assert replanned_epochs(6, 7, 12, 163, 55) == 8
 
 
 def test_the_pace_is_set_by_the_slower_of_training_and_loading():

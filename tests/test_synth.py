@@ -126,6 +126,15 @@ def test_focus_draws_its_characters_three_times_as_often():
         SynthConfig(chars="0123456789", focus="O")
 
 
+def test_the_focus_weight_sets_how_often():
+    heavy = SynthConfig(focus="0O", focus_weight=8)
+    counts = Counter("".join(draw(heavy, 5, i)[1] for i in range(600)))
+    others = sum(counts[c] for c in heavy.chars if c not in "0O") / 34
+    assert 6 < counts["0"] / others < 10 and 6 < counts["O"] / others < 10
+    with pytest.raises(ValueError, match="focus weight"):
+        SynthConfig(focus="0O", focus_weight=0)
+
+
 def test_training_focus_leaves_validation_uniform():
     from captcha_break.charset import DEFAULT_CHARS, Charset
     from captcha_break.config import TrainConfig

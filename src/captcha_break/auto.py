@@ -206,9 +206,9 @@ def epochs_within(budget_s: float, seconds_per_image: float, train_images: int, 
     return max(1, min(epochs, int(budget_s // per_epoch)))
 
 
-def replanned_epochs(done: int, ceiling: int, left_s: float, epoch_s: float) -> int:
-    """A time-budgeted run's plan again, from what its epochs really take: `done` epochs run,
-    at most `ceiling` in all, `left_s` seconds left at `epoch_s` an epoch.
+def replanned_epochs(done: int, planned: int, ceiling: int, left_s: float, epoch_s: float) -> int:
+    """A time-budgeted run's plan again, from what its epochs really take: `done` epochs run
+    of the `planned`, at most `ceiling` in all, `left_s` seconds left at `epoch_s` an epoch.
 
     The probe that made the plan times a few steps; the epochs that follow may run slower
     (workers drawing beside the training threads) or faster. A run cut by its budget before
@@ -216,8 +216,16 @@ def replanned_epochs(done: int, ceiling: int, left_s: float, epoch_s: float) -> 
     second stage of `--unlabeled` planned 19 epochs from a probe of 127 images/s, ran at
     about 95, and was stopped after 16 at 8% of the peak rate. Re-planned after every epoch,
     the schedule is squeezed or stretched to end with the budget; a plan that grows late
-    raises a falling rate a little, which costs less than time left unused."""
-    return max(done, min(ceiling, done + int(max(0.0, left_s) // max(epoch_s, 1e-9))))
+    raises a falling rate a little, which costs less than time left unused.
+
+    A plan within the fraction of an epoch that the measurement cannot settle stays: with
+    2.96 epochs' time left, 2 or 3 more are both right. Re-planning on every wobble of the
+    epochs' length swung one GPU run from 9 epochs to 8 and back, and the swing to 8 dropped
+    its rate from 13% to 2% of the peak an epoch early."""
+    fit = max(0.0, left_s) / max(epoch_s, 1e-9)
+    if int(fit) <= planned - done <= math.ceil(fit):
+        return min(planned, ceiling)
+    return max(done, min(ceiling, done + int(fit)))
 
 
 def pace(step_s: float, fetch_s: float, workers: int) -> float:

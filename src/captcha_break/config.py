@@ -61,9 +61,11 @@ class TrainConfig:
     fonts: tuple[str, ...] = option((), "synthetic captchas' font files; empty: the library's own", cli=False)
     focus: str = option(
         "",
-        "synthetic training captchas draw these characters 3x as often, e.g. 0O for look-alikes (validation stays uniform)",
+        "synthetic training captchas draw these characters --focus-weight times as often, e.g. 0O for look-alikes "
+        "(validation stays uniform)",
         metavar="CHARS",
     )
+    focus_weight: float = option(3.0, "how many times as often --focus draws its characters", metavar="N")
     pregenerate: int = option(0, "draw N synthetic captchas once (cached, resumable) and reuse them each epoch", metavar="N")
     input_width: int | None = option(None, "model input width (default: the model's)", cli=False)
     input_height: int | None = option(None, "model input height (default: the model's)", cli=False)

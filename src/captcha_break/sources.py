@@ -49,7 +49,7 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
     from .datasets import ArrayDataset, SyntheticDataset
 
     synth = synth_config(config, charset.chars, config.length)
-    focused = dataclasses.replace(synth, focus=config.focus)  # the training stream only
+    focused = dataclasses.replace(synth, focus=config.focus, focus_weight=config.focus_weight)  # the training stream only
     if config.pregenerate > 0:
         train_set = ArrayDataset(
             Samples(*draw_arrays_cached(focused, spec, f"{config.seed}-train", config.pregenerate, config.workers, progress=True))

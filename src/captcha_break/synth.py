@@ -55,7 +55,7 @@ class SynthConfig:
     fonts: TrueType/OpenType files, one picked per character (per image for "lines");
     empty: the library's own DroidSansMono ("broad": every installed font, fonts.py).
     Fonts like a site's own make better pre-training.
-    focus: characters drawn FOCUS_WEIGHT times as often as the others, so that a model sees
+    focus: characters drawn focus_weight times as often as the others, so that a model sees
     more of the look-alikes it confuses (0/O in the library's font); empty: uniform.
     """
 
@@ -67,6 +67,7 @@ class SynthConfig:
     style: str = "v07"
     fonts: tuple[str, ...] = ()
     focus: str = ""
+    focus_weight: float = 3.0
 
     @classmethod
     def from_options(cls, chars: str, length: str, size: tuple[int, int], style: str, fonts: tuple[str, ...] = ()) -> SynthConfig:
@@ -88,6 +89,8 @@ class SynthConfig:
             raise ValueError(f"unknown style {self.style!r}; expected one of {STYLES}")
         if not set(self.focus) <= set(self.chars):
             raise ValueError(f"focus characters {self.focus!r} are not all in the charset {self.chars!r}")
+        if self.focus_weight <= 0:
+            raise ValueError(f"the focus weight must be above 0, not {self.focus_weight}")
         if self.width < 16 or self.height < 16:
             raise ValueError(f"image size {self.width}x{self.height} is too small")
 
@@ -223,7 +226,7 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     if config.style == "broad":
         label = _site_label(config, length, rng)
         return _draw_broad_mix(config, label, rng), label
-    label = _label(config.chars, config.focus, length, rng)
+    label = _label(config.chars, config.focus, length, rng, config.focus_weight)
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
     if style == "lines":
         font = rng.choice(config.fonts or tuple(captcha_image.DEFAULT_FONTS))
@@ -231,14 +234,11 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     return _draw_library(config.width, config.height, style, config.fonts, label, rng), label
 
 
-FOCUS_WEIGHT = 3
-
-
-def _label(chars: str, focus: str, length: int, rng: random.Random) -> str:
+def _label(chars: str, focus: str, length: int, rng: random.Random, weight: float = 3.0) -> str:
     if not focus:
         # rng.choice, not rng.choices: the streams (and so the seeded test sets) stay as they were.
         return "".join(rng.choice(chars) for _ in range(length))
-    weights = [FOCUS_WEIGHT if c in focus else 1 for c in chars]
+    weights = [weight if c in focus else 1 for c in chars]
     return "".join(rng.choices(chars, weights, k=length))
 
 
@@ -262,7 +262,7 @@ def _site_label(config: SynthConfig, length: int, rng: random.Random) -> str:
             alphabet = subset if len(subset) >= 2 else config.chars
             break
         pick -= share
-    return _label(alphabet, "".join(c for c in config.focus if c in alphabet), length, rng)
+    return _label(alphabet, "".join(c for c in config.focus if c in alphabet), length, rng, config.focus_weight)
 
 
 def _draw_library(width: int, height: int, style: str, fonts: tuple[str, ...], label: str, rng: random.Random) -> Image.Image:

@@ -326,7 +326,7 @@ class _Loop:
         if self.config.time_budget <= 0 or self.scheduler is None or state.phase != 0:
             return None
         left, epoch_s = self._budget_view()
-        epochs = replanned_epochs(state.phase_epochs, self.ceiling, left, epoch_s)
+        epochs = replanned_epochs(state.phase_epochs, self.config.epochs, self.ceiling, left, epoch_s)
         if epochs == self.config.epochs:
             return None
         message = f"re-planned: {epochs} epochs instead of {self.config.epochs} fit the time budget ({epoch_s:.0f}s an epoch)"
