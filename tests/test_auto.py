@@ -97,15 +97,15 @@ def test_a_budget_plan_follows_the_measured_epochs():
     assert replanned_epochs(10, 12, 60, -5, 40) == 10
 
 
-def test_a_budget_plan_that_fits_within_an_epoch_stays():
-    # 6 of 9 done, 163 s left at 55 s an epoch: 2.96 epochs fit, so 8 and 9 are both right
-    assert replanned_epochs(6, 9, 12, 163, 55) == 9
-    assert replanned_epochs(6, 8, 12, 163, 55) == 8
-    # the next epoch a little faster: still 9, not a swing back and forth
-    assert replanned_epochs(7, 9, 12, 110, 52) == 9
-    # a plan a whole epoch off moves
-    assert replanned_epochs(6, 10, 12, 163, 55) == 8
-    assert replanned_epochs(6, 7, 12, 163, 55) == 8
+def test_a_budget_plan_is_cut_when_it_overruns_and_grows_only_with_room_to_spare():
+    # 6 of 9 done, 163 s left at 55 s an epoch: 2.96 epochs fit, the 9th would be cut unannealed
+    assert replanned_epochs(6, 9, 12, 163, 55) == 8
+    # the next epoch a little faster (2.1 fit, 1 planned): no swing back to 9
+    assert replanned_epochs(7, 8, 12, 110, 52) == 8
+    # a whole epoch more with a quarter to spare: it grows
+    assert replanned_epochs(7, 8, 12, 120, 52) == 9
+    assert replanned_epochs(6, 7, 12, 120, 55) == 7  # 2.18 fit, 1 planned: a second would leave 0.18 to spare
+    assert replanned_epochs(6, 7, 12, 180, 55) == 9  # 3.27 fit
 
 
 def test_the_pace_is_set_by_the_slower_of_training_and_loading():

@@ -206,6 +206,9 @@ def epochs_within(budget_s: float, seconds_per_image: float, train_images: int, 
     return max(1, min(epochs, int(budget_s // per_epoch)))
 
 
+GROW_MARGIN = 0.25  # of an epoch: see replanned_epochs
+
+
 def replanned_epochs(done: int, planned: int, ceiling: int, left_s: float, epoch_s: float) -> int:
     """A time-budgeted run's plan again, from what its epochs really take: `done` epochs run
     of the `planned`, at most `ceiling` in all, `left_s` seconds left at `epoch_s` an epoch.
@@ -218,14 +221,17 @@ def replanned_epochs(done: int, planned: int, ceiling: int, left_s: float, epoch
     the schedule is squeezed or stretched to end with the budget; a plan that grows late
     raises a falling rate a little, which costs less than time left unused.
 
-    A plan within the fraction of an epoch that the measurement cannot settle stays: with
-    2.96 epochs' time left, 2 or 3 more are both right. Re-planning on every wobble of the
-    epochs' length swung one GPU run from 9 epochs to 8 and back, and the swing to 8 dropped
-    its rate from 13% to 2% of the peak an epoch early."""
+    A plan that no longer fits is cut at once: kept, the budget stops it before its last
+    epoch (a GPU run that kept a plan one epoch too long stopped at 13% of its peak rate).
+    It grows only when another epoch fits with a quarter of one to spare (GROW_MARGIN), so
+    that the epochs' wobble does not squeeze and stretch the curve in turn: re-planned to
+    the whole epoch, one run swung from 9 epochs to 8 and back, its rate down to 5% of the
+    peak two epochs before the end."""
     fit = max(0.0, left_s) / max(epoch_s, 1e-9)
-    if int(fit) <= planned - done <= math.ceil(fit):
-        return min(planned, ceiling)
-    return max(done, min(ceiling, done + int(fit)))
+    remaining = planned - done
+    if remaining > fit or remaining < fit - 1 - GROW_MARGIN:
+        return max(done, min(ceiling, done + int(fit)))
+    return min(planned, ceiling)
 
 
 def pace(step_s: float, fetch_s: float, workers: int) -> float:
