@@ -143,10 +143,14 @@ def test_training_focus_leaves_validation_uniform():
     spec = InputSpec(32, 64, 1)
     plain = TrainConfig(epoch_size=400, val_size=400, workers=0)
     focused = TrainConfig(epoch_size=400, val_size=400, workers=0, focus="0O")
-    a, b = (training_data(c, spec, Charset(DEFAULT_CHARS), print) for c in (plain, focused))
-    assert a.val.labels == b.val.labels  # the same uniform validation stream
-    share = {name: Counter("".join(d.train[i][1] for i in range(400))) for name, d in (("plain", a), ("focused", b))}
-    assert share["focused"]["0"] + share["focused"]["O"] > 2 * (share["plain"]["0"] + share["plain"]["O"])
+    heavy = TrainConfig(epoch_size=400, val_size=400, workers=0, focus="0O", focus_weight=8)
+    a, b, c = (training_data(c, spec, Charset(DEFAULT_CHARS), print) for c in (plain, focused, heavy))
+    assert a.val.labels == b.val.labels == c.val.labels  # the same uniform validation stream
+    share = {
+        name: Counter("".join(d.train[i][1] for i in range(400))) for name, d in (("plain", a), ("focused", b), ("heavy", c))
+    }
+    pair = {name: counts["0"] + counts["O"] for name, counts in share.items()}
+    assert pair["heavy"] > 1.5 * pair["focused"] > 3 * pair["plain"]
 
 
 def test_v03_boxes_characters_as_captcha_03_did():
