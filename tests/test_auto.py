@@ -97,15 +97,16 @@ def test_a_budget_plan_follows_the_measured_epochs():
     assert replanned_epochs(10, 12, 60, -5, 40) == 10
 
 
-def test_a_budget_plan_is_cut_when_it_overruns_and_grows_only_with_room_to_spare():
-    # 6 of 9 done, 163 s left at 55 s an epoch: 2.96 epochs fit, the 9th would be cut unannealed
-    assert replanned_epochs(6, 9, 12, 163, 55) == 8
-    # the next epoch a little faster (2.1 fit, 1 planned): no swing back to 9
-    assert replanned_epochs(7, 8, 12, 110, 52) == 8
-    # a whole epoch more with a quarter to spare: it grows
+def test_a_budget_plan_stays_within_the_epochs_wobble_and_is_cut_before_the_end():
+    # 20 of 50 done, 310 s left at 11 s an epoch: 28.2 fit, 30 planned: within 10%, it stays
+    assert replanned_epochs(20, 50, 60, 310, 11) == 50
+    # 25.5 fit: 30 is too many, cut to 25 more
+    assert replanned_epochs(20, 50, 60, 280, 11) == 45
+    # near the end the tolerance is small: 2.18 fit, 3 planned -> 2
+    assert replanned_epochs(6, 9, 12, 120, 55) == 8
+    # it grows by whole epochs with a quarter of one to spare: 2.31 fit, 1 planned -> 2; 2.12 -> stays
     assert replanned_epochs(7, 8, 12, 120, 52) == 9
-    assert replanned_epochs(6, 7, 12, 120, 55) == 7  # 2.18 fit, 1 planned: a second would leave 0.18 to spare
-    assert replanned_epochs(6, 7, 12, 180, 55) == 9  # 3.27 fit
+    assert replanned_epochs(7, 8, 12, 110, 52) == 8
 
 
 def test_the_pace_is_set_by_the_slower_of_training_and_loading():

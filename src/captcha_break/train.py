@@ -311,10 +311,10 @@ class _Loop:
         return epoch_s > left
 
     def _budget_view(self) -> tuple[float, float]:
-        """(seconds of the budget left, seconds an epoch takes: the median of the last three,
+        """(seconds of the budget left, seconds an epoch takes: the median of the last five,
         checkpoints included, so that one epoch slowed by another program does not cut the
         plan), the same on every rank so that all stop or re-plan together."""
-        history = self.result.history[-4:]
+        history = self.result.history[-6:]
         spans = [b.elapsed - a.elapsed for a, b in zip(history, history[1:])] or [history[-1].seconds]
         left = self.config.time_budget - self.clock()
         left, epoch_s = sum_over_ranks(self.world, left, float(np.median(spans)))
