@@ -234,7 +234,7 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     return _draw_library(config.width, config.height, style, config.fonts, label, rng), label
 
 
-def _label(chars: str, focus: str, length: int, rng: random.Random, weight: float = 3.0) -> str:
+def _label(chars: str, focus: str, length: int, rng: random.Random, weight: float) -> str:
     if not focus:
         # rng.choice, not rng.choices: the streams (and so the seeded test sets) stay as they were.
         return "".join(rng.choice(chars) for _ in range(length))
