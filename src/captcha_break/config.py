@@ -48,8 +48,7 @@ class TrainConfig:
         None, "with --data: a folder of unlabeled images of the same site; a second model trains on the labels plus "
         "the readings of them that the first one is sure of (self-training)", metavar="DIR",
     )  # fmt: skip
-    # 0.8 against 0.9 on three sites (benchmarks/results/own_data_notes.md): +1.2, +1.2 and -1.0 points
-    # of 3,000 other images, within a run's noise; 0.9 stays.
+    # 0.9: why not 0.8, measured, in selftrain's docstring.
     pseudo_threshold: float = option(0.9, "with --unlabeled: the confidence a reading needs to be trained on")
     pseudo_labels: str | None = option(
         None, "a labels file of image paths (file,label) added to --data's training split only", metavar="CSV"
