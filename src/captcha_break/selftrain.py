@@ -81,18 +81,20 @@ def write_readings(
     from .recognizer import Recognizer
 
     recognizer = Recognizer.load(model)
-    samples, unreadable = unlabeled_images(folder, recognizer.spec, max(workers, 0), skip)
-    predictions = recognizer.predict_pixels(samples.pixels)
-    rows = [
-        (str((Path(folder) / name).resolve()), p.text)
-        for name, p in zip(samples.names, predictions)
-        if p.confidence >= threshold and p.text
-    ]
+    rows, total, unreadable = [], 0, 0
+    for samples, bad in unlabeled_images(folder, recognizer.spec, max(workers, 0), skip):
+        predictions = recognizer.predict_pixels(samples.pixels)
+        rows += [
+            (str((Path(folder) / name).resolve()), p.text)
+            for name, p in zip(samples.names, predictions)
+            if p.confidence >= threshold and p.text
+        ]
+        total, unreadable = total + len(samples), unreadable + len(bad)
     partial = path.with_suffix(".tmp")
     with partial.open("w", newline="") as f:
         csv.writer(f).writerows([("file", "label"), *rows])
     partial.replace(path)
-    return len(rows), len(samples), len(unreadable)
+    return len(rows), total, unreadable
 
 
 def _check_folder(folder: str) -> None:
