@@ -33,6 +33,7 @@ from common import RESULTS, add_update_option, write_results  # noqa: E402
 from captcha_break.assets import bundled_names  # noqa: E402
 from captcha_break.charset import Charset  # noqa: E402
 from captcha_break.decoding import greedy_decode  # noqa: E402
+from captcha_break.evaluate import read_samples  # noqa: E402
 from captcha_break.labels import scan_folder  # noqa: E402
 from captcha_break.metrics import score  # noqa: E402
 from captcha_break.recognizer import Recognizer  # noqa: E402
@@ -66,9 +67,8 @@ def read_with(model: str, folder: Path, ways: list[Way]) -> dict[str, dict]:
     figures = {}
     for name, fold_case, only_chars, only_length in ways:
         recognizer = Recognizer.load(model, threads=2, fold_case=fold_case, only_chars=only_chars, only_length=only_length)
-        start = time.perf_counter()
-        preds = [p.text for p in recognizer.predict_pixels(samples.pixels)]
-        seconds = time.perf_counter() - start
+        decoded, seconds = read_samples(recognizer, samples, folder=folder)  # wide images at their width
+        preds = [p.text for p in decoded]
         s = score([label.upper() for label in samples.labels] if fold_case else samples.labels, preds)
         figures[name] = {"accuracy": s.accuracy, "char_accuracy": s.char_accuracy, "count": s.count,
                          "ms_per_image": 1000 * seconds / s.count}  # fmt: skip

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_break.preprocess import ImageError, InputSpec, open_image, preprocess, to_pixels
+from captcha_break.preprocess import ImageError, InputSpec, open_image, preprocess, reading_spec, to_pixels
 
 SPEC = InputSpec(64, 128, 3)
 
@@ -90,3 +90,16 @@ def test_pad_fit_keeps_the_aspect_ratio_and_pads_with_the_background():
     assert wide.shape == (3, 32, 128) and wide.min() == 255
     with pytest.raises(ValueError, match="fit"):
         InputSpec(fit="crop")
+
+
+def test_a_wide_image_is_read_at_its_own_width_up_to_twice_the_inputs():
+    spec = InputSpec(height=48, width=256, channels=3, fit="pad")
+    assert reading_spec(spec, (200, 80)) == spec  # 120 px at height 48: fits, padded
+    assert reading_spec(spec, (640, 80)).width == 384  # 384 px at height 48, not squeezed into 256
+    assert reading_spec(spec, (650, 80)).width == 400  # 390, in steps of 16
+    assert reading_spec(spec, (4000, 80)).width == 512  # at most twice the input
+    assert reading_spec(InputSpec(48, 256, 3, fit="stretch"), (640, 80)).width == 256  # stretched: as trained
+    wide = np.zeros((80, 640, 3), np.uint8)
+    wide[20:60, 300:340] = 255  # a square character
+    out = to_pixels(wide, reading_spec(spec, (640, 80)))
+    assert out.shape == (3, 48, 384) and out[:, 14:34, 182:202].min() > 200  # square still, not squeezed

@@ -99,3 +99,33 @@ def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path):
         Recognizer.load(fake)
     with pytest.raises(FileNotFoundError):
         Recognizer.load(tmp_path / "missing.onnx")
+
+
+def test_a_padded_ctc_model_reads_a_wide_image_at_its_width_and_a_list_in_order():
+    general = Recognizer.load("general")  # crnn_lite padded to 256x48: reads any width
+    assert general.reads_any_width and general.spec.width == 256
+    rng = np.random.default_rng(0)
+    narrow, wide = (rng.integers(0, 255, (80, w, 3), dtype=np.uint8) for w in (200, 640))
+    assert general.pixels(wide).shape == (3, 48, 384) and general.pixels(narrow).shape == (3, 48, 256)
+    one_by_one = [general.predict(image) for image in (narrow, wide, narrow, wide)]
+    together = general.predict([narrow, wide, narrow, wide])  # two widths, two batches, one order
+    assert [(p.text, round(p.confidence, 4)) for p in together] == [(p.text, round(p.confidence, 4)) for p in one_by_one]
+    default = Recognizer.load("default")  # stretched to 128x64, as it was trained
+    assert not default.reads_any_width and default.pixels(wide).shape == (1, 64, 128)  # gray
+
+
+def test_evaluating_a_folder_reads_its_files_as_predict_does(tmp_path):
+    """evaluate --data: a wide file is read at its own width, as `predict` reads it, not
+    from the copy at the input size that the folder's cache holds."""
+    from captcha_break.evaluate import read_samples
+    from captcha_break.folders import load_folder
+
+    general = Recognizer.load("general")
+    rng = np.random.default_rng(1)
+    for i, width in enumerate((200, 640, 900)):
+        Image.fromarray(rng.integers(0, 255, (80, width, 3), dtype=np.uint8)).save(tmp_path / f"AB{i}.png")
+    samples = load_folder(tmp_path, general.spec).samples
+    read, _ = read_samples(general, samples, folder=tmp_path)
+    expected = general.predict([tmp_path / name for name in samples.names])
+    assert [p.text for p in read] == [p.text for p in expected]
+    assert [round(p.confidence, 4) for p in read] == [round(p.confidence, 4) for p in expected]

@@ -45,6 +45,25 @@ def test_batches(client, png):
     assert response.status_code == 200 and len(response.json()["results"]) == 2
 
 
+def test_a_batch_of_images_of_two_widths_reads_as_one_by_one():
+    """A padded CTC model reads a wide image at its own width: the micro-batcher runs each
+    width as its own batch and hands every request its own reading."""
+    images = []
+    for width in (200, 640):
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, 80), "white").save(buffer, format="PNG")
+        images.append(buffer.getvalue())
+    app = create_app(ServeConfig(model="general"))
+    with TestClient(app) as general:
+        alone = [general.post("/predict", content=png, headers={"content-type": "image/png"}).json() for png in images]
+        batch = general.post(
+            "/predict/batch", files=[("files", (f"{i}.png", png, "image/png")) for i, png in enumerate(images * 2)]
+        )
+    assert batch.status_code == 200, batch.text
+    assert [r["text"] for r in batch.json()["results"]] == [r["text"] for r in alone * 2]
+    assert app.state.recognizer.pixels(images[1]).shape[-1] == 384
+
+
 def test_health_models_docs(client):
     assert client.get("/health").json()["status"] == "ok"
     [model] = client.get("/models").json()

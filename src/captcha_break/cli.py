@@ -258,7 +258,7 @@ def cmd_evaluate(args) -> int:
         spec, _synth_config(args, charset.chars), args.data, args.count or 0, args.seed, args.label_rule, charset,
         args.fold_case, args.workers,
     )  # fmt: skip
-    result = evaluate(recognizer, samples, progress=not args.json)
+    result = evaluate(recognizer, samples, progress=not args.json, folder=args.data)
     if args.plot:
         from .evaluate import errors_first
         from .plots import plot_predictions

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .decoding import Prediction
 from .folders import Samples
 from .metrics import Scores, score
 from .recognizer import Recognizer
@@ -34,28 +35,42 @@ class Evaluation:
         }
 
 
-def evaluate(recognizer: Recognizer, samples: Samples, progress: bool = True) -> Evaluation:
-    """Run `recognizer` over `samples` in batches and score the strings it reads."""
-    preds: list[str] = []
-    confidences: list[float] = []
-    seconds = 0.0
-    step = recognizer.batch_size
-    starts = range(0, len(samples), step)
-    for start in tqdm(starts, desc="evaluate", unit="batch", disable=not progress or None, file=sys.stderr):
-        batch = np.asarray(samples.pixels[start : start + step])
-        began = time.perf_counter()
-        decoded = recognizer.predict_pixels(batch)
-        seconds += time.perf_counter() - began
-        preds += [d.text for d in decoded]
-        confidences += [d.confidence for d in decoded]
+def evaluate(recognizer: Recognizer, samples: Samples, progress: bool = True, folder: str | Path | None = None) -> Evaluation:
+    """Run `recognizer` over `samples` in batches and score the strings it reads.
+    `folder`: where the samples' files are (see `read_samples`)."""
+    decoded, seconds = read_samples(recognizer, samples, progress, folder)
+    preds = [d.text for d in decoded]
     return Evaluation(
         scores=score(samples.labels, preds),
         images_per_second=len(samples) / seconds if seconds else 0.0,
         seconds=seconds,
         model=recognizer.info.path,
         predictions=preds,
-        confidences=confidences,
+        confidences=[d.confidence for d in decoded],
     )
+
+
+def read_samples(
+    recognizer: Recognizer, samples: Samples, progress: bool = False, folder: str | Path | None = None
+) -> tuple[list[Prediction], float]:
+    """What `recognizer` reads of each sample, and the seconds of inference (decoding not
+    counted). Given the `folder` the samples' files are in, a model that reads any width
+    reads each file as `predict` would, a wide one at its own width, rather than the
+    samples' copies at the input size."""
+    decoded: list[Prediction] = []
+    seconds = 0.0
+    step = recognizer.batch_size
+    from_files = folder is not None and recognizer.reads_any_width
+    starts = range(0, len(samples), step)
+    for start in tqdm(starts, desc="evaluate", unit="batch", disable=not progress or None, file=sys.stderr):
+        if from_files:
+            batch = [recognizer.pixels(Path(folder) / name) for name in samples.names[start : start + step]]
+        else:
+            batch = np.asarray(samples.pixels[start : start + step])
+        began = time.perf_counter()
+        decoded += recognizer.predict_arrays(batch)
+        seconds += time.perf_counter() - began
+    return decoded, seconds
 
 
 def errors_first(truths: list[str], preds: list[str], count: int) -> list[int]:

@@ -21,14 +21,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel
 
 from .charset import Charset, LabelError
 from .labels import IMAGE_SUFFIXES, find_labels_file, image_files, read_labels_file
-from .preprocess import ImageError, to_pixels
+from .preprocess import ImageError
 from .recognizer import Recognizer
 
 WEB = Path(__file__).parent / "web"
@@ -185,16 +184,9 @@ def read_guesses(recognizer: Recognizer, folder: Path, names: list[str], batch: 
     """The model's reading of every image (an unreadable file gets an empty guess)."""
     guesses: dict[str, Guess] = {}
     for start in range(0, len(names), batch):
-        good, pixels = [], []
-        for name in names[start : start + batch]:
-            try:
-                pixels.append(to_pixels(folder / name, recognizer.spec))
-                good.append(name)
-            except ImageError:
-                guesses[name] = Guess("", 0.0, [])
-        if pixels:
-            for name, d in zip(good, recognizer.predict_pixels(np.stack(pixels))):
-                guesses[name] = Guess(d.text, d.confidence, d.char_probs)
+        chunk = names[start : start + batch]
+        for name, d in zip(chunk, recognizer.predict_each([folder / name for name in chunk])):
+            guesses[name] = Guess("", 0.0, []) if isinstance(d, ImageError) else Guess(d.text, d.confidence, d.char_probs)
     return guesses
 
 

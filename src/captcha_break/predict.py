@@ -11,12 +11,11 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from .decoding import Prediction
 from .labels import image_files
-from .preprocess import ImageError, to_pixels
+from .preprocess import ImageError
 from .recognizer import Recognizer
 
 Writer = Callable[[str, Prediction], None]
@@ -51,16 +50,12 @@ def predict_files(
     # progress None: a bar only when stderr is a terminal (tqdm's rule)
     bar = tqdm(total=len(paths), unit="img", desc="predict", file=sys.stderr, disable=None if progress is None else not progress)
     for start in range(0, len(paths), batch_size):
-        good, pixels = [], []
-        for path in paths[start : start + batch_size]:
-            try:
-                pixels.append(to_pixels(path, recognizer.spec))
-                good.append(path)
-            except ImageError as err:
-                print(f"{path}: error: {err}", file=sys.stderr)
+        chunk = paths[start : start + batch_size]
+        for path, result in zip(chunk, recognizer.predict_each(chunk)):
+            if isinstance(result, ImageError):
+                print(f"{path}: error: {result}", file=sys.stderr)
                 failed += 1
-        if pixels:
-            for path, result in zip(good, recognizer.predict_pixels(np.stack(pixels))):
+            else:
                 write(path, result)
         bar.update(len(paths[start : start + batch_size]))
     bar.close()

@@ -19,7 +19,8 @@ from PIL import Image
 
 from .assets import ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
 from .decoding import Prediction, fold_case, greedy_decode, restrict, softmax, upper
-from .preprocess import ImageError, InputSpec, normalize, to_pixels
+from .preprocess import ImageError, InputSpec, as_image, normalize, reading_spec, to_pixels
+from .schemes import get_scheme
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
@@ -91,6 +92,12 @@ class Recognizer:
     def spec(self) -> InputSpec:
         return self.info.input
 
+    @property
+    def reads_any_width(self) -> bool:
+        """Whether an image wider than the padded input is read at its own width
+        (preprocess.reading_spec): a model with a time axis along the width, padded."""
+        return self.spec.fit == "pad" and get_scheme(self.info.scheme).variable_width
+
     def predict(self, x: ImageInput | Sequence[ImageInput]) -> Prediction | list[Prediction]:
         """One image -> one Prediction; a list -> a list, run in batches.
 
@@ -98,19 +105,44 @@ class Recognizer:
         preprocess.ImageError for anything that is not a usable image.
         """
         single = not isinstance(x, (list, tuple))
-        items = [x] if single else list(x)
-        pixels = (
-            np.stack([self._pixels(item, None if single else i) for i, item in enumerate(items)])
-            if items
-            else np.zeros((0, *self.spec.shape), np.uint8)
-        )
-        results = self.predict_pixels(pixels)
+        images = [self._image(item, None if single else i) for i, item in enumerate([x] if single else x)]
+        results = self.predict_arrays([self.pixels(image) for image in images])
         return results[0] if single else results
 
-    def _pixels(self, item: ImageInput, index: int | None) -> np.ndarray:
-        """One input at the model's size; in a list, an error names the item's index."""
+    def pixels(self, item: ImageInput) -> np.ndarray:
+        """One image as the uint8 (C, H, W) array this model reads it as: at its input size,
+        or wider for a wide image where the model reads any width (preprocess.reading_spec)."""
+        image = as_image(item)
+        return to_pixels(image, reading_spec(self.spec, image.size) if self.reads_any_width else self.spec)
+
+    def predict_arrays(self, arrays: Sequence[np.ndarray]) -> list[Prediction]:
+        """Arrays from `pixels`, of one width or several: each width is run as its own batches."""
+        if isinstance(arrays, np.ndarray):  # (N, C, H, W): one width already
+            return self.predict_pixels(arrays)
+        results: list[Prediction | None] = [None] * len(arrays)
+        for shape in dict.fromkeys(a.shape for a in arrays):
+            indices = [i for i, a in enumerate(arrays) if a.shape == shape]
+            for i, prediction in zip(indices, self.predict_pixels(np.stack([arrays[i] for i in indices]))):
+                results[i] = prediction
+        return results
+
+    def predict_each(self, items: Sequence[ImageInput]) -> list[Prediction | ImageError]:
+        """`predict` on a list where an unreadable item does not fail the others: its
+        ImageError stands in its place."""
+        images: dict[int, Image.Image] = {}
+        errors: dict[int, ImageError] = {}
+        for i, item in enumerate(items):
+            try:
+                images[i] = as_image(item)
+            except ImageError as err:
+                errors[i] = err
+        read = dict(zip(images, self.predict(list(images.values()))))
+        return [read[i] if i in read else errors[i] for i in range(len(items))]
+
+    def _image(self, item: ImageInput, index: int | None) -> Image.Image:
+        """One input, opened; in a list, an error names the item's index."""
         try:
-            return to_pixels(item, self.spec)
+            return as_image(item)
         except ImageError as err:
             if index is None:
                 raise

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .decoding import Prediction
-from .preprocess import ImageError, ImageTooLarge, to_pixels
+from .preprocess import ImageError, ImageTooLarge
 from .recognizer import TRAINED, Recognizer
 
 ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes
@@ -116,8 +116,9 @@ class MicroBatcher:
         if self.task:
             self.task.cancel()
 
-    async def submit(self, pixels: np.ndarray) -> list[Prediction]:
-        """(N, C, H, W) uint8 -> N results; N images may share a batch with other requests."""
+    async def submit(self, pixels: list[np.ndarray]) -> list[Prediction]:
+        """N uint8 (C, H, W) arrays (Recognizer.pixels) -> N results; they may share a batch
+        with other requests' images of the same width."""
         loop = asyncio.get_running_loop()
         futures = []
         for image in pixels:
@@ -140,7 +141,7 @@ class MicroBatcher:
 
     async def _infer(self, items: list[tuple[np.ndarray, asyncio.Future]]) -> None:
         try:
-            results = await run_in_threadpool(self.recognizer.predict_pixels, np.stack([p for p, _ in items]))
+            results = await run_in_threadpool(self.recognizer.predict_arrays, [p for p, _ in items])
         except Exception as err:  # noqa: BLE001 - handed to every waiting request
             for _, future in items:
                 if not future.done():
@@ -160,9 +161,9 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
     decoding = asyncio.Semaphore(config.max_decoding)
 
-    async def decode(images: list[bytes]) -> np.ndarray:
+    async def decode(images: list[bytes]) -> list[np.ndarray]:
         async with decoding:
-            return await run_in_threadpool(lambda: np.stack([to_pixels(d, recognizer.spec) for d in images]))
+            return await run_in_threadpool(lambda: [recognizer.pixels(d) for d in images])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
