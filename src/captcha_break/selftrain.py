@@ -77,13 +77,14 @@ def write_readings(
     """`folder`'s images but `skip` read by `model`, those read at >= `threshold` written to
     `path` as a labels file of absolute paths (written whole, then renamed: a kill leaves
     none); (rows written, images read, images that could not be read)."""
+    from .evaluate import read_samples
     from .folders import unlabeled_images
     from .recognizer import Recognizer
 
     recognizer = Recognizer.load(model)
     rows, total, unreadable = [], 0, 0
     for samples, bad in unlabeled_images(folder, recognizer.spec, max(workers, 0), skip):
-        predictions = recognizer.predict_pixels(samples.pixels)
+        predictions, _ = read_samples(recognizer, samples, folder=folder)  # as `predict` reads each file
         rows += [
             (str((Path(folder) / name).resolve()), p.text)
             for name, p in zip(samples.names, predictions)
