@@ -160,8 +160,7 @@ def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainR
         _write_config(out, config)
     meta = {"train_config": dataclasses.asdict(config), "label_lengths": list(data.lengths)}  # lengths: Recognizer's default
     base = Checkpoint(config.model, model_config, data.charset, spec, {}, meta=meta)
-    loop = _Loop(config, model, optimizer, data, base, device, out, log, world)
-    loop.ceiling = ceiling
+    loop = _Loop(config, model, optimizer, data, base, device, out, log, world, ceiling)
     if saved and (out / "best.pt").exists():
         loop.best_state = load_checkpoint(out / "best.pt").state_dict
     if config.init and not saved:
@@ -227,7 +226,7 @@ def _probe_seconds_per_image(model, data: DataBundle, config: TrainConfig, devic
 class _Loop:
     """The epoch loop with its collaborators held together, to keep each step short."""
 
-    def __init__(self, config, model, optimizer, data: DataBundle, base: Checkpoint, device, out: Path, log, world):
+    def __init__(self, config, model, optimizer, data: DataBundle, base: Checkpoint, device, out: Path, log, world, ceiling: int):
         self.config, self.model, self.optimizer, self.data = config, model, optimizer, data
         self.base, self.device, self.out, self.log, self.world = base, device, out, log, world
         self.net = wrap(model, world, device)  # what the training step calls (DDP or the model)
@@ -237,7 +236,7 @@ class _Loop:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.result = TrainResult(out / "best.pt")
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
-        self.ceiling = config.epochs  # the most epochs a re-planned time budget may run
+        self.ceiling = ceiling  # the most epochs a re-planned time budget may run
         self.clock = time.perf_counter  # seconds since the run began (set by train())
         self.augment = augmentation_for(config)
         self.board = EpochBoard(out, enabled=world.main)
