@@ -146,11 +146,11 @@ def as_image(source: str | Path | bytes | Image.Image | np.ndarray) -> Image.Ima
 
 # A model that reads any width (CTC) reads an image wider than its padded input at the
 # image's own aspect ratio, up to this many times its width, instead of squeezing the text
-# narrower: `general` out of the box read 24.53% of variable_upper (300-640 x 80 px) at a
-# width of 384 against 21.93% squeezed into 256, and 50.95% of 2,000 fresh broad-style
-# captchas against 48.95% (10 characters: 41.84% against 34.69%). Padding every image
-# wider cost the images that fit (digits_wave_4: 75.15% against 75.59%), so only the wide
-# ones are widened.
+# narrower: `general` out of the box reads 24.87% of variable_upper (300-640 x 80 px)
+# against 21.90% squeezed into its 256, and 51.60% of 2,000 fresh captchas of its own broad
+# style against 49.00% (10 characters: 45.9% against 34.7%; up to 4, the same). Padding
+# every image to 384 instead cost the images that fit (digits_wave_4: 75.15% against
+# 75.59%), so only the wide ones are widened.
 MAX_WIDEN = 2.0
 WIDTH_STEP = 16
 
