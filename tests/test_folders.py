@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from captcha_break.charset import Charset
-from captcha_break.folders import holdout_split, load_folder, split_indices, unlabeled_images
+from captcha_break.folders import holdout_split, load_folder, split_indices
 from captcha_break.labels import label_from_name, label_pattern, scan_folder
 from captcha_break.preprocess import InputSpec
 
@@ -67,19 +67,6 @@ def test_bad_files_and_labels_are_skipped_with_reasons(tmp_path):
     assert "outside the charset" in reasons["ab12.png"]
     assert "not an image" in reasons["CD34.png"]
     assert "empty" in reasons["EF56.png"]
-
-
-def test_unlabeled_images_are_read_a_chunk_at_a_time_and_none_is_lost(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAPTCHA_BREAK_CACHE", str(tmp_path / "cache"))
-    for i in range(7):
-        Image.new("L", (40, 20), i * 30).save(tmp_path / f"shot{i}.png")
-    (tmp_path / "shot7.png").write_bytes(b"cut sho")
-    skip = frozenset({(tmp_path / "shot0.png").resolve()})
-    chunks = list(unlabeled_images(tmp_path, InputSpec(20, 40, 1), skip=skip, chunk=3))
-    assert [len(samples) + len(bad) for samples, bad in chunks] == [3, 3, 1]
-    assert sorted(name for samples, _ in chunks for name in samples.names) == [f"shot{i}.png" for i in range(1, 7)]
-    assert [name for _, bad in chunks for name, _ in bad] == ["shot7.png"]
-    assert not (tmp_path / "cache").exists()  # a one-off read leaves no decoded copy behind
 
 
 def test_cache_is_reused_and_refreshed(tmp_path):

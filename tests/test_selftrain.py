@@ -4,9 +4,11 @@ import csv
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from captcha_break.cli import main
 from captcha_break.recognizer import Recognizer
+from captcha_break.selftrain import write_readings
 
 
 def _unlabeled_copy(drawn: Path, folder: Path) -> dict[str, str]:
@@ -87,3 +89,18 @@ def test_a_folder_without_images_is_refused_before_any_training(site, tmp_path, 
     code = main(["train", "--data", str(root / "data"), "--unlabeled", str(empty), "--out", str(tmp_path / "run"), "--dry-run"])
     assert code == 2 and "no images in this folder" in capsys.readouterr().err
     assert not (tmp_path / "run" / "labeled").exists()
+
+
+def test_unlabeled_images_are_read_a_chunk_at_a_time_and_none_is_lost(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAPTCHA_BREAK_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(7):
+        Image.new("L", (40, 20), i * 30).save(folder / f"shot{i}.png")
+    (folder / "shot7.png").write_bytes(b"cut sho")
+    skip = frozenset({(folder / "shot0.png").resolve()})
+    kept, read, unreadable = write_readings("default", str(folder), 0.0, tmp_path / "r.csv", skip, chunk=3)
+    assert (kept, read, unreadable) == (6, 6, 1)
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert sorted(Path(row["file"]).name for row in rows) == [f"shot{i}.png" for i in range(1, 7)]
+    assert not (tmp_path / "cache").exists()  # a one-off read leaves no decoded copy behind

@@ -8,7 +8,6 @@ spec: a changed folder is re-read, and the user's folder is never written to.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from .cache import cache_key, load_arrays, save_arrays
 from .charset import Charset, LabelError
-from .labels import image_files, read_labels_file, scan_folder
+from .labels import read_labels_file, scan_folder
 from .pool import fork_map
 from .preprocess import ImageError, InputSpec, open_image, to_pixels
 
@@ -106,21 +105,6 @@ def load_listed(path: str | Path, spec: InputSpec, workers: int = 0) -> Samples:
     path = Path(path)
     items = [(path.parent / name, label) for name, label in read_labels_file(path).items()]
     return _load_items(items, spec, workers)[0]
-
-
-def unlabeled_images(
-    folder: str | Path, spec: InputSpec, workers: int = 0, skip: frozenset[Path] = frozenset(), chunk: int = 2048
-) -> Iterator[tuple[Samples, list[tuple[str, str]]]]:
-    """Every image of `folder` but those in `skip` (resolved paths) at `spec`, labels empty,
-    and the (name, reason) of those that cannot be read, `chunk` images at a time: a folder
-    of a million unlabeled images is read without holding them all (nor caching them)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no folder at {folder}")
-    items = [(p, "") for p in image_files(folder) if p.resolve() not in skip]
-    for start in range(0, len(items), chunk):
-        samples, unreadable, _ = _load_items(items[start : start + chunk], spec, workers, use_cache=False)
-        yield samples, unreadable
 
 
 def _load_items(items: list[tuple[Path, str]], spec: InputSpec, workers: int, use_cache: bool = True):

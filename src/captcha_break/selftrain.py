@@ -56,9 +56,7 @@ def self_train(config: TrainConfig, resume: bool = False, log=print) -> TrainRes
         # A labeled image is never read as an unlabeled one: the test split must stay unseen
         # when DIR is the labeled folder itself (its images not labeled yet are the point).
         labeled = frozenset(p.resolve() for p, _ in scan_folder(config.data, config.label_rule, config.fold_case).items)
-        kept, total, unreadable = write_readings(
-            first_path, config.unlabeled, config.pseudo_threshold, readings, labeled, config.workers
-        )
+        kept, total, unreadable = write_readings(first_path, config.unlabeled, config.pseudo_threshold, readings, labeled)
         skipped = f"; {unreadable} unreadable, skipped" if unreadable else ""
         log(f"the first model read {total} images of {config.unlabeled}; {kept} at confidence >= "
             f"{config.pseudo_threshold} go to {readings}{skipped}")  # fmt: skip
@@ -72,30 +70,29 @@ def self_train(config: TrainConfig, resume: bool = False, log=print) -> TrainRes
 
 
 def write_readings(
-    model: Path, folder: str, threshold: float, path: Path, skip: frozenset[Path] = frozenset(), workers: int = 0
+    model: Path, folder: str, threshold: float, path: Path, skip: frozenset[Path] = frozenset(), chunk: int = 2048
 ) -> tuple[int, int, int]:
-    """`folder`'s images but `skip` read by `model`, those read at >= `threshold` written to
-    `path` as a labels file of absolute paths (written whole, then renamed: a kill leaves
-    none); (rows written, images read, images that could not be read)."""
-    from .evaluate import read_samples
-    from .folders import unlabeled_images
+    """`folder`'s images but `skip` (resolved paths) read by `model` as `predict` reads them,
+    `chunk` at a time (a folder of any size is read without holding it all), those read at
+    >= `threshold` written to `path` as a labels file of absolute paths (written whole, then
+    renamed: a kill leaves none); (rows written, images read, images that could not be read)."""
+    from .preprocess import ImageError
     from .recognizer import Recognizer
 
     recognizer = Recognizer.load(model)
-    rows, total, unreadable = [], 0, 0
-    for samples, bad in unlabeled_images(folder, recognizer.spec, max(workers, 0), skip):
-        predictions, _ = read_samples(recognizer, samples, folder=folder)  # as `predict` reads each file
-        rows += [
-            (str((Path(folder) / name).resolve()), p.text)
-            for name, p in zip(samples.names, predictions)
-            if p.confidence >= threshold and p.text
-        ]
-        total, unreadable = total + len(samples), unreadable + len(bad)
+    files = [p for p in image_files(Path(folder)) if p.resolve() not in skip]
+    rows, unreadable = [], 0
+    for start in range(0, len(files), chunk):
+        for file, p in zip(files[start : start + chunk], recognizer.predict_each(files[start : start + chunk])):
+            if isinstance(p, ImageError):
+                unreadable += 1
+            elif p.confidence >= threshold and p.text:
+                rows.append((str(file.resolve()), p.text))
     partial = path.with_suffix(".tmp")
     with partial.open("w", newline="") as f:
         csv.writer(f).writerows([("file", "label"), *rows])
     partial.replace(path)
-    return len(rows), total, unreadable
+    return len(rows), len(files) - unreadable, unreadable
 
 
 def _check_folder(folder: str) -> None:
