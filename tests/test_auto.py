@@ -57,6 +57,20 @@ def test_a_padded_set_is_as_wide_as_its_wide_images_not_its_median_one(tmp_path)
     assert chosen["fit"] == "pad" and chosen["input_width"] == 8 * 48
 
 
+def test_small_text_in_large_images_is_cropped_and_the_input_fits_the_text(tmp_path):
+    # Text 16 px high in images 80 px high (variable_upper's 39% is of this kind), with a
+    # line across: the set is cropped, and the input is as wide as the texts' boxes with
+    # their margins (4 characters: 128x24 -> 256 at height 48), not the images' (400x80 -> 240).
+    for i, label in enumerate(["AB", "ABCD", "ABC", "AB"]):
+        image = Image.new("RGB", (400, 80), "white")
+        image.paste((200, 30, 30), (100, 32, 100 + 30 * len(label), 48))
+        image.paste((0, 0, 0), (0, 70, 400, 71))
+        image.save(tmp_path / f"{label}-{i}.png")
+    chosen = choices(FolderFacts.read(tmp_path))
+    assert chosen["fit"] == "crop" and chosen["input_width"] == 256
+    assert choices(FolderFacts.read(tmp_path), {"fit": "pad"})["input_width"] == 240  # the user's pad: the images'
+
+
 def test_what_the_user_gives_is_not_chosen(tmp_path):
     for i in range(3):
         write(tmp_path, f"12{i}4.png", (100, 50))

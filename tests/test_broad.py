@@ -11,7 +11,7 @@ from PIL import Image
 
 from captcha_break import synth
 from captcha_break.broad import _in_margins
-from captcha_break.fonts import broad_fonts, font_problem, installed_fonts
+from captcha_break.fonts import MAX_PER_SOURCE, _spread, broad_fonts, font_problem, installed_fonts
 from captcha_break.preprocess import InputSpec
 from captcha_break.synth import SynthConfig, _site_label, draw, draw_arrays, draw_arrays_cached
 
@@ -59,10 +59,17 @@ def test_broad_labels_come_from_site_alphabets_with_repeats():
 
 def test_broad_uses_many_fonts_and_only_fonts_that_draw_the_charset():
     fonts = broad_fonts(ALL)
-    assert len(fonts) >= 10  # matplotlib's DejaVu alone gives a dozen
+    assert len(fonts) >= 10  # matplotlib's DejaVu alone gives 8 (of a dozen), the PyPI fonts dozens
     assert all(font_problem(f, ALL) is None for f in fonts)
     assert not any("cmex10" in f or "STIXSiz" in f for f in fonts)
     assert len({src for _, src in installed_fonts(ALL)}) >= 2
+
+
+def test_no_source_of_fonts_outweighs_the_others():
+    per_source = Counter(source for _, source in installed_fonts(ALL))
+    assert max(per_source.values()) <= MAX_PER_SOURCE
+    assert _spread(list("abcdefghijklmnop"), 4) == list("aeim")  # weights and styles through the family
+    assert _spread(list("abc"), 4) == list("abc")
 
 
 def test_caps_only_and_symbol_fonts_are_refused_for_mixed_case(symbol_font, font_folder):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_break.preprocess import ImageError, InputSpec, open_image, preprocess, reading_spec, to_pixels
+from captcha_break.preprocess import ImageError, InputSpec, open_image, preprocess, reading_spec, text_box, to_pixels
 
 SPEC = InputSpec(64, 128, 3)
 
@@ -89,7 +89,7 @@ def test_pad_fit_keeps_the_aspect_ratio_and_pads_with_the_background():
     wide = to_pixels(np.full((20, 400, 3), 255, np.uint8), spec)  # too wide even scaled: squeezed
     assert wide.shape == (3, 32, 128) and wide.min() == 255
     with pytest.raises(ValueError, match="fit"):
-        InputSpec(fit="crop")
+        InputSpec(fit="trim")
 
 
 def test_a_wide_image_is_read_at_its_own_width_up_to_twice_the_inputs():
@@ -103,3 +103,37 @@ def test_a_wide_image_is_read_at_its_own_width_up_to_twice_the_inputs():
     wide[20:60, 300:340] = 255  # a square character
     out = to_pixels(wide, reading_spec(spec, (640, 80)))
     assert out.shape == (3, 48, 384) and out[:, 14:34, 182:202].min() > 200  # square still, not squeezed
+
+
+def small_text_with_a_line() -> Image.Image:
+    """A 400x80 white image: pale "text" (two blocks) in a 20-px band, and a 1-px line
+    from edge to edge below it, as variable_upper's captchas draw them."""
+    image = np.full((80, 400, 3), 255, np.uint8)
+    image[30:50, 150:170] = (255, 235, 255)  # pale: 20 from white, in green only
+    image[30:50, 200:230] = (40, 40, 200)
+    image[65, :] = (0, 0, 0)
+    return Image.fromarray(image)
+
+
+def test_the_text_box_holds_the_text_not_the_lines_across_it():
+    left, top, right, bottom = text_box(small_text_with_a_line())
+    assert 140 <= left <= 150 and 230 <= right <= 240  # the text and a margin; the line is 400 px long
+    assert 25 <= top <= 30 and 50 <= bottom <= 56
+    assert text_box(Image.new("RGB", (60, 30), "white")) == (0, 0, 60, 30)  # nothing there: all of it
+    filled = np.zeros((40, 100, 3), np.uint8)
+    filled[2:38, 2:98] = 255
+    assert text_box(Image.fromarray(filled)) == (0, 0, 100, 40)  # text to the edges: nothing cut
+
+
+def test_crop_fit_scales_the_text_to_the_input_height():
+    image = small_text_with_a_line()
+    padded = to_pixels(image, InputSpec(48, 256, 3, fit="pad"))
+    cropped = to_pixels(image, InputSpec(48, 256, 3, fit="crop"))
+    assert cropped.shape == padded.shape == (3, 48, 256)
+    dark_rows = lambda pixels: int((pixels[2] < 220).any(axis=1).sum())  # the dark blue block's rows  # noqa: E731
+    assert dark_rows(padded) < 15 and dark_rows(cropped) > 25  # 12 of 48 rows before, about two thirds after
+    # Read at any width, a wide text keeps its width after the crop: 100x8 of text -> 48 rows high, not 10.
+    wide = np.full((80, 900, 3), 255, np.uint8)
+    wide[36:44, 50:850] = 0
+    out = to_pixels(wide, InputSpec(48, 256, 3, fit="crop"), widen=True)
+    assert out.shape == (3, 48, 512)

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .config import PADDED_FITS
 from .labels import scan_folder
+from .preprocess import flatten_onto_white, text_box
 
 # Images of a set whose aspect ratios differ by more than this are padded, not stretched.
 ASPECT_SPREAD = 1.15
@@ -39,6 +41,11 @@ MAX_STRETCH = 1.5
 # width (224 px) read 88.50% of the test split and 8-character labels 73.64%; 448 px
 # (97% of the images unsqueezed) read 94.17% and 91.47%, at 1.9x the time an image.
 PAD_PERCENTILE = 95
+# A set whose text's box (preprocess.text_box, margins included) is under this share of
+# its images' height, in the median image, is cropped to the text before it is scaled:
+# variable_upper's box is 56% of its images' height (300-640 x 80), digits_wave_4's and
+# henan_digits_4's 100% (91% and 100% for the lowest 5%).
+CROP_BELOW = 0.7
 # What `--init none` trains from nothing: the CPU-fast CTC model that reads any width.
 SCRATCH_MODEL = "crnn_lite"
 
@@ -62,6 +69,8 @@ class FolderFacts:
 
     count: int
     aspects: list[float]  # width / height of each image (a sample of them)
+    text_heights: list[float]  # the height of the text's box / the image's, of the same images
+    text_aspects: list[float]  # width / height of the text's box
     colourful: float  # share of sampled images with coloured text or background
     chars: str
     max_len: int
@@ -73,20 +82,25 @@ class FolderFacts:
             raise ValueError(f"{folder}: no labeled images")
         labels = [label for _, label in files.items]
         step = max(1, len(files.items) // sample)
-        aspects, colours = [], []
+        aspects, colours, text_heights, text_aspects = [], [], [], []
         for path, _ in files.items[::step]:
             try:
                 with Image.open(path) as image:
                     width, height = image.size
                     colours.append(_is_colourful(image))
-            except OSError:
+                    left, top, right, bottom = text_box(flatten_onto_white(image))
+            except (OSError, ValueError):
                 continue  # load_folder reports unreadable files; here they just don't count
             aspects.append(width / height)
+            text_heights.append((bottom - top) / height)
+            text_aspects.append((right - left) / (bottom - top))
         if not aspects:
             raise ValueError(f"{folder}: none of the sampled images could be read")
         return cls(
             count=len(labels),
             aspects=aspects,
+            text_heights=text_heights,
+            text_aspects=text_aspects,
             colourful=float(np.mean(colours)),
             chars="".join(sorted(set("".join(labels)))),
             max_len=max(map(len, labels)),
@@ -129,21 +143,27 @@ def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str
     else:
         choose("init", base, f"start from {about.get(base, base)}")
     choose("chars", facts.chars, f"the {len(facts.chars)} characters the labels use (case kept as labeled)")
-    aspect = statistics.median(facts.aspects)
+    text_height = statistics.median(facts.text_heights)
     spread = max(facts.aspects) / min(facts.aspects)
-    fit = "pad" if spread > ASPECT_SPREAD else "stretch"
-    choose(
-        "fit", fit,
-        f"aspect ratios vary {spread:.2f}x: scale to the height and pad the width" if fit == "pad"
-        else f"every image has about the same aspect ratio ({aspect:.2f})",
-    )  # fmt: skip
+    fit = "crop" if text_height < CROP_BELOW else "pad" if spread > ASPECT_SPREAD else "stretch"
+    reasons = {
+        "crop": f"the text fills {text_height:.0%} of the images' height: crop to it, scale to the height, pad the width",
+        "pad": f"aspect ratios vary {spread:.2f}x: scale to the height and pad the width",
+        "stretch": f"every image has about the same aspect ratio ({statistics.median(facts.aspects):.2f})",
+    }
+    choose("fit", fit, reasons[fit])
+    fit = str(given.get("fit") or fit)
+    crop = fit == "crop"
+    aspects = facts.text_aspects if crop else facts.aspects  # of what is scaled to the input
+    aspect = statistics.median(aspects)
     # Wide enough to keep the images' aspect ratio, and to give a CTC model two frames per
     # character and one between repeats; a stretched set wider still, for room between
     # touching characters (padding a padded set would add no frames to its text).
     # A padded set's wide images hold its long labels: they are kept, not squeezed.
-    if fit == "pad":
-        wide = float(np.percentile(facts.aspects, PAD_PERCENTILE))
-        why = f"aspect ratio up to {wide:.2f} for {PAD_PERCENTILE}% of the images, at height {base_height}"
+    if fit in PADDED_FITS:
+        wide = float(np.percentile(aspects, PAD_PERCENTILE))
+        what = "texts" if crop else "images"
+        why = f"aspect ratio up to {wide:.2f} for {PAD_PERCENTILE}% of the {what}, at height {base_height}"
     else:
         wide = aspect
         why = f"median aspect ratio {aspect:.2f} at height {base_height}"

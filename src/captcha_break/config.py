@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEDULES = ("plateau", "onecycle")
-FITS = ("stretch", "pad")
+FITS = ("stretch", "pad", "crop")
+PADDED_FITS = ("pad", "crop")  # keep the aspect ratio and pad the width
 PRECISIONS = ("auto", "bf16", "fp32")
 AUTO = -1  # --workers / --threads: chosen from the cores and the device (device.share_cores)
 AUGMENT = ("auto", "on", "off")
@@ -70,7 +71,11 @@ class TrainConfig:
     pregenerate: int = option(0, "draw N synthetic captchas once (cached, resumable) and reuse them each epoch", metavar="N")
     input_width: int | None = option(None, "model input width (default: the model's)", cli=False)
     input_height: int | None = option(None, "model input height (default: the model's)", cli=False)
-    fit: str = option("stretch", "images of another size: stretch to the input, or keep the aspect ratio and pad", choices=FITS)
+    fit: str = option(
+        "stretch",
+        "images of another size: stretch to the input; keep the aspect ratio and pad; or first crop to the text, then pad",
+        choices=FITS,
+    )
     channels: int | None = option(None, "1 (grayscale) or 3 (RGB); default: the model's", cli=False)
     init: str | None = option(
         None,

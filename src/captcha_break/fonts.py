@@ -128,6 +128,132 @@ SOURCES = (
     FontSource("fonts-breip", "OFL-1.1", ("/usr/share/fonts/truetype/breip",)),
     FontSource("fonts-linuxlibertine", "GPL-2 with font exception / OFL-1.1", ("/usr/share/fonts/opentype/linux-libertine",)),
     FontSource("fonts-sil-gentium", "OFL-1.1", ("/usr/share/fonts/truetype/gentium",)),
+    # More Latin text, display, handwriting and pixel fonts of Debian main, each package
+    # seen in a chart of its glyphs. Left out: symbol and music fonts (denemo), fonts
+    # drawing lower case as small capitals (humor-sans, the ADF "Style" and "Titling"
+    # faces), fonts missing glyphs (levien-museum) or with raised digits (campania), and
+    # Solothurn, whose two cases of a letter look alike.
+    FontSource("fonts-3270", "GPL-2+", ("/usr/share/fonts/truetype/3270",)),
+    FontSource("fonts-agave", "MIT", ("/usr/share/fonts/truetype/agave",)),
+    FontSource("fonts-allerta", "OFL-1.1", ("/usr/share/fonts/opentype/allerta",)),
+    FontSource("fonts-amiga", "OFL-1.1", ("/usr/share/fonts/truetype/amiga",)),
+    FontSource("fonts-apropal", "OFL-1.1", ("/usr/share/fonts/opentype/apropal",)),
+    FontSource("fonts-arapey", "OFL-1.1", ("/usr/share/fonts/opentype/arapey",)),
+    FontSource("fonts-atarismall", "free (licence in each font)", ("/usr/share/fonts/truetype/fonts-atarismall",)),
+    FontSource("fonts-averia-gwf", "OFL-1.1", ("/usr/share/fonts/truetype/averia-gwf",), "AveriaGWF*"),
+    FontSource("fonts-averia-sans-gwf", "OFL-1.1", ("/usr/share/fonts/truetype/averia-gwf",), "AveriaSansGWF*"),
+    FontSource("fonts-averia-serif-gwf", "OFL-1.1", ("/usr/share/fonts/truetype/averia-gwf",), "AveriaSerifGWF*"),
+    FontSource("fonts-b612", "OFL-1.1 / EPL-2.0 / EDL-1.0", ("/usr/share/fonts/opentype/b612",)),
+    FontSource("fonts-bajaderka", "OFL-1.1", ("/usr/share/fonts/opentype/bajaderka",)),
+    FontSource("fonts-bebas-neue", "OFL-1.1", ("/usr/share/fonts/opentype/bebas-neue",)),
+    FontSource("fonts-beteckna", "GPL-3", ("/usr/share/fonts/truetype/beteckna",)),
+    FontSource("fonts-blankenburg", "OFL-1.1", ("/usr/share/fonts/truetype/blankenburg",)),
+    FontSource("fonts-cabinsketch", "OFL-1.1", ("/usr/share/fonts/truetype/cabinsketch",)),
+    FontSource("fonts-cardo", "OFL-1.1", ("/usr/share/fonts/truetype/cardo",)),
+    FontSource("fonts-century-catalogue", "OFL-1.0", ("/usr/share/fonts/truetype/fonts-century-catalogue",)),
+    FontSource("fonts-cherrybomb", "OFL-1.1", ("/usr/share/fonts/opentype/cherrybomb",)),
+    FontSource("fonts-clear-sans", "Apache-2.0", ("/usr/share/fonts/truetype/clear-sans",)),
+    FontSource("fonts-cmu", "OFL-1.1", ("/usr/share/fonts/truetype/cmu",)),
+    FontSource("fonts-comfortaa", "OFL-1.1", ("/usr/share/fonts/truetype/comfortaa",)),
+    FontSource("fonts-compagnon", "OFL-1.1", ("/usr/share/fonts/opentype/compagnon",)),
+    FontSource("fonts-croscore", "OFL-1.1", ("/usr/share/fonts/truetype/croscore",)),
+    FontSource("fonts-dancingscript", "OFL-1.1", ("/usr/share/fonts/opentype/dancingscript",)),
+    FontSource("fonts-dkg-handwriting", "GPL-3+", ("/usr/share/fonts/truetype/fifthhorseman",)),
+    FontSource("fonts-dosis", "OFL-1.1", ("/usr/share/fonts/opentype/dosis",)),
+    FontSource("fonts-ebgaramond", "OFL-1.1", ("/usr/share/fonts/opentype/ebgaramond",)),
+    FontSource("fonts-ecolier-court", "OFL-1.1", ("/usr/share/fonts/truetype/ecolier-court",)),
+    FontSource("fonts-engadget", "LGPL-2+", ("/usr/share/fonts/truetype/engadget",)),
+    FontSource("fonts-essays1743", "OFL-1.1 or LGPL-2.1", ("/usr/share/fonts/truetype/essays1743",)),
+    FontSource("fonts-eurofurence", "OFL-1.1", ("/usr/share/fonts/truetype/eurofurence",)),
+    FontSource("fonts-fantasma", "WTFPL-2", ("/usr/share/fonts/opentype/fantasma",)),
+    FontSource("fonts-fantasque-sans", "OFL-1.1", ("/usr/share/fonts/opentype/fantasque-sans/Normal",)),
+    FontSource("fonts-fanwood", "MIT", ("/usr/share/fonts/truetype/fanwood",)),
+    FontSource("fonts-femkeklaver", "CC-BY-SA-3.0", ("/usr/share/fonts/truetype/femkeklaver",)),
+    FontSource("fonts-ferrite-core", "OFL-1.1", ("/usr/share/fonts/opentype/ferrite-core",)),
+    FontSource("fonts-glasstty", "Unlicense", ("/usr/share/fonts/truetype/glasstty",)),
+    FontSource("fonts-gnutypewriter", "OFL-1.1", ("/usr/share/fonts/truetype/gnutypewriter",)),
+    FontSource("fonts-go", "BSD-3-Clause", ("/usr/share/fonts/fonts-go",)),
+    FontSource("fonts-gotico-antiqua", "OFL-1.1", ("/usr/share/fonts/opentype/gotico-antiqua",)),
+    FontSource("fonts-goudybookletter", "public domain", ("/usr/share/fonts/opentype/sortsmill",)),
+    FontSource("fonts-havana", "OFL-1.1", ("/usr/share/fonts/opentype/havana",)),
+    FontSource("fonts-hermit", "OFL-1.1", ("/usr/share/fonts/truetype/hermit",)),
+    FontSource("fonts-inter", "OFL-1.1", ("/usr/share/fonts/opentype/inter",)),
+    FontSource("fonts-isabella", "LGPL-2+", ("/usr/share/fonts/truetype/isabella",)),
+    FontSource("fonts-jetbrains-mono", "OFL-1.1", ("/usr/share/fonts/truetype/jetbrains-mono",)),
+    FontSource("fonts-joscelyn", "OFL-1.1", ("/usr/share/fonts/opentype/joscelyn",)),
+    FontSource("fonts-junction", "OFL-1.1", ("/usr/share/fonts/opentype/junction",)),
+    FontSource("fonts-jura", "GPL-3 or OFL-1.1", ("/usr/share/fonts/opentype/jura",)),
+    FontSource("fonts-karla", "OFL-1.1", ("/usr/share/fonts/truetype/karla",)),
+    FontSource("fonts-karmilla", "OFL-1.1", ("/usr/share/fonts/truetype/karmilla",)),
+    FontSource("fonts-kaushanscript", "OFL-1.1", ("/usr/share/fonts/opentype/kaushanscript",)),
+    FontSource("fonts-klaudia-berenika", "OFL-1.1", ("/usr/share/fonts/truetype/klaudia-berenika",)),
+    FontSource("fonts-kristi", "0BSD", ("/usr/share/fonts/truetype/kristi",)),
+    FontSource("fonts-lato", "OFL-1.1", ("/usr/share/fonts/truetype/lato",)),
+    FontSource("fonts-le-murmure", "OFL-1.1", ("/usr/share/fonts/opentype/le-murmure",)),
+    FontSource("fonts-league-mono", "OFL-1.1", ("/usr/share/fonts/opentype/league-mono",)),
+    FontSource("fonts-leckerli-one", "0BSD", ("/usr/share/fonts/truetype/leckerli-one",)),
+    FontSource("fonts-lindenhill", "MIT", ("/usr/share/fonts/truetype/lindenhill",)),
+    FontSource("fonts-linex", "GPL-2+", ("/usr/share/fonts/truetype/linex",)),
+    FontSource("fonts-lobstertwo", "OFL-1.1", ("/usr/share/fonts/opentype/lobstertwo",)),
+    FontSource("fonts-monofur", "OFL-1.1", ("/usr/share/fonts/truetype/monofur",)),
+    FontSource("fonts-monoid", "OFL-1.1", ("/usr/share/fonts/truetype/monoid",)),
+    FontSource("fonts-mononoki", "OFL-1.1", ("/usr/share/fonts/truetype/mononoki",)),
+    FontSource("fonts-mph-2b-damase", "public domain", ("/usr/share/fonts/truetype/mph-2b-damase",)),
+    FontSource("fonts-national-park", "OFL-1.1", ("/usr/share/fonts/opentype/national-park",)),
+    FontSource("fonts-ocr-a", "public domain", ("/usr/share/fonts/truetype/ocr-a",)),
+    FontSource("fonts-ocr-b", "public domain", ("/usr/share/fonts/opentype/ocr-b",)),
+    FontSource("fonts-okolaks", "OFL-1.1", ("/usr/share/fonts/truetype/okolaks",)),
+    FontSource("fonts-oldstandard", "OFL-1.0", ("/usr/share/fonts/truetype/fonts-oldstandard",)),
+    FontSource("fonts-opendin", "OFL-1.1", ("/usr/share/fonts/truetype/opendin",)),
+    FontSource("fonts-opendyslexic", "CC0-1.0", ("/usr/share/fonts/opentype/opendyslexic",)),
+    FontSource("fonts-paratype", "ParaType Free Font Licence", ("/usr/share/fonts/truetype/paratype",)),
+    FontSource(
+        "fonts-play",
+        "OFL-1.1",
+        (
+            "/usr/share/fonts/opentype/play",
+            "/usr/share/fonts/truetype/play",
+        ),
+    ),
+    FontSource("fonts-prociono", "public domain", ("/usr/share/fonts/opentype/fonts-prociono",)),
+    FontSource("fonts-quattrocento", "OFL-1.1", ("/usr/share/fonts/opentype/quattrocento",)),
+    FontSource("fonts-radisnoir", "OFL-1.1", ("/usr/share/fonts/opentype/radisnoir",)),
+    FontSource("fonts-rampart", "OFL-1.1", ("/usr/share/fonts/truetype/rampart",)),
+    FontSource("fonts-roadgeek", "MIT", ("/usr/share/fonts/truetype/roadgeek",)),
+    FontSource("fonts-rocknroll", "OFL-1.1", ("/usr/share/fonts/truetype/rocknroll",)),
+    FontSource("fonts-routed-gothic", "MIT", ("/usr/share/fonts/truetype/routed-gothic",)),
+    FontSource("fonts-rufscript", "GPL-3+ with font exception", ("/usr/share/fonts/truetype/rufscript",)),
+    FontSource("fonts-sixtyfour", "OFL-1.1", ("/usr/share/fonts/truetype/sixtyfour",)),
+    FontSource("fonts-sjfonts", "GPL-2 with font exception", ("/usr/share/fonts/truetype/sjfonts",)),
+    FontSource("fonts-solide-mirage", "OFL-1.1", ("/usr/share/fonts/opentype/solid-mirage",)),
+    FontSource("fonts-sora", "OFL-1.1", ("/usr/share/fonts/opentype/sora",)),
+    FontSource("fonts-staypuft", "LGPL-2+", ("/usr/share/fonts/truetype/staypuft",)),
+    FontSource("fonts-stick", "OFL-1.1", ("/usr/share/fonts/truetype/stick",)),
+    FontSource("fonts-summersby", "GPL-2+", ("/usr/share/fonts/truetype/summersby",)),
+    FontSource("fonts-texgyre", "GUST Font License", ("/usr/share/texmf/fonts/opentype/public/tex-gyre",)),
+    FontSource("fonts-tiresias", "GPL-3+ with font exception", ("/usr/share/fonts/truetype/tiresias",)),
+    FontSource("fonts-tlwg-purisa-ttf", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/tlwg",), "Purisa*"),
+    FontSource("fonts-tomsontalks", "free (see the package copyright)", ("/usr/share/fonts/truetype/tomsontalks",)),
+    FontSource("fonts-train", "OFL-1.1", ("/usr/share/fonts/truetype/train",)),
+    FontSource("fonts-tuffy", "public domain", ("/usr/share/fonts/truetype/tuffy",)),
+    FontSource("fonts-ubuntu-title", "OFL-1.1", ("/usr/share/fonts/truetype/ubuntu-title",)),
+    FontSource("fonts-unikurdweb", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/unikurdweb",)),
+    FontSource("fonts-uralic", "GPL-2", ("/usr/share/fonts/truetype/uralic",)),
+    FontSource("fonts-vollkorn", "OFL-1.1", ("/usr/share/fonts/truetype/vollkorn",)),
+    FontSource("fonts-adf-accanthis", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "AccanthisADF*"),
+    FontSource("fonts-adf-baskervald", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "BaskervaldADF*"),
+    FontSource("fonts-adf-berenis", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "BerenisADFPro-*"),
+    FontSource("fonts-adf-gillius", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "GilliusADF*"),
+    FontSource("fonts-adf-ikarius", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "IkariusADF*"),
+    FontSource("fonts-adf-irianis", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "IrianisADFStd*"),
+    FontSource("fonts-adf-libris", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "LibrisADF*"),
+    FontSource("fonts-adf-mekanus", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "MekanusADFStd*"),
+    FontSource("fonts-adf-oldania", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "OldaniaADF*"),
+    FontSource("fonts-adf-romande", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "RomandeADFStd*"),
+    FontSource("fonts-adf-switzera", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "SwitzeraADF*"),
+    FontSource("fonts-adf-tribun", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "TribunADF*"),
+    FontSource("fonts-adf-universalis", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "UniversalisADF*"),
+    FontSource("fonts-adf-verana", "GPL-2+ with font exception", ("/usr/share/fonts/truetype/adf",), "Verana*"),
 )
 
 # Fonts that map letters to other shapes, which the glyph check cannot see: dingbats,
@@ -158,18 +284,35 @@ def _files(source: FontSource) -> list[str]:
 
 @lru_cache(maxsize=8)
 def installed_fonts(chars: str) -> tuple[tuple[str, str], ...]:
-    """(font file, source name) for every installed font that draws all of `chars`.
+    """(font file, source name) for the installed fonts that draw all of `chars`, at most
+    MAX_PER_SOURCE of each source.
 
     Fonts that lack a glyph (symbol fonts, small-caps-only fonts) are left out, and of
     files with the same name (a .ttf and an .otf of one face) only the first is kept.
     """
     found: dict[str, tuple[str, str]] = {}
     for source in SOURCES:
+        usable = []
         for path in _files(source):
             stem = Path(path).stem.lower()
             if stem not in found and stem not in EXCLUDED and font_problem(path, chars) is None:
                 found[stem] = (path, source.name)
+                usable.append(stem)
+        for stem in set(usable) - set(_spread(usable, MAX_PER_SOURCE)):
+            del found[stem]
     return tuple(found.values())
+
+
+# Each image draws one font at random: a package of 40 weights of one family would
+# otherwise be drawn 40 times as often as a family of one file.
+MAX_PER_SOURCE = 8
+
+
+def _spread(items: list[str], most: int) -> list[str]:
+    """At most `most` of `items`, spread evenly through them (weights and styles in name order)."""
+    if len(items) <= most:
+        return items
+    return [items[i * len(items) // most] for i in range(most)]
 
 
 def broad_fonts(chars: str) -> tuple[str, ...]:

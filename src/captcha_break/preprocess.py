@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageSequence, UnidentifiedImageError
 
-from .config import FITS
+from .config import FITS, PADDED_FITS
 
 # No captcha is anywhere near 4 megapixels (2000x2000); the limit is checked on the
 # header, before anything is decoded, so a small file that unpacks to a huge image (a
@@ -49,6 +49,8 @@ class InputSpec:
     # How an image of another size becomes height x width. "stretch": resized to it.
     # "pad": scaled to the height keeping its aspect ratio, then padded on the right with
     # its background colour (squeezed only if still wider): for sets whose widths vary.
+    # "crop": cut to the box around the text first (`text_box`), then padded: for sets
+    # whose text fills a small part of a large image.
     fit: str = "stretch"
 
     def __post_init__(self) -> None:
@@ -160,23 +162,56 @@ def reading_spec(spec: InputSpec, size: tuple[int, int]) -> InputSpec:
     width: its own padded one, or for an image wider than that at its height, as wide as
     the image (in steps of WIDTH_STEP, at most MAX_WIDEN times the width)."""
     natural = size[0] * spec.height / max(1, size[1])
-    if spec.fit != "pad" or natural <= spec.width:
+    if spec.fit not in PADDED_FITS or natural <= spec.width:
         return spec
     width = min(int(MAX_WIDEN * spec.width), math.ceil(natural / WIDTH_STEP) * WIDTH_STEP)
     return dataclasses.replace(spec, width=width)
 
 
-def to_pixels(source: str | Path | bytes | Image.Image | np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Any image -> uint8 array (channels, height, width) resized to the model's input."""
-    image = as_image(source)
-    rgb = flatten_onto_white(image)
-    if spec.fit == "pad":
+def to_pixels(source: str | Path | bytes | Image.Image | np.ndarray, spec: InputSpec, widen: bool = False) -> np.ndarray:
+    """Any image -> uint8 array (channels, height, width) resized to the model's input.
+
+    widen: a padded image wider than the input keeps its width (`reading_spec`), for a
+    model that reads any width; the array is then wider than the spec.
+    """
+    rgb = flatten_onto_white(as_image(source))
+    if spec.fit == "crop":
+        rgb = rgb.crop(text_box(rgb))
+    if widen:
+        spec = reading_spec(spec, rgb.size)
+    if spec.fit in PADDED_FITS:
         rgb = _pad_to_fit(rgb, spec)
     elif rgb.size != (spec.width, spec.height):
         rgb = rgb.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
     if spec.channels == 1:
         return np.asarray(rgb.convert("L"), dtype=np.uint8)[None]  # (1, H, W)
     return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1).copy()  # (3, H, W)
+
+
+# Ink is a pixel this far (0-255, in any channel) from the background, the median colour
+# of the image's border: low enough for the pale text of variable_upper. Strokes up to
+# 2 px thick (the lines drawn across many captchas) are opened away before the box is
+# taken, so a line to the image's edge does not stretch it; the margin keeps the text's
+# anti-aliased edges and some of its surroundings.
+INK_CONTRAST = 15
+LINE_WIDTH = 2
+TEXT_MARGIN = 0.15  # of the box's height, on each side
+
+
+def text_box(rgb: Image.Image) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the text in an RGB image, with a margin; the whole
+    image where nothing stands out from the background."""
+    pixels = np.asarray(rgb).astype(np.int16)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    ink = np.abs(pixels - np.median(border, axis=0)).max(axis=2) > INK_CONTRAST
+    mask = Image.fromarray(ink.astype(np.uint8) * 255)
+    size = 2 * (LINE_WIDTH // 2) + 1
+    box = mask.filter(ImageFilter.MinFilter(size)).filter(ImageFilter.MaxFilter(size)).getbbox() or mask.getbbox()
+    if box is None:
+        return (0, 0, rgb.width, rgb.height)
+    left, top, right, bottom = box
+    margin = round(TEXT_MARGIN * (bottom - top)) + 2
+    return (max(0, left - margin), max(0, top - margin), min(rgb.width, right + margin), min(rgb.height, bottom + margin))
 
 
 def _pad_to_fit(rgb: Image.Image, spec: InputSpec) -> Image.Image:

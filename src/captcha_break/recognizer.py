@@ -18,8 +18,9 @@ import numpy as np
 from PIL import Image
 
 from .assets import ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
+from .config import PADDED_FITS
 from .decoding import Prediction, fold_case, greedy_decode, restrict, softmax, upper
-from .preprocess import ImageError, InputSpec, as_image, normalize, reading_spec, to_pixels
+from .preprocess import ImageError, InputSpec, as_image, normalize, to_pixels
 from .schemes import get_scheme
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
@@ -96,7 +97,7 @@ class Recognizer:
     def reads_any_width(self) -> bool:
         """Whether an image wider than the padded input is read at its own width
         (preprocess.reading_spec): a model with a time axis along the width, padded."""
-        return self.spec.fit == "pad" and get_scheme(self.info.scheme).variable_width
+        return self.spec.fit in PADDED_FITS and get_scheme(self.info.scheme).variable_width
 
     def predict(self, x: ImageInput | Sequence[ImageInput]) -> Prediction | list[Prediction]:
         """One image -> one Prediction; a list -> a list, run in batches.
@@ -112,8 +113,7 @@ class Recognizer:
     def pixels(self, item: ImageInput) -> np.ndarray:
         """One image as the uint8 (C, H, W) array this model reads it as: at its input size,
         or wider for a wide image where the model reads any width (preprocess.reading_spec)."""
-        image = as_image(item)
-        return to_pixels(image, reading_spec(self.spec, image.size) if self.reads_any_width else self.spec)
+        return to_pixels(item, self.spec, widen=self.reads_any_width)
 
     def predict_arrays(self, arrays: Sequence[np.ndarray]) -> list[Prediction]:
         """Arrays from `pixels`, of one width or several: each width is run as its own batches."""
