@@ -132,6 +132,9 @@ def test_crop_fit_scales_the_text_to_the_input_height():
     assert cropped.shape == padded.shape == (3, 48, 256)
     dark_rows = lambda pixels: int((pixels[2] < 220).any(axis=1).sum())  # the dark blue block's rows  # noqa: E731
     assert dark_rows(padded) < 15 and dark_rows(cropped) > 25  # 12 of 48 rows before, about two thirds after
+    filled = np.full((40, 100, 3), 255, np.uint8)
+    filled[8:34, 10:90] = 0  # text over 70% of the height: not cut, whatever the filter sees
+    assert (to_pixels(filled, InputSpec(48, 256, 3, fit="crop")) == to_pixels(filled, InputSpec(48, 256, 3, fit="pad"))).all()
     # Read at any width, a wide text keeps its width after the crop: 100x8 of text -> 48 rows high, not 10.
     wide = np.full((80, 900, 3), 255, np.uint8)
     wide[36:44, 50:850] = 0

@@ -20,7 +20,7 @@ from PIL import Image
 
 from .config import PADDED_FITS
 from .labels import scan_folder
-from .preprocess import flatten_onto_white, text_box
+from .preprocess import CROP_BELOW, crop_to_text, flatten_onto_white, text_box
 
 # Images of a set whose aspect ratios differ by more than this are padded, not stretched.
 ASPECT_SPREAD = 1.15
@@ -41,11 +41,9 @@ MAX_STRETCH = 1.5
 # width (224 px) read 88.50% of the test split and 8-character labels 73.64%; 448 px
 # (97% of the images unsqueezed) read 94.17% and 91.47%, at 1.9x the time an image.
 PAD_PERCENTILE = 95
-# A set whose text's box (preprocess.text_box, margins included) is under this share of
-# its images' height, in the median image, is cropped to the text before it is scaled:
-# variable_upper's box is 56% of its images' height (300-640 x 80), digits_wave_4's and
-# henan_digits_4's 100% (91% and 100% for the lowest 5%).
-CROP_BELOW = 0.7
+# A set is cropped to its text (fit "crop") where the median image's text box is under
+# preprocess.CROP_BELOW (70%) of its height: variable_upper's is 56% (300-640 x 80 images),
+# digits_wave_4's and henan_digits_4's 100% (91% and 100% for the lowest 5%).
 # What `--init none` trains from nothing: the CPU-fast CTC model that reads any width.
 SCRATCH_MODEL = "crnn_lite"
 
@@ -70,7 +68,7 @@ class FolderFacts:
     count: int
     aspects: list[float]  # width / height of each image (a sample of them)
     text_heights: list[float]  # the height of the text's box / the image's, of the same images
-    text_aspects: list[float]  # width / height of the text's box
+    text_aspects: list[float]  # width / height of the images cropped to their text (fit "crop")
     colourful: float  # share of sampled images with coloured text or background
     chars: str
     max_len: int
@@ -88,12 +86,14 @@ class FolderFacts:
                 with Image.open(path) as image:
                     width, height = image.size
                     colours.append(_is_colourful(image))
-                    left, top, right, bottom = text_box(flatten_onto_white(image))
+                    rgb = flatten_onto_white(image)
             except (OSError, ValueError):
                 continue  # load_folder reports unreadable files; here they just don't count
+            _, top, _, bottom = text_box(rgb)
+            cropped = crop_to_text(rgb)
             aspects.append(width / height)
             text_heights.append((bottom - top) / height)
-            text_aspects.append((right - left) / (bottom - top))
+            text_aspects.append(cropped.width / cropped.height)
         if not aspects:
             raise ValueError(f"{folder}: none of the sampled images could be read")
         return cls(

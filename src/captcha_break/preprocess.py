@@ -49,8 +49,8 @@ class InputSpec:
     # How an image of another size becomes height x width. "stretch": resized to it.
     # "pad": scaled to the height keeping its aspect ratio, then padded on the right with
     # its background colour (squeezed only if still wider): for sets whose widths vary.
-    # "crop": cut to the box around the text first (`text_box`), then padded: for sets
-    # whose text fills a small part of a large image.
+    # "crop": cut to the box around the text first where the text is small in its image
+    # (`crop_to_text`), then padded: for sets whose text fills a small part of the image.
     fit: str = "stretch"
 
     def __post_init__(self) -> None:
@@ -176,7 +176,7 @@ def to_pixels(source: str | Path | bytes | Image.Image | np.ndarray, spec: Input
     """
     rgb = flatten_onto_white(as_image(source))
     if spec.fit == "crop":
-        rgb = rgb.crop(text_box(rgb))
+        rgb = crop_to_text(rgb)
     if widen:
         spec = reading_spec(spec, rgb.size)
     if spec.fit in PADDED_FITS:
@@ -196,6 +196,17 @@ def to_pixels(source: str | Path | bytes | Image.Image | np.ndarray, spec: Input
 INK_CONTRAST = 15
 LINE_WIDTH = 2
 TEXT_MARGIN = 0.15  # of the box's height, on each side
+
+
+# "crop" cuts an image to its text where the text's box is under this share of its
+# height; text that (nearly) fills its image is left as it is, so that a stroke the line
+# filter takes for clutter (dotted digits) can never cut a character off.
+CROP_BELOW = 0.7
+
+
+def crop_to_text(rgb: Image.Image) -> Image.Image:
+    box = text_box(rgb)
+    return rgb.crop(box) if box[3] - box[1] < CROP_BELOW * rgb.height else rgb
 
 
 def text_box(rgb: Image.Image) -> tuple[int, int, int, int]:
