@@ -22,7 +22,7 @@ from pathlib import Path
 
 from captcha_break.assets import ASSETS
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
-from captcha_break.config import INT8_MODES, WEIGHT_FORMATS
+from captcha_break.config import FITS, INT8_MODES, WEIGHT_FORMATS
 from captcha_break.evaluate import evaluate
 from captcha_break.export import export_onnx
 from captcha_break.recognizer import Recognizer
@@ -81,33 +81,25 @@ def main() -> None:
         "--hardware", help="where the run trained, for a run made on another machine (default: this machine's CPU)"
     )
     parser.add_argument("--out-of-box", type=Path, help="benchmarks/results/out_of_box.json: its table goes on the card")
+    parser.add_argument(
+        "--fit", choices=FITS, help="read images with this fit, not the one the run trained with (e.g. crop for a padded model)"
+    )
     args = parser.parse_args()
     run = Path(args.run)
     ckpt = load_checkpoint(run / "best.pt")
+    if args.fit:
+        ckpt = dataclasses.replace(ckpt, input=dataclasses.replace(ckpt.input, fit=args.fit))
     before = read_log(prior_log(Path(args.prior_run))) if args.prior_run else []
     log = one_clock(before, read_log(run / "log.csv"))
     with tempfile.TemporaryDirectory() as tmp:
-        trial = export_onnx(run / "best.pt", Path(tmp) / "m.onnx", int8=args.int8, weights=args.weights)
+        source = Path(tmp) / "best.pt"  # the run's weights as they will read
+        save_checkpoint(ckpt, source)
+        trial = export_onnx(source, Path(tmp) / "m.onnx", int8=args.int8, weights=args.weights)
         sets = card_sets(ckpt.meta.get("train_config", {}))
         figures = measure(trial, args.count, sets)
-    main_set = sets[0][1]
-    card = {
-        "model": ckpt.model_name,
-        "command": args.command,
-        "training_minutes": round(log[-1]["elapsed"] / 60, 1),
-        "epochs": len(log),
-        "best_epoch": ckpt.meta.get("epoch", 0) + len(before),
-        "hardware": args.hardware or hardware(),
-        "accuracy": figures[0]["accuracy"],  # on the model's own task
-        "char_accuracy": figures[0]["char_accuracy"],
-        "synth": {k: v for k, v in dataclasses.asdict(main_set).items() if k != "fonts"},  # that task's captchas
-        "figures": figures,
-        "out_of_box": out_of_box_rows(args.out_of_box, args.name) if args.out_of_box else [],
-        "compression": {"int8": args.int8, "weights": args.weights},
-        "notes": args.note or "",
-    }
-    ASSETS.mkdir(exist_ok=True)
-    out = export_onnx(run / "best.pt", ASSETS / f"{args.name}.onnx", int8=args.int8, weights=args.weights, meta={"card": card})
+        card = make_card(args, ckpt, log, len(before), sets[0][1], figures)
+        ASSETS.mkdir(exist_ok=True)
+        out = export_onnx(source, ASSETS / f"{args.name}.onnx", int8=args.int8, weights=args.weights, meta={"card": card})
     card["file_mb"] = round(out.stat().st_size / 1e6, 2)
     # The checkpoint too, for fine-tuning (`train --init NAME`): fp16 weights halve the file;
     # loading casts them back to fp32.
@@ -118,6 +110,25 @@ def main() -> None:
     write_log(log, ASSETS / f"{args.name}.log.csv")
     (ASSETS / f"{args.name}.md").write_text(render(args.name, card, log))
     print(json.dumps(card, indent=2))
+
+
+def make_card(args: argparse.Namespace, ckpt, log: list[dict], prior_epochs: int, main_set: SynthConfig, figures: list) -> dict:
+    return {
+        "model": ckpt.model_name,
+        "command": args.command,
+        "training_minutes": round(log[-1]["elapsed"] / 60, 1),
+        "epochs": len(log),
+        "best_epoch": ckpt.meta.get("epoch", 0) + prior_epochs,
+        "hardware": args.hardware or hardware(),
+        "fit": ckpt.input.fit,  # how images become its input (preprocess.InputSpec)
+        "accuracy": figures[0]["accuracy"],  # on the model's own task
+        "char_accuracy": figures[0]["char_accuracy"],
+        "synth": {k: v for k, v in dataclasses.asdict(main_set).items() if k != "fonts"},  # that task's captchas
+        "figures": figures,
+        "out_of_box": out_of_box_rows(args.out_of_box, args.name) if args.out_of_box else [],
+        "compression": {"int8": args.int8, "weights": args.weights},
+        "notes": args.note or "",
+    }
 
 
 def prior_log(path: Path) -> Path:
@@ -175,6 +186,13 @@ Every image of each shared set of real labeled captchas (benchmarks/out_of_box.p
 """
 
 
+FIT_WORDS = {
+    "stretch": "resized to the input",
+    "pad": "scaled to the input's height, padded to its width",
+    "crop": "cut to the text where it is under 70% of the image's height, then scaled and padded",
+}
+
+
 def _render(name: str, card: dict, log: list[dict[str, float]], notes: str, figures: str) -> str:
     return f"""# Model card: `{name}` ({card["model"]})
 
@@ -189,6 +207,7 @@ Trained by this project's own command, on synthetic captchas only:
 | training wall time | {card["training_minutes"]} min ({card["epochs"]} epochs, best at epoch {card["best_epoch"]}), \
 data generation included |
 | hardware | {card["hardware"]} |
+| images become its input by | fit `{card.get("fit", "stretch")}` ({FIT_WORDS.get(card.get("fit", "stretch"), "")}) |
 {figures}
 | file | {card["file_mb"]} MB ONNX; weights stored as {card["compression"]["weights"]}, \
 int8 arithmetic: {card["compression"]["int8"]} |

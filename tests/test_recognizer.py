@@ -129,3 +129,9 @@ def test_evaluating_a_folder_reads_its_files_as_predict_does(tmp_path):
     expected = general.predict([tmp_path / name for name in samples.names])
     assert [p.text for p in read] == [p.text for p in expected]
     assert [round(p.confidence, 4) for p in read] == [round(p.confidence, 4) for p in expected]
+    # The plain command's own test report reads them the same way.
+    from captcha_break.report import write_report
+
+    samples.labels = [p.text for p in expected]
+    report = write_report("general", samples, tmp_path, log=lambda *_: None, folder=tmp_path)
+    assert report["accuracy"] == 1.0

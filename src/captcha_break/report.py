@@ -13,9 +13,11 @@ from .recognizer import Recognizer
 GALLERY_SIZE = 24
 
 
-def write_report(model: str | Path, samples: Samples, out: Path, log=print) -> dict:
-    """Evaluate `model` on `samples`; write out/test_report.json and out/test_errors.png."""
-    result = evaluate(Recognizer.load(model), samples, progress=False)
+def write_report(model: str | Path, samples: Samples, out: Path, log=print, folder: str | Path | None = None) -> dict:
+    """Evaluate `model` on `samples`; write out/test_report.json and out/test_errors.png.
+    `folder`: where the samples' files are, read as `evaluate --data` and `predict` read
+    them (a padded model reads a wide image at its own width)."""
+    result = evaluate(Recognizer.load(model), samples, progress=False, folder=folder)
     wrong = [i for i, (t, p) in enumerate(zip(samples.labels, result.predictions)) if t != p][:GALLERY_SIZE]
     report = result.to_dict()
     if wrong:

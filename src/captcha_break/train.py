@@ -270,7 +270,8 @@ class _Loop:
                 f"best: epoch {best.meta.get('epoch')}, accuracy {best.meta.get('accuracy', 0):.4f} -> {self.result.best_path}"
             )
             if self.data.test is not None:
-                self.result.test_report = write_report(self.result.best_path, self.data.test, self.out, self.log)
+                report = write_report(self.result.best_path, self.data.test, self.out, self.log, folder=self.config.data)
+                self.result.test_report = report
         return self.result
 
     def _validate(self, model) -> tuple[float, Scores, list[str]]:
