@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from PIL import Image
+from conftest import matplotlib_font
+from PIL import Image, ImageDraw, ImageFont
 
 from captcha_break.assets import ONNX_METADATA_KEY
 from captcha_break.export import export_onnx
@@ -135,3 +136,17 @@ def test_evaluating_a_folder_reads_its_files_as_predict_does(tmp_path):
     samples.labels = [p.text for p in expected]
     report = write_report("general", samples, tmp_path, log=lambda *_: None, folder=tmp_path)
     assert report["accuracy"] == 1.0
+
+
+def test_general_reads_small_text_in_a_large_image_as_the_text_alone():
+    """fit crop: the text, 20 px high in a 400x80 image crossed by a line to the edges, is
+    read as its own tight image is, not scaled to a third of the input's height."""
+    font = ImageFont.truetype(str(matplotlib_font("DejaVuSans-Bold.ttf")), 26)
+    tight = Image.new("RGB", (90, 30), "white")
+    ImageDraw.Draw(tight).text((4, 1), "H4WX", font=font, fill=(40, 90, 200))
+    large = Image.new("RGB", (400, 80), "white")
+    large.paste(tight, (150, 25))
+    ImageDraw.Draw(large).line((0, 70, 400, 60), fill=(60, 60, 60), width=1)
+    general = Recognizer.load("general")
+    assert general.spec.fit == "crop"
+    assert general.predict(large).text == general.predict(tight).text == "H4WX"
