@@ -25,6 +25,7 @@ from captcha_break.checkpoint import load_checkpoint, save_checkpoint
 from captcha_break.config import FITS, INT8_MODES, WEIGHT_FORMATS
 from captcha_break.evaluate import evaluate
 from captcha_break.export import export_onnx
+from captcha_break.preprocess import CROP_BELOW
 from captcha_break.recognizer import Recognizer
 from captcha_break.runfolder import one_clock, read_log, write_log
 from captcha_break.sources import fresh_samples
@@ -189,7 +190,7 @@ Every image of each shared set of real labeled captchas (benchmarks/out_of_box.p
 FIT_WORDS = {
     "stretch": "resized to the input",
     "pad": "scaled to the input's height, padded to its width",
-    "crop": "cut to the text where it is under 70% of the image's height, then scaled and padded",
+    "crop": f"cut to the text where it is under {CROP_BELOW:.0%} of the image's height, then scaled and padded",
 }
 
 

@@ -58,7 +58,7 @@ def test_a_padded_set_is_as_wide_as_its_wide_images_not_its_median_one(tmp_path)
 
 
 def test_small_text_in_large_images_is_cropped_and_the_input_fits_the_text(tmp_path):
-    # Text 16 px high in images 80 px high (variable_upper's 39% is of this kind), with a
+    # Text 16 px high in images 80 px high (variable_upper's text is of this kind), with a
     # line across: the set is cropped, and the input is as wide as the texts' boxes with
     # their margins (4 characters: 128x24 -> 256 at height 48), not the images' (400x80 -> 240).
     for i, label in enumerate(["AB", "ABCD", "ABC", "AB"]):
