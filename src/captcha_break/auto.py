@@ -89,10 +89,10 @@ class FolderFacts:
                     rgb = flatten_onto_white(image)
             except (OSError, ValueError):
                 continue  # load_folder reports unreadable files; here they just don't count
-            _, top, _, bottom = text_box(rgb)
-            cropped = crop_to_text(rgb)
+            box = text_box(rgb)
+            cropped = crop_to_text(rgb, box)
             aspects.append(width / height)
-            text_heights.append((bottom - top) / height)
+            text_heights.append((box[3] - box[1]) / height)
             text_aspects.append(cropped.width / cropped.height)
         if not aspects:
             raise ValueError(f"{folder}: none of the sampled images could be read")

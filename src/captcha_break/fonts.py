@@ -207,14 +207,7 @@ SOURCES = (
     FontSource("fonts-opendin", "OFL-1.1", ("/usr/share/fonts/truetype/opendin",)),
     FontSource("fonts-opendyslexic", "CC0-1.0", ("/usr/share/fonts/opentype/opendyslexic",)),
     FontSource("fonts-paratype", "ParaType Free Font Licence", ("/usr/share/fonts/truetype/paratype",)),
-    FontSource(
-        "fonts-play",
-        "OFL-1.1",
-        (
-            "/usr/share/fonts/opentype/play",
-            "/usr/share/fonts/truetype/play",
-        ),
-    ),
+    FontSource("fonts-play", "OFL-1.1", ("/usr/share/fonts/opentype/play", "/usr/share/fonts/truetype/play")),
     FontSource("fonts-prociono", "public domain", ("/usr/share/fonts/opentype/fonts-prociono",)),
     FontSource("fonts-quattrocento", "OFL-1.1", ("/usr/share/fonts/opentype/quattrocento",)),
     FontSource("fonts-radisnoir", "OFL-1.1", ("/usr/share/fonts/opentype/radisnoir",)),
@@ -292,14 +285,13 @@ def installed_fonts(chars: str) -> tuple[tuple[str, str], ...]:
     """
     found: dict[str, tuple[str, str]] = {}
     for source in SOURCES:
-        usable = []
+        usable: dict[str, str] = {}  # stem -> file
         for path in _files(source):
             stem = Path(path).stem.lower()
-            if stem not in found and stem not in EXCLUDED and font_problem(path, chars) is None:
-                found[stem] = (path, source.name)
-                usable.append(stem)
-        for stem in set(usable) - set(_spread(usable, MAX_PER_SOURCE)):
-            del found[stem]
+            if stem not in found and stem not in usable and stem not in EXCLUDED and font_problem(path, chars) is None:
+                usable[stem] = path
+        for stem in _spread(list(usable), MAX_PER_SOURCE):
+            found[stem] = (usable[stem], source.name)
     return tuple(found.values())
 
 

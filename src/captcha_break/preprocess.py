@@ -207,8 +207,10 @@ TEXT_MARGIN = 0.15  # of the box's height, on each side
 CROP_BELOW = 0.7
 
 
-def crop_to_text(rgb: Image.Image) -> Image.Image:
-    box = text_box(rgb)
+def crop_to_text(rgb: Image.Image, box: tuple[int, int, int, int] | None = None) -> Image.Image:
+    """`rgb` cut to its text's box (`text_box`, or the one given) where that is under
+    CROP_BELOW of its height; else `rgb` as it is."""
+    box = box or text_box(rgb)
     return rgb.crop(box) if box[3] - box[1] < CROP_BELOW * rgb.height else rgb
 
 

@@ -83,7 +83,8 @@ def write_readings(
     files = [p for p in image_files(Path(folder)) if p.resolve() not in skip]
     rows, unreadable = [], 0
     for start in range(0, len(files), chunk):
-        for file, p in zip(files[start : start + chunk], recognizer.predict_each(files[start : start + chunk])):
+        batch = files[start : start + chunk]
+        for file, p in zip(batch, recognizer.predict_each(batch)):
             if isinstance(p, ImageError):
                 unreadable += 1
             elif p.confidence >= threshold and p.text:
