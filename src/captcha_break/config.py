@@ -22,6 +22,7 @@ AUTO = -1  # --workers / --threads: chosen from the cores and the device (device
 AUGMENT = ("auto", "on", "off")
 WEIGHT_FORMATS = ("fp32", "fp16", "int8")
 INT8_MODES = ("none", "dynamic", "static")
+FOCUS_WEIGHT = 3.0  # the synthetic stream's default too (synth.SynthConfig)
 
 
 def option(default: Any, help: str, *, choices: tuple | None = None, metavar: str | None = None, cli: bool = True):
@@ -67,7 +68,7 @@ class TrainConfig:
         "(validation stays uniform)",
         metavar="CHARS",
     )
-    focus_weight: float = option(3.0, "how many times as often --focus draws its characters", metavar="N")
+    focus_weight: float = option(FOCUS_WEIGHT, "how many times as often --focus draws its characters", metavar="N")
     pregenerate: int = option(0, "draw N synthetic captchas once (cached, resumable) and reuse them each epoch", metavar="N")
     input_width: int | None = option(None, "model input width (default: the model's)", cli=False)
     input_height: int | None = option(None, "model input height (default: the model's)", cli=False)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from .broad import draw_broad
 from .cache import cache_key, load_arrays, remove_arrays, save_arrays
 from .charset import DEFAULT_CHARS
+from .config import FOCUS_WEIGHT
 from .fonts import broad_fonts, check_font
 from .pool import fork_map
 from .preprocess import InputSpec, to_pixels
@@ -67,7 +68,7 @@ class SynthConfig:
     style: str = "v07"
     fonts: tuple[str, ...] = ()
     focus: str = ""
-    focus_weight: float = 3.0
+    focus_weight: float = FOCUS_WEIGHT
 
     @classmethod
     def from_options(cls, chars: str, length: str, size: tuple[int, int], style: str, fonts: tuple[str, ...] = ()) -> SynthConfig:
