@@ -203,7 +203,8 @@ TEXT_MARGIN = 0.15  # of the box's height, on each side
 # filter takes for clutter (dotted digits) can never cut a character off. The `general` of
 # commit 4fad1e3, which trained padded, read variable_upper 30.03% cut so (24.87% uncut),
 # digits_wave_4 and henan_digits_4 as before (75.59% / 98.12%), and 45.10% of 2,000 of its
-# own broad style (44.60% uncut); cutting every image instead cost digits_wave_4 0.47 points of 1,500.
+# own broad style (44.60% uncut); cutting every image instead cost digits_wave_4 0.47
+# points of 1,500.
 CROP_BELOW = 0.7
 
 
