@@ -120,6 +120,7 @@ def make_card(args: argparse.Namespace, ckpt, log: list[dict], prior_epochs: int
         "training_minutes": round(log[-1]["elapsed"] / 60, 1),
         "epochs": len(log),
         "best_epoch": ckpt.meta.get("epoch", 0) + prior_epochs,
+        "averaged_from": len(ckpt.meta.get("averaged_from", [])),  # runs whose weights it is the mean of
         "hardware": args.hardware or hardware(),
         "fit": ckpt.input.fit,  # how images become its input (preprocess.InputSpec)
         "accuracy": figures[0]["accuracy"],  # on the model's own task
@@ -160,6 +161,13 @@ def curve(log: list[dict[str, float]]) -> str:
         for r in log
     ]
     return "\n".join(["| epoch | minutes | lr | validation accuracy | per character |", "| --- | --- | --- | --- | --- |", *rows])
+
+
+def which_weights(card: dict) -> str:
+    """Which epoch's weights the card's figures are of: an average has no best epoch."""
+    if card.get("averaged_from"):
+        return f"the mean of {card['averaged_from']} runs' best weights"
+    return f"best at epoch {card['best_epoch']}"
 
 
 def render(name: str, card: dict, log: list[dict[str, float]]) -> str:
@@ -205,7 +213,7 @@ Trained by this project's own command, on synthetic captchas only:
 
 | | |
 | --- | --- |
-| training wall time | {card["training_minutes"]} min ({card["epochs"]} epochs, best at epoch {card["best_epoch"]}), \
+| training wall time | {card["training_minutes"]} min ({card["epochs"]} epochs, {which_weights(card)}), \
 data generation included |
 | hardware | {card["hardware"]} |
 | images become its input by | fit `{card.get("fit", "stretch")}` ({FIT_WORDS.get(card.get("fit", "stretch"), "")}) |
