@@ -120,7 +120,7 @@ def make_card(args: argparse.Namespace, ckpt, log: list[dict], prior_epochs: int
         "training_minutes": round(log[-1]["elapsed"] / 60, 1),
         "epochs": len(log),
         "best_epoch": ckpt.meta.get("epoch", 0) + prior_epochs,
-        "averaged_from": len(ckpt.meta.get("averaged_from", [])),  # runs whose weights it is the mean of
+        "averaged_from": len(ckpt.meta.get("averaged_from", [])),  # models whose weights it is the mean of
         "hardware": args.hardware or hardware(),
         "fit": ckpt.input.fit,  # how images become its input (preprocess.InputSpec)
         "accuracy": figures[0]["accuracy"],  # on the model's own task
@@ -166,7 +166,7 @@ def curve(log: list[dict[str, float]]) -> str:
 def which_weights(card: dict) -> str:
     """Which epoch's weights the card's figures are of: an average has no best epoch."""
     if card.get("averaged_from"):
-        return f"the mean of {card['averaged_from']} runs' best weights"
+        return f"the mean of {card['averaged_from']} models' weights"
     return f"best at epoch {card['best_epoch']}"
 
 
