@@ -16,6 +16,10 @@ their own and the same command trains on them with `--test-split 0` (all N train
 validate); the model is then scored on the same 20% test split with `captcha-break
 evaluate`. The misread test images of each set's all-labels run go to
 own_data_errors_SET.png. Notes on earlier recipes are in results/own_data_notes.md.
+
+The figures are written after every run, and each run leaves its own in RUN/benchmark.json:
+with --resume, a benchmark that was stopped reuses the runs that finished and starts the
+unfinished one again (a time-budgeted run cannot be resumed fairly).
 """
 
 from __future__ import annotations
@@ -70,15 +74,32 @@ def labeled_copy(items: list[tuple[Path, str]], folder: Path) -> Path:
     return folder
 
 
+def run_folder(runs: Path, name: str, count: str) -> Path:
+    """Where the command trains one point of the curve."""
+    return runs / name / "all" if count == "all" else runs / name / f"labels_{count}" / "run"
+
+
+def finished(out: Path, entry: dict) -> dict:
+    """Record a run's figures beside it, so that --resume can reuse them."""
+    (out / "benchmark.json").write_text(json.dumps(entry, indent=2) + "\n")
+    return entry
+
+
 def run_all(name: str, folder: Path, runs: Path, result: str, extra: tuple[str, ...] = ()) -> dict:
-    out = runs / name / "all"
+    out = run_folder(runs, name, "all")
     seconds = captcha_break("train", "--data", str(folder), "--out", str(out), "--time-budget", BUDGET, *extra)
     report = json.loads((out / "test_report.json").read_text())
-    gallery = out / "test_errors.png"  # the misread test images: what limits the figure
+    keep_gallery(out, result, name)
+    return finished(out, {"labels": "all", "train_minutes": seconds / 60, "test_accuracy": report["accuracy"],
+                          "test_cer": report["cer"], "test_count": report["count"],
+                          "accuracy_by_length": report.get("accuracy_by_length")})  # fmt: skip
+
+
+def keep_gallery(out: Path, result: str, name: str) -> None:
+    """The misread test images of an all-labels run: what limits its figure."""
+    gallery = out / "test_errors.png"
     if gallery.exists():
         shutil.copyfile(gallery, results_dir() / f"{result}_errors_{name}.png")
-    return {"labels": "all", "train_minutes": seconds / 60, "test_accuracy": report["accuracy"], "test_cer": report["cer"],
-            "test_count": report["count"], "accuracy_by_length": report.get("accuracy_by_length")}  # fmt: skip
 
 
 def run_subset(name: str, folder: Path, runs: Path, count: int) -> dict:
@@ -87,12 +108,12 @@ def run_subset(name: str, folder: Path, runs: Path, count: int) -> dict:
     base = runs / name / f"labels_{count}"
     data = labeled_copy(chosen, base / "data")
     tests = labeled_copy(test, runs / name / "test")
-    out = base / "run"
+    out = run_folder(runs, name, str(count))
     seconds = captcha_break("train", "--data", str(data), "--out", str(out), "--time-budget", BUDGET, "--test-split", "0")
     scores = evaluated(str(out / "best.pt"), tests)
     (out / "test_report.json").write_text(json.dumps(scores))
-    return {"labels": len(chosen), "train_minutes": seconds / 60, "test_accuracy": scores["accuracy"],
-            "test_cer": scores["cer"], "test_count": scores["count"]}  # fmt: skip
+    return finished(out, {"labels": len(chosen), "train_minutes": seconds / 60, "test_accuracy": scores["accuracy"],
+                          "test_cer": scores["cer"], "test_count": scores["count"]})  # fmt: skip
 
 
 def evaluated(model: str, data: Path) -> dict:
@@ -102,23 +123,37 @@ def evaluated(model: str, data: Path) -> dict:
     return json.loads(out)
 
 
-def run_sets(
-    datasets: Path, names: list[str], labels: list[str], runs_dir: Path, result: str, title: str, extra=lambda name: ()
-) -> None:
+def run_sets(datasets: Path, names: list[str], labels: list[str], runs_dir: Path, result: str, title: str,
+             extra=lambda name: (), resume: bool = False) -> None:  # fmt: skip
     """Run the plain command on each set under `datasets` for each label count, and write
-    the figures to `result`.json / .md (a run of some sets keeps the others' figures).
-    extra(name): more options for a set's all-labels run."""
+    the figures to `result`.json / .md after each run (a run of some sets keeps the others'
+    figures). extra(name): more options for a set's all-labels run. resume: reuse the runs
+    that finished (RUN/benchmark.json) and start the others again."""
     previous = results_dir() / f"{result}.json"
     results = json.loads(previous.read_text())["datasets"] if previous.exists() else {}
     results = {name: entry for name, entry in results.items() if "runs" in entry}  # figures of this script's format
     for name in names:
         runs = results.setdefault(name, {"target": TARGETS.get(name, OTHER_SITES), "runs": {}})["runs"]
         for count in labels:
-            folder = datasets / name
+            out = run_folder(runs_dir, name, count)
+            if resume and (out / "benchmark.json").exists():
+                print(f"reusing {out}: it finished", flush=True)
+                runs[count] = json.loads((out / "benchmark.json").read_text())
+                if count == "all":
+                    keep_gallery(out, result, name)
+                continue
+            if resume and out.exists():
+                print(f"starting {out} again: it did not finish", flush=True)
+                shutil.rmtree(out)
             if count == "all":
-                runs[count] = run_all(name, folder, runs_dir, result, extra(name))
+                runs[count] = run_all(name, datasets / name, runs_dir, result, extra(name))
             else:
-                runs[count] = run_subset(name, folder, runs_dir, int(count))
+                runs[count] = run_subset(name, datasets / name, runs_dir, int(count))
+            write_figures(results, result, title)
+    write_figures(results, result, title)
+
+
+def write_figures(results: dict, result: str, title: str) -> None:
     table = []
     for name, entry in results.items():
         for count, r in sorted(entry["runs"].items(), key=lambda kv: (kv[0] == "all", int(kv[0]) if kv[0] != "all" else 0)):
@@ -134,10 +169,12 @@ def main() -> None:
     parser.add_argument("--only", action="append", help="this set only (repeatable)")
     parser.add_argument("--labels", nargs="+", default=["all"], help="label counts for the curve: numbers and/or all")
     parser.add_argument("--runs", type=Path, default=Path("runs/own_data"))
+    parser.add_argument("--resume", action="store_true", help="reuse the runs a stopped benchmark finished; redo the rest")
     add_update_option(parser)
     args = parser.parse_args()
     names = args.only or sorted(p.name for p in args.datasets.iterdir() if p.is_dir())
-    run_sets(args.datasets, names, args.labels, args.runs, "own_data", "Own data: the plain command, 20% test split")
+    run_sets(args.datasets, names, args.labels, args.runs, "own_data", "Own data: the plain command, 20% test split",
+             resume=args.resume)  # fmt: skip
 
 
 if __name__ == "__main__":
