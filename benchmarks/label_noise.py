@@ -114,7 +114,8 @@ def table_rows(name: str, r: dict) -> list[tuple[str, str]]:
         (f"{name}: {r['model']}, the set's labels", f"{r['accuracy_given_labels']:.2%}"),
         (
             f"{name}: {r['model']}, the corrected labels",
-            f"{r['accuracy_corrected_labels']:.2%} ({r['errors_corrected_labels']} errors)",
+            f"{r['accuracy_corrected_labels']:.2%} ({r['errors_corrected_labels']} error"
+            f"{'' if r['errors_corrected_labels'] == 1 else 's'})",
         ),
     ]
 
