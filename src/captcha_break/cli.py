@@ -94,6 +94,7 @@ def cmd_generate(args) -> int:
 def cmd_train(args) -> int:
     from .distributed import launched
     from .selftrain import self_train
+    from .soup import check_soup, soup_train, stored_soup
     from .train import train
 
     fields = train_fields(args)
@@ -106,13 +107,17 @@ def cmd_train(args) -> int:
         scratch = _model_without_base(fields)
     if fields["data"] and not args.resume:
         fields.update(_auto_options(fields, scratch))
-    # Options left unset (None) take TrainConfig's defaults.
+    # Options left unset (None) take TrainConfig's defaults; a soup resumes as it was planned.
     config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
+    if args.resume and fields["out"] and (stored := stored_soup(fields["out"])):
+        config = stored
     if args.print_config:
         print(config.to_json())
         return 0
+    check_soup(config)
     try:
-        result = self_train(config, resume=args.resume) if config.unlabeled else train(config, resume=args.resume)
+        run = self_train if config.unlabeled else soup_train if config.soup > 1 else train
+        result = run(config, resume=args.resume)
     except (FileNotFoundError, FileExistsError):
         raise  # main() prints these as they are
     except OSError as err:  # a full disk or a vanished folder mid-run; checkpoints are written atomically

@@ -110,6 +110,10 @@ class TrainConfig:
         0.0, "at most this long (30m, 1h, 90s): fewer epochs are planned to fit, and the run stops when it is spent",
         metavar="DURATION", cli=False,
     )  # fmt: skip
+    soup: int = option(
+        1, "with --init: train N fine-tunes with seeds SEED..SEED+N-1, each with an equal share of the time budget, and "
+        "keep the mean of their weights (RUN/member_K/; see soup.py)", metavar="N",
+    )  # fmt: skip
     # Running: may change on --resume.
     workers: int = option(
         AUTO, f"DataLoader worker processes (drawing captchas, reading folders); {AUTO}: chosen from the cores and the device"
