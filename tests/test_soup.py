@@ -57,6 +57,16 @@ def test_a_member_stopped_midway_trains_again_from_its_checkpoint(soup, capsys):
     assert "soup member 1 of 2 done" in out and "resuming" in out
 
 
+def test_a_resumed_soup_takes_how_it_runs_from_the_new_command(soup, capsys):
+    capsys.readouterr()
+    assert main(["train", "--out", str(soup / "run"), "--resume", "--threads", "1", "--print-config"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert (config["soup"], config["threads"], config["init"]) == (2, 1, "default")
+    # ... but not what it learns: that would silently not apply
+    assert main(["train", "--out", str(soup / "run"), "--resume", "--lr", "0.5", "--print-config"]) != 0
+    assert "lr (the run's" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [(("--soup", "0"), "--soup 0"), (("--soup", "2", "--init", "none"), "--soup needs --init")],

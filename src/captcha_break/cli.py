@@ -109,7 +109,7 @@ def cmd_train(args) -> int:
         fields.update(_auto_options(fields, scratch))
     # Options left unset (None) take TrainConfig's defaults; a soup resumes as it was planned.
     config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
-    if args.resume and fields["out"] and (stored := stored_soup(fields["out"])):
+    if args.resume and fields["out"] and (stored := stored_soup(config)):
         config = stored
     if args.print_config:
         print(config.to_json())

@@ -80,7 +80,11 @@ def resumed_config(config: TrainConfig, saved: Checkpoint, log=print) -> TrainCo
     stored = saved.meta.get("train_config")
     if not stored or saved.train_state is None:
         raise ValueError("that checkpoint holds no training state to resume")
-    resumed = TrainConfig.from_saved(stored)
+    return merge_resumed(TrainConfig.from_saved(stored), config, log)
+
+
+def merge_resumed(resumed: TrainConfig, config: TrainConfig, log=print) -> TrainConfig:
+    """`resumed` (a run's stored config) with what `config` (the new command) may change."""
     defaults = TrainConfig()
     changes, refused = {}, []
     for f in dataclasses.fields(TrainConfig):

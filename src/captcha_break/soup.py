@@ -107,11 +107,18 @@ def _average(config: TrainConfig, members: list[Path], out: Path, log) -> TrainR
     return result
 
 
-def stored_soup(out: str | Path) -> TrainConfig | None:
-    """The config of the soup run in `out`, for --resume: None where `out` holds no soup."""
-    path = Path(out) / "config.json"
-    if (Path(out) / "last.pt").exists() or not path.exists():
+def stored_soup(given: TrainConfig) -> TrainConfig | None:
+    """The soup run in `given.out` as it was planned, with how it runs taken from the
+    command that resumes it (`given`: --workers, --threads, a moved folder...), for
+    --resume: None where that folder holds no soup."""
+    from .runfolder import merge_resumed
+
+    out = Path(given.out)
+    path = out / "config.json"
+    if (out / "last.pt").exists() or not path.exists():
         return None
-    config = TrainConfig.from_saved(json.loads(path.read_text()))
+    stored = TrainConfig.from_saved(json.loads(path.read_text()))
+    if stored.soup == 1:
+        return None
     # The folder it is in now: a run folder that was moved resumes where it is.
-    return dataclasses.replace(config, out=str(out)) if config.soup > 1 else None
+    return dataclasses.replace(merge_resumed(stored, given), out=str(out))
