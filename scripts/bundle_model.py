@@ -1,6 +1,7 @@
 """Bundle a trained run as a packaged model: ONNX file + model card + training log.
 
     python scripts/bundle_model.py runs/crnn_fast default --command "captcha-break train ..."
+    python scripts/bundle_model.py runs/default_more default --extends --command "captcha-break train --init default ..."
 
 Exports RUN/best.pt to src/captcha_break/assets/NAME.onnx (and NAME.pt, for fine-tuning), measures the exported file on
 fresh captchas (a model of the tutorial's task: captcha 0.7, and captcha 0.3's stronger
@@ -75,6 +76,12 @@ def main() -> None:
         help="the run this one was fine-tuned from (train --init): its epochs and time are counted in; "
         "or its log.csv, e.g. the bundled NAME.log.csv when that model was itself fine-tuned from another",
     )
+    parser.add_argument(
+        "--extends",
+        action="store_true",
+        help="the run continues the bundled NAME (train --init NAME): the new card keeps that card's command, hardware "
+        "and notes, with this run's after them, and counts in that model's log (the default --prior-run)",
+    )
     parser.add_argument("--int8", choices=INT8_MODES, default="none", help="int8 arithmetic (export.py); static: calibrated")
     parser.add_argument("--note", help="anything the card should say about how the run went (pauses, restarts)")
     parser.add_argument("--weights", choices=WEIGHT_FORMATS, default="fp32", help="weight storage (export.py)")
@@ -86,6 +93,9 @@ def main() -> None:
         "--fit", choices=FITS, help="read images with this fit, not the one the run trained with (e.g. crop for a padded model)"
     )
     args = parser.parse_args()
+    prior_card = bundled_card(args.name) if args.extends else None  # read before the files are replaced
+    if args.extends and not args.prior_run:
+        args.prior_run = str(ASSETS / f"{args.name}.log.csv")
     run = Path(args.run)
     ckpt = load_checkpoint(run / "best.pt")
     if args.fit:
@@ -99,6 +109,8 @@ def main() -> None:
         sets = card_sets(ckpt.meta.get("train_config", {}))
         figures = measure(trial, args.count, sets)
         card = make_card(args, ckpt, log, len(before), sets[0][1], figures)
+        if prior_card:
+            card = extend_card(prior_card, card, first_epoch=len(before) + 1)
         ASSETS.mkdir(exist_ok=True)
         out = export_onnx(source, ASSETS / f"{args.name}.onnx", int8=args.int8, weights=args.weights, meta={"card": card})
     card["file_mb"] = round(out.stat().st_size / 1e6, 2)
@@ -130,6 +142,28 @@ def make_card(args: argparse.Namespace, ckpt, log: list[dict], prior_epochs: int
         "out_of_box": out_of_box_rows(args.out_of_box, args.name) if args.out_of_box else [],
         "compression": {"int8": args.int8, "weights": args.weights},
         "notes": args.note or "",
+    }
+
+
+def bundled_card(name: str) -> dict:
+    path = ASSETS / f"{name}.pt"
+    if not path.exists():
+        raise SystemExit(f"--extends: no bundled model {name!r} ({path} is missing)")
+    card = load_checkpoint(path).meta.get("card")
+    if not card:
+        raise SystemExit(f"--extends: the bundled {name!r} has no card to extend")
+    return card
+
+
+def extend_card(prior: dict, card: dict, first_epoch: int) -> dict:
+    """The card of a model trained further: how it was made is the prior card's story, then this run's."""
+    epochs = f"epochs {first_epoch}-{card['epochs']}"
+    notes = [prior.get("notes", ""), f"{epochs.capitalize()}: {card['notes']}" if card["notes"] else ""]
+    return {
+        **card,
+        "command": f"{prior['command']}\n{card['command']}",
+        "hardware": f"{prior['hardware']}; {epochs}: {card['hardware']}",
+        "notes": " ".join(n for n in notes if n),
     }
 
 
