@@ -70,3 +70,18 @@ def test_runs_average_into_a_folder_with_all_their_epochs_on_one_clock(tmp_path,
     assert soup.meta["epoch"] == 5
     with pytest.raises(FileExistsError, match="already holds a model"):
         average_runs([first, second], tmp_path / "soup")
+
+
+def test_a_runs_last_checkpoint_averages_by_the_weights_it_validates(tmp_path):
+    """last.pt: with --ema the moving average (what the run validates and keeps), not the raw
+    last step; and the run's log comes with it."""
+    run = run_folder(tmp_path / "run", 1, epochs=2)
+    (run / "config.json").write_text("{}")
+    ema = checkpoint(5).state_dict
+    save_checkpoint(dataclasses.replace(checkpoint(4), train_state={"ema": {"state": ema, "count": 7}}), run / "last.pt")
+    save_checkpoint(checkpoint(6), tmp_path / "other.pt")
+    average_runs([run / "last.pt", tmp_path / "other.pt"], tmp_path / "soup")
+    soup = load_checkpoint(tmp_path / "soup" / "best.pt")
+    weight = "classifier.weight"
+    assert torch.allclose(soup.state_dict[weight], (ema[weight] + checkpoint(6).state_dict[weight]) / 2)
+    assert [r["epoch"] for r in read_log(tmp_path / "soup" / "log.csv")] == [1, 2]

@@ -57,9 +57,18 @@ def _check_alike(a: Checkpoint, b: Checkpoint) -> None:
         raise ValueError("cannot average these checkpoints: " + "; ".join(problems))
 
 
+def trained_weights(checkpoint: Checkpoint) -> Checkpoint:
+    """A run's last.pt holds the raw weights of its last step and, with --ema, their moving
+    average: the weights the run validates and would keep. Average those. (A continuation
+    whose validation ends a hair under its start keeps the start in best.pt, yet its last
+    weights can still add to a soup.)"""
+    ema = (checkpoint.train_state or {}).get("ema")
+    return dataclasses.replace(checkpoint, state_dict=ema["state"]) if ema else checkpoint
+
+
 def average_runs(sources: list[str | Path], out: str | Path) -> Path:
-    """Average run folders (their best.pt), checkpoint files or bundled models (by name)
-    into OUT/best.pt.
+    """Average run folders (their best.pt), checkpoint files (a run's last.pt too) or
+    bundled models (by name) into OUT/best.pt.
 
     OUT/log.csv gets the epochs of every run folder among the sources, one after the other
     on one clock: the average cost the training of all of them. Returns OUT/best.pt.
@@ -68,9 +77,9 @@ def average_runs(sources: list[str | Path], out: str | Path) -> Path:
     if (out / "best.pt").exists():
         raise FileExistsError(f"{out} already holds a model: pass another --out")
     paths = [s / "best.pt" if s.is_dir() else resolve_checkpoint(s) for s in sources]
-    averaged = average_checkpoints([load_checkpoint(p) for p in paths])
+    averaged = average_checkpoints([trained_weights(load_checkpoint(p)) for p in paths])
     log: list[dict[str, float]] = []
-    for logged in (s / "log.csv" for s in sources):
+    for logged in map(_run_log, sources):
         if logged.is_file():
             log = one_clock(log, read_log(logged))
     averaged.meta.update(averaged_from=[str(p) for p in paths], epoch=len(log))
@@ -78,3 +87,10 @@ def average_runs(sources: list[str | Path], out: str | Path) -> Path:
     if log:
         write_log(log, out / "log.csv")
     return out / "best.pt"
+
+
+def _run_log(source: Path) -> Path:
+    """The log of the run a source is, or is a checkpoint of (RUN/last.pt)."""
+    if source.is_file() and (source.parent / "config.json").is_file():
+        return source.parent / "log.csv"
+    return source / "log.csv"

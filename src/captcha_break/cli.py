@@ -523,7 +523,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("average", help="average runs fine-tuned from one model into one that reads better (a model soup)")
     p.add_argument(
-        "runs", nargs="+", metavar="RUN", help="run folders (their best.pt), checkpoints or bundled models, all of one model"
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="run folders (their best.pt), checkpoints (a run's last.pt: its last weights) or bundled models, all of one model",
     )
     p.add_argument("--out", required=True, help="folder for the average: best.pt, and log.csv of all the runs' epochs")
     p.set_defaults(func=cmd_average)

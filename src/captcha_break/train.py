@@ -299,7 +299,7 @@ class _Loop:
         save_checkpoint(best, self.result.best_path)
         self.log(
             f"kept the starting weights: they read {self.start['accuracy']:.2%} of the validation set, "
-            f"the trained ones {trained:.2%}"
+            f"the trained ones {trained:.2%} (still in {self.out / 'last.pt'}: `captcha-break average` takes it)"
         )
         return best
 
