@@ -92,6 +92,11 @@ class TrainConfig:
     val_size: int = option(12_800, "synthetic validation images")
     batch_size: int = option(128, "global batch (shared among processes under torchrun)")
     accumulate: int = option(1, "split each batch into N micro-batches (the same update, less memory)", metavar="N")
+    replay: float = option(
+        1.0, "train each step on its batch plus K-1 times as many captchas drawn earlier in the run, kept on the device "
+        "(for a GPU that waits on drawing; see replay.py); 1: off", metavar="K",
+    )  # fmt: skip
+    replay_size: int = option(1_000_000, "with --replay: the most images kept to replay (uint8 on the device)", metavar="N")
     epochs: int = option(100, "most epochs per phase (--data: chosen from the set's size)")
     lr: float = option(1e-3, "learning rate")
     feature_lr_scale: float = option(

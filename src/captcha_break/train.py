@@ -48,6 +48,7 @@ from .losses import compute_loss
 from .metrics import Scores, score
 from .models import build_model
 from .prepare import apply_dry_run, check_fonts, check_label_fit, prepare
+from .replay import ReplayBuffer
 from .report import write_report
 from .runfolder import EpochRecord, RunState, append_log, check_writable, hold_run, resumed_config, trim_log
 from .sources import DataBundle, draws_as_it_trains, set_epoch
@@ -135,6 +136,11 @@ def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainR
     check_label_fit(model, data)
     _log_world(world, config, log)
     log(f"device {device}, precision {config.precision}, {torch.get_num_threads()} torch threads, {config.workers} data workers")
+    if config.replay != 1:
+        log(
+            f"replay: each step trains on its batch of fresh captchas and {config.replay - 1:g}x as many drawn earlier "
+            f"(a buffer of up to {config.replay_size:,} on {device})"
+        )
     if device.type == "cpu" and config.model in SLOW_ON_CPU:
         log(
             f"warning: {config.model} is the tutorial's full-resolution model, made for a GPU: on 2 CPU cores an epoch of "
@@ -215,8 +221,8 @@ def _probe_seconds_per_image(model, data: DataBundle, config: TrainConfig, devic
         optimizer.zero_grad(set_to_none=True)
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # the step's kernels run asynchronously
-        if step:  # the first step pays for one-time set-up
-            step_times.append((time.perf_counter() - fetched) / len(batch.labels))
+        if step:  # the first step pays for one-time set-up; a replaying run's steps are --replay x larger
+            step_times.append(config.replay * (time.perf_counter() - fetched) / len(batch.labels))
             fetch_times.append((fetched - begin) / len(batch.labels))
     if not step_times:
         return 1e-3
@@ -245,6 +251,7 @@ class _Loop:
         self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) if config.ema else None
         # The pretrained (--init) weights and what they read of the validation set, before any step.
         self.start: dict | None = None
+        self.replay = _replay_buffer(config, data, world)
 
     @property
     def evaluated(self) -> torch.nn.Module:
@@ -412,8 +419,9 @@ class _Loop:
         for step, batch in enumerate(bar):
             if self.config.dry_run and step == 2:
                 break
-            loss = self._step(batch.to(self.device))
-            n = len(batch.labels)
+            batch = batch.to(self.device)
+            loss = self._step(self.replay.mix(batch) if self.replay else batch)
+            n = len(batch.labels)  # fresh images: what an epoch counts
             total, seen = total + loss * n, seen + n
             bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
         total, seen = sum_over_ranks(self.world, total, seen)
@@ -511,6 +519,12 @@ def _log_world(world: World, config: TrainConfig, log) -> None:
             f"{world.size} x {config.batch_size // world.size} per process; lr {config.lr:g} for the global batch "
             "(not scaled by the process count)"
         )
+
+
+def _replay_buffer(config: TrainConfig, data: DataBundle, world: World) -> ReplayBuffer | None:
+    if config.replay == 1:
+        return None
+    return ReplayBuffer(config.replay, config.replay_size, data.max_len, seed=config.seed * 1000 + world.rank)
 
 
 def augmentation_for(config: TrainConfig) -> AugmentConfig | None:
