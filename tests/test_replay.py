@@ -18,11 +18,14 @@ def test_the_first_batch_trains_alone_then_later_ones_bring_earlier_captchas():
     replay = ReplayBuffer(factor=2, capacity=100, label_width=5)
     first = batch(["12", "345", "6"])
     assert replay.mix(first) is first  # nothing drawn earlier yet
+    assert len(replay.images) == 3  # grown as captchas come, not the capacity's memory up front
     second = batch(["77", "88"], value0=10)
     mixed = replay.mix(second)
     assert len(mixed.labels) == 2 + 2 and mixed.images.shape == (4, 1, 4, 6)
     assert mixed.labels[:2] == ["77", "88"] and torch.equal(mixed.images[:2], second.images)
     assert set(mixed.labels[2:]) <= {"12", "345", "6"}  # only what was stored before this batch
+    assert len(replay.images) == 6 and replay.labels[3:] == ["77", "88"]  # doubled, the first three kept in place
+    assert torch.equal(replay.images[:3].float() / 255, first.images)
     assert mixed.targets.shape == (4, 5)  # padded to the run's longest label
     for image, target, length, label in zip(mixed.images[2:], mixed.targets[2:], mixed.lengths[2:], mixed.labels[2:]):
         i = ["12", "345", "6"].index(label)

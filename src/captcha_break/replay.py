@@ -7,8 +7,8 @@ run, picked at random from a buffer kept on the training device. Each captcha is
 about K times in all, the early ones more often than the late ones, at no extra drawing.
 
 The buffer holds the images as uint8, as drawn (8 KB each at 128x64 grayscale: a million
-take 8 GB), and overwrites its oldest images once full. It lives in memory only: a resumed
-run starts it empty.
+take 8 GB), grows as they come, and overwrites its oldest images once `capacity` is full. It
+lives in memory only: a resumed run starts it empty.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class ReplayBuffer:
         if capacity < 1:
             raise ValueError(f"--replay-size must be at least 1, not {capacity}")
         self.factor, self.capacity, self.label_width = factor, capacity, label_width
-        self.images: torch.Tensor | None = None  # uint8 (capacity, C, H, W), allocated on the first batch
+        self.images: torch.Tensor | None = None  # uint8 (slots, C, H, W), grown up to capacity
         self.targets: torch.Tensor | None = None
         self.lengths: torch.Tensor | None = None
         self.labels: list[str] = []
@@ -51,9 +51,8 @@ class ReplayBuffer:
         return mixed
 
     def _store(self, batch: Batch) -> None:
-        if self.images is None:
-            self._allocate(batch)
         n = min(len(batch.labels), self.capacity)
+        self._grow(batch, self.filled + n)
         slots = (torch.arange(n, device=self.images.device) + self.next) % self.capacity
         # Images arrive as float in [0, 1] made from uint8 (preprocess.normalize): rounding back is exact.
         self.images[slots] = (batch.images[:n] * 255).round_().to(torch.uint8)
@@ -67,11 +66,20 @@ class ReplayBuffer:
         self.next = (self.next + n) % self.capacity
         self.filled = min(self.filled + n, self.capacity)
 
-    def _allocate(self, batch: Batch) -> None:
+    def _grow(self, batch: Batch, needed: int) -> None:
+        """Room for `needed` images (at most capacity): doubled when short, so that a short run
+        never holds the memory of a long one's buffer."""
+        slots = 0 if self.images is None else len(self.images)
+        if needed <= slots or slots == self.capacity:
+            return
+        size = min(self.capacity, max(needed, 2 * slots))
         device = batch.images.device
-        self.images = torch.empty((self.capacity, *batch.images.shape[1:]), dtype=torch.uint8, device=device)
-        self.targets = torch.zeros((self.capacity, self.label_width), dtype=batch.targets.dtype, device=device)
-        self.lengths = torch.zeros(self.capacity, dtype=batch.lengths.dtype, device=device)
+        images = torch.empty((size, *batch.images.shape[1:]), dtype=torch.uint8, device=device)
+        targets = torch.zeros((size, self.label_width), dtype=batch.targets.dtype, device=device)
+        lengths = torch.zeros(size, dtype=batch.lengths.dtype, device=device)
+        if slots:  # the buffer has not wrapped yet (it wraps only at capacity): slots 0..filled-1 are in order
+            images[:slots], targets[:slots], lengths[:slots] = self.images, self.targets, self.lengths
+        self.images, self.targets, self.lengths = images, targets, lengths
 
     def _generator(self) -> torch.Generator:
         if self.generator is None:
