@@ -62,8 +62,7 @@ def trained_weights(checkpoint: Checkpoint) -> Checkpoint:
     average: the weights the run validates and would keep. Average those. (A continuation
     whose validation ends a hair under its start keeps the start in best.pt, yet its last
     weights can still add to a soup.)"""
-    ema = (checkpoint.train_state or {}).get("ema")
-    return dataclasses.replace(checkpoint, state_dict=ema["state"]) if ema else checkpoint
+    return dataclasses.replace(checkpoint, state_dict=checkpoint.ema["state"]) if checkpoint.ema else checkpoint
 
 
 def average_runs(sources: list[str | Path], out: str | Path) -> Path:

@@ -36,6 +36,12 @@ class Checkpoint:
     train_state: dict | None = None
     meta: dict = field(default_factory=dict)  # free-form: training command, accuracy, ...
 
+    @property
+    def ema(self) -> dict | None:
+        """A run's moving average of the weights (train --ema), as its last.pt keeps it:
+        {"state": the averaged state_dict, "count": the steps averaged}; None without one."""
+        return (self.train_state or {}).get("ema")
+
     def build(self, device: torch.device | str = "cpu") -> nn.Module:
         """The model with these weights, in eval mode, on `device`."""
         model = build_model(self.model_name, self.config)

@@ -173,9 +173,9 @@ def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainR
         loop.measure_start()
     elif saved:
         loop.start = saved.train_state.get("start")
-    if saved and loop.ema is not None and "ema" in saved.train_state:
-        loop.ema.module.load_state_dict(saved.train_state["ema"]["state"])
-        loop.ema.n_averaged.fill_(saved.train_state["ema"]["count"])
+    if saved and loop.ema is not None and saved.ema:
+        loop.ema.module.load_state_dict(saved.ema["state"])
+        loop.ema.n_averaged.fill_(saved.ema["count"])
     elapsed_before = state.elapsed  # a resumed run's clock goes on from where it stopped
     loop.clock = lambda: elapsed_before + time.perf_counter() - started
     loop.scheduler = _scheduler(config, optimizer, len(data.train), saved)
@@ -468,7 +468,7 @@ class _Loop:
         if self.scheduler is not None:
             train_state["scheduler"] = self.scheduler.state_dict()
         if self.ema is not None:
-            train_state["ema"] = {"state": _cpu_state(self.ema.module), "count": int(self.ema.n_averaged)}
+            train_state["ema"] = {"state": _cpu_state(self.ema.module), "count": int(self.ema.n_averaged)}  # Checkpoint.ema
         if self.start is not None:  # a resumed run still compares with where it started
             train_state["start"] = self.start
         last = dataclasses.replace(self.base, state_dict=_cpu_state(self.model), train_state=train_state)
