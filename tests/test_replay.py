@@ -45,8 +45,10 @@ def test_a_full_buffer_overwrites_its_oldest_captchas():
 
 
 def test_a_replay_factor_below_one_is_refused():
-    with pytest.raises(ValueError, match="--replay"):
-        ReplayBuffer(factor=0.5, capacity=10, label_width=4)
+    with pytest.raises(ValueError, match="--replay must be at least 1"):  # as the options are read, before any drawing
+        TrainConfig(out="run", replay=0.5)
+    with pytest.raises(ValueError, match="--replay-size"):
+        TrainConfig(out="run", replay=2, replay_size=0)
 
 
 def test_a_replaying_run_trains_and_counts_its_fresh_captchas(tmp_path):

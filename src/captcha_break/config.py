@@ -134,6 +134,13 @@ class TrainConfig:
     dist_timeout: float = option(600.0, "under torchrun: seconds to wait for the other processes before failing")
     dry_run: bool = option(False, "two batches per epoch, one epoch per phase: the real code as a smoke test")
 
+    def __post_init__(self):
+        # Refused as the options are read: a run would otherwise fail only after its validation set is drawn.
+        if self.replay < 1:
+            raise ValueError(f"--replay must be at least 1 (1: no replay), not {self.replay:g}")
+        if self.replay_size < 1:
+            raise ValueError(f"--replay-size must be at least 1, not {self.replay_size}")
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 

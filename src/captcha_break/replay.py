@@ -20,10 +20,7 @@ from .datasets import Batch
 
 class ReplayBuffer:
     def __init__(self, factor: float, capacity: int, label_width: int, seed: int = 0):
-        if factor < 1:
-            raise ValueError(f"--replay must be at least 1 (1: no replay), not {factor:g}")
-        if capacity < 1:
-            raise ValueError(f"--replay-size must be at least 1, not {capacity}")
+        # factor >= 1 and capacity >= 1: TrainConfig refuses others as the options are read.
         self.factor, self.capacity, self.label_width = factor, capacity, label_width
         self.images: torch.Tensor | None = None  # uint8 (slots, C, H, W), grown up to capacity
         self.targets: torch.Tensor | None = None
