@@ -40,16 +40,16 @@ def updated(card: dict, name: str, out_of_box: Path | None, replace: list[tuple[
 
 def write_card(assets: Path, name: str, card: dict) -> None:
     """The card into all three copies; the weights stay as stored (fp16 in NAME.pt, the ONNX graph as exported)."""
-    ckpt = load_checkpoint(assets / f"{name}.pt")
-    ckpt.meta["card"] = card
-    save_checkpoint(ckpt, assets / f"{name}.pt")
-    proto = onnx.load(str(assets / f"{name}.onnx"))
+    proto = onnx.load(str(assets / f"{name}.onnx"))  # checked before anything is written: no copy left half-updated
     entry = next((e for e in proto.metadata_props if e.key == ONNX_METADATA_KEY), None)
     if entry is None:
         raise SystemExit(f"{name}.onnx has no {ONNX_METADATA_KEY!r} metadata: not a bundled model")
     description = json.loads(entry.value)
     description["meta"]["card"] = card
     entry.value = json.dumps(description)
+    ckpt = load_checkpoint(assets / f"{name}.pt")
+    ckpt.meta["card"] = card
+    save_checkpoint(ckpt, assets / f"{name}.pt")
     onnx.save(proto, str(assets / f"{name}.onnx"))
     (assets / f"{name}.md").write_text(render(name, card, read_log(assets / f"{name}.log.csv")))
 
