@@ -10,6 +10,8 @@ case-insensitively), and writes beside it NAME.md (the model card: command, trai
 hardware, accuracy, size, and with --out-of-box the table of real captchas read without
 training) and NAME.log.csv (the run's per-epoch log). The card's figures also go into the
 ONNX metadata, where `GET /models` reads them.
+To change a bundled card later (its out-of-box table, a note) without exporting again:
+scripts/update_card.py.
 """
 
 from __future__ import annotations
