@@ -147,13 +147,14 @@ def make_card(args: argparse.Namespace, ckpt, log: list[dict], prior_epochs: int
     }
 
 
-def bundled_card(name: str) -> dict:
-    path = ASSETS / f"{name}.pt"
+def bundled_card(name: str, assets: Path = ASSETS) -> dict:
+    """The card of the bundled model NAME (for --extends, and for update_card.py)."""
+    path = assets / f"{name}.pt"
     if not path.exists():
-        raise SystemExit(f"--extends: no bundled model {name!r} ({path} is missing)")
+        raise SystemExit(f"no bundled model {name!r} ({path} is missing)")
     card = load_checkpoint(path).meta.get("card")
     if not card:
-        raise SystemExit(f"--extends: the bundled {name!r} has no card to extend")
+        raise SystemExit(f"the bundled {name!r} has no card")
     return card
 
 

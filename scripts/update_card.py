@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 import onnx
-from bundle_model import out_of_box_rows, render  # the script beside this one
+from bundle_model import bundled_card, out_of_box_rows, render  # the script beside this one
 
 from captcha_break.assets import ASSETS, ONNX_METADATA_KEY
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
@@ -65,11 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.out_of_box and not args.replace:
         parser.error("nothing to update: give --out-of-box and/or --replace")
-    if not (args.assets / f"{args.name}.pt").exists():
-        raise SystemExit(f"no bundled model {args.name!r} in {args.assets}")
-    card = load_checkpoint(args.assets / f"{args.name}.pt").meta.get("card")
-    if not card:
-        raise SystemExit(f"the bundled {args.name!r} has no card")
+    card = bundled_card(args.name, args.assets)
     write_card(args.assets, args.name, updated(card, args.name, args.out_of_box, args.replace))
     print(f"updated {args.name}'s card in {args.name}.pt, {args.name}.onnx and {args.name}.md")
 
