@@ -1,5 +1,7 @@
 """The plain command's choices, made from a folder's images and labels."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -69,6 +71,21 @@ def test_small_text_in_large_images_is_cropped_and_the_input_fits_the_text(tmp_p
     chosen = choices(FolderFacts.read(tmp_path))
     assert chosen["fit"] == "crop" and chosen["input_width"] == 256
     assert choices(FolderFacts.read(tmp_path), {"fit": "pad"})["input_width"] == 240  # the user's pad: the images'
+
+
+def test_few_labels_train_for_enough_steps_many_for_enough_images(tmp_path):
+    for i, label in enumerate(["1234", "5678", "0000", "4321"]):
+        write(tmp_path, f"{label}_{i}.png", (120, 40))
+    facts = FolderFacts.read(tmp_path)
+
+    def epochs(count, given=None):
+        return choices(dataclasses.replace(facts, count=count), given)["epochs"]
+
+    assert epochs(100) == 1500  # 70 training images: 2 steps of 32 an epoch, 3,000 steps
+    assert epochs(300) == 500  # 6 steps an epoch
+    assert epochs(300, {"batch_size": 8}) == 116  # the user's batch: 26 steps an epoch
+    assert epochs(3000) == 60  # 65 steps an epoch: the images' rule (114 epochs), capped
+    assert epochs(9438) == 36  # 240,000 images of 6,607
 
 
 def test_what_the_user_gives_is_not_chosen(tmp_path):

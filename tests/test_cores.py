@@ -1,11 +1,17 @@
 """How a training run shares the cores between drawing captchas and training."""
 
+import numpy as np
 import pytest
 import torch
+from torch.utils.data import ConcatDataset
 
 from captcha_break import device as device_module
 from captcha_break.config import AUTO
+from captcha_break.datasets import ArrayDataset, SyntheticDataset, loader_workers
 from captcha_break.device import share_cores
+from captcha_break.folders import Samples
+from captcha_break.preprocess import InputSpec
+from captcha_break.synth import SynthConfig
 from captcha_break.train import TrainConfig, train
 
 CPU, GPU = torch.device("cpu"), torch.device("cuda")
@@ -38,6 +44,16 @@ def test_on_a_gpu_all_cores_but_one_draw(cores):
 def test_data_that_is_only_read_leaves_every_core_to_training(cores):
     cores(8)
     assert share_cores(AUTO, AUTO, CPU, draws=False) == (2, 0)  # 0: torch's default, all cores
+
+
+def test_the_training_loader_uses_workers_only_where_it_draws():
+    spec = InputSpec(height=16, width=32, channels=1)
+    arrays = ArrayDataset(Samples(np.zeros((4, 1, 16, 32), np.uint8), ["1", "2", "3", "4"]))
+    stream = SyntheticDataset(SynthConfig.from_options("12", "1", (32, 16), "v07", ()), spec, 0, 4)
+    assert loader_workers(arrays, 2) == 0  # read in memory: no process to start each epoch
+    assert loader_workers(ConcatDataset([arrays, arrays]), 2) == 0  # labels and pseudo-labels
+    assert loader_workers(stream, 2) == 2
+    assert loader_workers(ConcatDataset([arrays, stream]), 2) == 2  # --mix-synthetic
 
 
 def test_what_a_user_gave_is_kept(cores):

@@ -48,6 +48,21 @@ class ArrayDataset(Dataset):
         return np.asarray(self.samples.pixels[i]), self.samples.labels[i]
 
 
+def draws(dataset: Dataset) -> bool:
+    """Whether loading `dataset` draws captchas (a SyntheticDataset, alone or mixed into
+    others), rather than reading arrays already in memory."""
+    return any(isinstance(part, SyntheticDataset) for part in getattr(dataset, "datasets", [dataset]))
+
+
+def loader_workers(dataset: Dataset, workers: int) -> int:
+    """The worker processes a training loader of `dataset` gets: `workers` where it draws,
+    none where it reads arrays in memory. There a worker only indexes the array and pickles
+    the batch back, and is started again every epoch: on 2 CPU cores the plain command's
+    runs took 0.3 s an epoch less without workers on 90 images, 0.8 s less (a quarter) on
+    900 (digits_wave_4's 100 and 1,000 labels, the same accuracy)."""
+    return workers if draws(dataset) else 0
+
+
 class GlobalBatchSampler(Sampler[list[int]]):
     """This process's share of each global batch.
 

@@ -85,8 +85,9 @@ def share_cores(workers: int, threads: int, device: torch.device, draws: bool, p
     2 workers and 2 threads, 221 with 1 and 2; cnn_fast 368 against 269). On a GPU drawing
     is what limits (15 processes drew 4,200 captchas a second for a step that trains
     20,000), so all cores but one draw. Data that is only read (a folder, a set drawn up
-    front) needs little loading: 2 workers, and every core trains. `processes`: training
-    processes on this machine (torchrun), sharing its cores.
+    front) needs little loading: 2 workers to decode or draw it up front (the training loader
+    then reads the arrays without workers: datasets.loader_workers), and every core trains.
+    `processes`: training processes on this machine (torchrun), sharing its cores.
     """
     cores = max(1, usable_cores() // max(1, processes))
     on_gpu = device.type == "cuda"

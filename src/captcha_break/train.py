@@ -38,7 +38,7 @@ from .auto import epochs_within, pace, replanned_epochs
 from .charset import Charset
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import SCHEDULES, TrainConfig
-from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset
+from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset, loader_workers
 from .decoding import greedy_decode
 from .device import autocast, pick_precision, share_cores
 from .distributed import SINGLE, World, barrier, gather, join, leave, main_first, processes_here, sum_over_ranks, wrap
@@ -135,7 +135,10 @@ def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainR
     model = build_model(config.model, model_config).to(device, memory_format=torch.channels_last)
     check_label_fit(model, data)
     _log_world(world, config, log)
-    log(f"device {device}, precision {config.precision}, {torch.get_num_threads()} torch threads, {config.workers} data workers")
+    log(
+        f"device {device}, precision {config.precision}, {torch.get_num_threads()} torch threads, {config.workers} data workers"
+        + ("" if draws else " (decoding or drawing up front; the training loader reads the arrays in memory)")
+    )
     if config.replay != 1:
         log(
             f"replay: each step trains on its batch of fresh captchas and {config.replay - 1:g}x as many drawn earlier "
@@ -226,7 +229,7 @@ def _probe_seconds_per_image(model, data: DataBundle, config: TrainConfig, devic
             fetch_times.append((fetched - begin) / len(batch.labels))
     if not step_times:
         return 1e-3
-    return pace(float(np.median(step_times)), float(np.median(fetch_times)), config.workers)
+    return pace(float(np.median(step_times)), float(np.median(fetch_times)), loader_workers(data.train, config.workers))
 
 
 class _Loop:
@@ -546,7 +549,7 @@ def _loader(dataset, charset: Charset, config: TrainConfig, world: World, shuffl
     return DataLoader(
         dataset,
         batch_sampler=sampler,
-        num_workers=config.workers,
+        num_workers=loader_workers(dataset, config.workers),
         collate_fn=Collate(charset),
         persistent_workers=False,  # re-created per epoch so SyntheticDataset.set_epoch reaches them
     )
