@@ -48,10 +48,16 @@ class ArrayDataset(Dataset):
         return np.asarray(self.samples.pixels[i]), self.samples.labels[i]
 
 
+def parts(dataset: Dataset) -> list[Dataset]:
+    """The datasets a training set is made of: its parts if concatenated (labels, pseudo-labels,
+    synthetic captchas mixed in), else itself."""
+    return list(getattr(dataset, "datasets", [dataset]))
+
+
 def draws(dataset: Dataset) -> bool:
     """Whether loading `dataset` draws captchas (a SyntheticDataset, alone or mixed into
     others), rather than reading arrays already in memory."""
-    return any(isinstance(part, SyntheticDataset) for part in getattr(dataset, "datasets", [dataset]))
+    return any(isinstance(part, SyntheticDataset) for part in parts(dataset))
 
 
 def loader_workers(dataset: Dataset, workers: int) -> int:

@@ -122,7 +122,9 @@ def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]):
 
 def set_epoch(dataset, epoch: int) -> None:
     """Fresh synthetic captchas every epoch, alone or mixed into a folder's images."""
-    for part in getattr(dataset, "datasets", [dataset]):
+    from .datasets import parts
+
+    for part in parts(dataset):
         if hasattr(part, "set_epoch"):  # a SyntheticDataset
             part.set_epoch(epoch)
 
