@@ -73,4 +73,5 @@ def test_a_run_records_the_workers_and_threads_it_chose(tmp_path, cores):
     assert torch.get_num_threads() == threads  # the caller's setting is back
     assert (config.workers, config.threads) == (1, 1)
     assert any("1 torch threads, 1 data workers" in line for line in lines)
+    assert not any("reads the arrays in memory" in line for line in lines)  # it draws as it trains
     assert '"workers": 1' in (tmp_path / "run" / "config.json").read_text()

@@ -38,7 +38,7 @@ from .auto import epochs_within, pace, replanned_epochs
 from .charset import Charset
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import SCHEDULES, TrainConfig
-from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset, loader_workers
+from .datasets import ArrayDataset, Collate, GlobalBatchSampler, SyntheticDataset, draws, loader_workers
 from .decoding import greedy_decode
 from .device import autocast, pick_precision, share_cores
 from .distributed import SINGLE, World, barrier, gather, join, leave, main_first, processes_here, sum_over_ranks, wrap
@@ -124,8 +124,10 @@ def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainR
     check_fonts(config)
     apply_dry_run(config)
     config.precision = pick_precision(config.precision, device)  # recorded resolved, in the checkpoint
-    draws = draws_as_it_trains(config)
-    config.workers, config.threads = share_cores(config.workers, config.threads, device, draws, processes_here())
+    # Cores are shared out before the data exists: by what the config says the loader will do.
+    config.workers, config.threads = share_cores(
+        config.workers, config.threads, device, draws_as_it_trains(config), processes_here()
+    )
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)  # the same initial weights on every rank
@@ -137,7 +139,7 @@ def _run(config: TrainConfig, resume: bool, log, world: World, device) -> TrainR
     _log_world(world, config, log)
     log(
         f"device {device}, precision {config.precision}, {torch.get_num_threads()} torch threads, {config.workers} data workers"
-        + ("" if draws else " (decoding or drawing up front; the training loader reads the arrays in memory)")
+        + ("" if draws(data.train) else " (decoding or drawing up front; the training loader reads the arrays in memory)")
     )
     if config.replay != 1:
         log(
