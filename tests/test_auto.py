@@ -81,9 +81,9 @@ def test_few_labels_train_for_enough_steps_many_for_enough_images(tmp_path):
     def epochs(count, given=None):
         return choices(dataclasses.replace(facts, count=count), given)["epochs"]
 
-    assert epochs(100) == 1500  # 70 training images: 2 steps of 32 an epoch, 3,000 steps
-    assert epochs(300) == 500  # 6 steps an epoch
-    assert epochs(300, {"batch_size": 8}) == 116  # the user's batch: 26 steps an epoch
+    assert epochs(100) == 1000  # 70 training images: 2 steps of 32 an epoch, 2,000 steps
+    assert epochs(300) == 334  # 6 steps an epoch
+    assert epochs(300, {"batch_size": 8}) == 77  # the user's batch: 26 steps an epoch
     assert epochs(3000) == 60  # 65 steps an epoch: the images' rule (114 epochs), capped
     assert epochs(9438) == 36  # 240,000 images of 6,607
 
