@@ -17,8 +17,8 @@ def write(folder, name, size, colour=(0, 0, 0)):
     image.save(folder / name)
 
 
-def choices(facts, given=None, base="general"):
-    return {c.option: c.value for c in plan(facts, 48, 8, given or {}, base)}
+def choices(facts, given=None, base="general", splits=(0.1, 0.2)):
+    return {c.option: c.value for c in plan(facts, 48, 8, given or {}, base, splits)}
 
 
 def test_a_set_of_one_size_in_gray_is_stretched_and_read_in_gray(tmp_path):
@@ -78,14 +78,17 @@ def test_few_labels_train_for_enough_steps_many_for_enough_images(tmp_path):
         write(tmp_path, f"{label}_{i}.png", (120, 40))
     facts = FolderFacts.read(tmp_path)
 
-    def epochs(count, given=None):
-        return choices(dataclasses.replace(facts, count=count), given)["epochs"]
+    def epochs(count, given=None, splits=(0.1, 0.2)):
+        return choices(dataclasses.replace(facts, count=count), given, splits=splits)["epochs"]
 
     assert epochs(100) == 1000  # 70 training images: 2 steps of 32 an epoch, 2,000 steps
     assert epochs(300) == 334  # 6 steps an epoch
     assert epochs(300, {"batch_size": 8}) == 77  # the user's batch: 26 steps an epoch
     assert epochs(3000) == 60  # 65 steps an epoch: the images' rule (114 epochs), capped
-    assert epochs(9438) == 36  # 240,000 images of 6,607
+    assert epochs(9438) == 36  # 240,000 images of 6,606
+    # the user's splits: with no test split, 270 of 300 train (8 steps an epoch), not 210
+    assert epochs(300, splits=(0.1, 0.0)) == 250
+    assert epochs(1000, splits=(0.1, 0.0)) == 72  # 28 steps of 900 images
 
 
 def test_what_the_user_gives_is_not_chosen(tmp_path):

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .config import PADDED_FITS
+from .folders import holdout_split
 from .labels import scan_folder
 from .preprocess import CROP_BELOW, crop_to_text, flatten_onto_white, text_box
 
@@ -129,13 +130,22 @@ def _is_colourful(image: Image.Image) -> bool:
     return float(np.percentile(rgb.max(axis=-1) - rgb.min(axis=-1), 99)) > 40
 
 
-def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str, object], base: str | None) -> list[Choice]:
+def plan(
+    facts: FolderFacts,
+    base_height: int,
+    base_stride: int,
+    given: dict[str, object],
+    base: str | None,
+    splits: tuple[float, float],
+) -> list[Choice]:
     """The options the user left unset (None in `given`), chosen from `facts`.
 
     base: the model fine-tuned from, or None to train from nothing (`--init none`).
     base_height: the input height of that model (or of the one trained from nothing);
     base_stride: how many pixels of width make one CTC frame in it (so the input can be
     wide enough for the labels).
+    splits: the run's (val_split, test_split); the epochs are counted in the images left to
+    train on, split as the run will split them.
     """
     choices: list[Choice] = []
 
@@ -199,7 +209,7 @@ def plan(facts: FolderFacts, base_height: int, base_stride: int, given: dict[str
         else "the rate the CPU models train well at from nothing",
     )  # fmt: skip
     choose("schedule", "onecycle", "warm up, then anneal to the best weights by the last epoch")
-    train_images = max(1, round(facts.count * 0.7))
+    train_images = max(1, len(holdout_split(facts.count, *splits)[0]))
     epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_IMAGES / train_images)))
     why = f"about {TARGET_IMAGES:,} images seen in all ({train_images:,} training images each epoch)"
     batch = int(given.get("batch_size") or batch)

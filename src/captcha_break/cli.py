@@ -207,7 +207,7 @@ def _auto_options(fields: dict, scratch: bool = False) -> dict:
         base = fields["init"] or default_base()
         height, stride = base_model_facts(base)
     chosen = {}
-    for choice in plan(facts, height, stride, fields, base):
+    for choice in plan(facts, height, stride, fields, base, (known.val_split, known.test_split)):
         print(f"chose {choice.option} = {choice.value}: {choice.why}")
         chosen[choice.option] = choice.value
     return chosen
