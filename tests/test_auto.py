@@ -81,14 +81,14 @@ def test_few_labels_train_for_enough_steps_many_for_enough_images(tmp_path):
     def epochs(count, given=None, splits=(0.1, 0.2)):
         return choices(dataclasses.replace(facts, count=count), given, splits=splits)["epochs"]
 
-    assert epochs(100) == 1350  # 70 training images: 2 steps of 32 an epoch, 2,700 steps
-    assert epochs(300) == 450  # 6 steps an epoch
-    assert epochs(300, {"batch_size": 8}) == 104  # the user's batch: 26 steps an epoch
+    assert epochs(100) == 1000  # 70 training images: 2 steps of 32 an epoch, 2,000 steps
+    assert epochs(300) == 334  # 6 steps an epoch
+    assert epochs(300, {"batch_size": 8}) == 77  # the user's batch: 26 steps an epoch
     assert epochs(3000) == 60  # 65 steps an epoch: the images' rule (114 epochs), capped
     assert epochs(9438) == 36  # 240,000 images of 6,606
     # the user's splits: with no test split, 270 of 300 train (8 steps an epoch), not 210
-    assert epochs(300, splits=(0.1, 0.0)) == 338
-    assert epochs(1000, splits=(0.1, 0.0)) == 97  # 28 steps of 900 images
+    assert epochs(300, splits=(0.1, 0.0)) == 250
+    assert epochs(1000, splits=(0.1, 0.0)) == 72  # 28 steps of 900 images
 
 
 def test_what_the_user_gives_is_not_chosen(tmp_path):
