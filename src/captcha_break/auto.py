@@ -33,12 +33,12 @@ TARGET_IMAGES = 240_000
 MIN_EPOCHS, MAX_EPOCHS = 8, 60
 # ... but at least this many optimizer steps, past MAX_EPOCHS: a few hundred labels make an
 # epoch of a few steps, and 60 of them left the model short of training. digits_wave_4's
-# label curve (2 CPU cores, one run each, the same 1,000 test images): 100 labels read 91.3%
-# after 60 epochs (120 steps), 95.6% after 600 (1,200), 94.7% after 3,000 steps and 95.8%
-# after 2,000; 300 labels 95.7% after 60 (480 steps), 97.9% after 3,000 steps, 98.1% after
-# 2,000. 1,000 labels gained nothing from 3,000 steps on the three shared sets against 60
-# epochs (1,680 steps), in twice the time (digits_wave_4 3.3 -> 7.6 min); 2,000 steps read
-# 99.2% of it in 4.5 min.
+# label curve (2 CPU cores, one run each, the same 1,000 test images, steps as run): 100
+# labels read 91.3% after 120 steps, 95.6% after 1,200, 95.8% after 2,000 (twice), 92.8% after
+# 2,700, 94.7% after 3,000; 300 labels 95.7% after 480, 97.1% after 2,000, 98.1% and 97.7%
+# after 2,672-2,700, 97.9% after 4,000; 1,000 labels 98.9% after 1,680, 98.7% after 2,000
+# (3.7 min), 99.2% and 98.8% after 2,688-2,700 (4.5 min), 98.8% after 4,004 (7.6 min).
+# Past 2,000 steps the runs differ by their noise, a few test images, and take longer.
 MIN_STEPS = 2000
 # A stretched set is widened until each character has this many CTC frames, stretching
 # its aspect ratio at most MAX_STRETCH times: digits_wave_4's 4 touching digits read 99.37%
