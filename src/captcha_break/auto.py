@@ -34,7 +34,7 @@ MIN_EPOCHS, MAX_EPOCHS = 8, 60
 # ... but at least this many optimizer steps, past MAX_EPOCHS: a few hundred labels make an
 # epoch of a few steps, and 60 of them left the model short of training. digits_wave_4's
 # label curve (2 CPU cores, one run each, the same 1,000 test images, steps as run): 100
-# labels read 91.3% after 120 steps, 95.6% after 1,200, 95.8% after 2,000 (twice), 92.8% after
+# labels read 91.3% after 120 steps, 95.6% after 1,200, 95.8% after 2,000 (3 runs), 92.8% after
 # 2,700, 94.7% after 3,000; 300 labels 95.7% after 480, 97.1% after 2,000, 98.1% and 97.7%
 # after 2,672-2,700, 97.9% after 4,000; 1,000 labels 98.9% after 1,680, 98.7% after 2,000
 # (3.7 min), 99.2% and 98.8% after 2,688-2,700 (4.5 min), 98.8% after 4,004 (7.6 min).
