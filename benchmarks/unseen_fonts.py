@@ -14,7 +14,9 @@ as on a real site), 3,000 labeled images each with `captcha-break generate`:
   in two fonts, 5 characters of lower case and digits, saved as JPEG at quality 60;
 - library_mixed6: the same style in one outlined font, 6 characters, mixed case;
 - lines_upper4to8: the "lines" style (spaced characters of many colours, some pale,
-  crossed by lines), one font, 4 to 8 characters of upper case and digits.
+  crossed by lines), one font, 4 to 8 characters of upper case and digits;
+- library_anycase5: a site that ignores case: the captcha library's style in one font,
+  5 characters of both cases and digits, labeled in lower case (as a user types them).
 
 Then `own_data.py`'s routine: `captcha-break train --data SITE --out RUN --time-budget 30m`
 and nothing else, scored on the command's fixed 20% test split (results: unseen_fonts.*).
@@ -38,11 +40,14 @@ from own_data import run_sets  # noqa: E402
 LOWER = "abcdefghijkmnpqrstuvwxyz23456789"  # without l, o, 0 and 1, as such sites leave them out
 MIXED = "abcdefghjkmnpqrtuwyABDEFGHJKLMNQRTY2346789"  # no pair that differs only in size
 UPPER = "ABCDEFGHIJKLMNPQRSTUVWXYZ123456789"
+ANYCASE = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"  # without i, l, o, 0 and 1 in either case
 SITES = {
     "library_lower5_jpeg": {"style": "v07", "size": "160x60", "chars": LOWER, "length": "5",
                             "fonts": ["hassle.ttf", "clasict1.ttf"], "jpeg": 60},
     "library_mixed6": {"style": "v07", "size": "180x64", "chars": MIXED, "length": "6", "fonts": ["ubiquity.ttf"]},
     "lines_upper4to8": {"style": "lines", "size": "200x60", "chars": UPPER, "length": "4-8", "fonts": ["stagnati.ttf"]},
+    "library_anycase5": {"style": "v07", "size": "160x60", "chars": ANYCASE, "length": "5", "fonts": ["mysteron.ttf"],
+                         "labels": "lower"},
 }  # fmt: skip
 COUNT = 3000
 
@@ -56,7 +61,7 @@ def make_site(name: str, recipe: dict, fonts: Path, out: Path, count: int) -> Pa
     folder = out / site_name(name, count)
     suffix = ".jpg" if recipe.get("jpeg") else ".png"
     if len(list(folder.glob(f"*{suffix}"))) >= count:
-        return folder
+        return relabel(folder, recipe)
     font_options = [arg for font in recipe["fonts"] for arg in ("--font", str(fonts / font))]
     subprocess.run([sys.executable, "-m", "captcha_break", "generate", "--count", str(count), "--seed", folder.name,
                     "--out", str(folder), "--style", recipe["style"], "--size", recipe["size"],
@@ -65,6 +70,16 @@ def make_site(name: str, recipe: dict, fonts: Path, out: Path, count: int) -> Pa
         for png in sorted(folder.glob("*.png")):  # a PNG is removed only once its JPEG is written
             Image.open(png).convert("RGB").save(png.with_suffix(".jpg"), quality=recipe["jpeg"])
             png.unlink()
+    return relabel(folder, recipe)
+
+
+def relabel(folder: Path, recipe: dict) -> Path:
+    """A site labeled in lower case: each file LABEL_INDEX renamed label_INDEX (again after
+    an interrupted renaming: a name already in lower case stays)."""
+    if recipe.get("labels") == "lower":
+        for path in sorted(folder.iterdir()):
+            if path.name != path.name.lower():
+                path.rename(path.with_name(path.name.lower()))
     return folder
 
 
