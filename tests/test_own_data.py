@@ -11,13 +11,10 @@ from PIL import Image
 
 from captcha_break.augment import AugmentConfig, augment
 from captcha_break.charset import Charset
-from captcha_break.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from captcha_break.decoding import fold_case
-from captcha_break.export import export_onnx
-from captcha_break.finetune import case_fold, choose_charset, finetune_config, load_pretrained
+from captcha_break.checkpoint import load_checkpoint
+from captcha_break.finetune import choose_charset, load_pretrained
 from captcha_break.models import build_model, default_config, with_channels
 from captcha_break.preprocess import InputSpec, preprocess
-from captcha_break.recognizer import Recognizer
 from captcha_break.train import TrainConfig, train
 
 
@@ -81,65 +78,6 @@ def test_grayscale_model_becomes_rgb_reading_colour_images_as_it_read_gray(tiny_
         as_rgb = rgb.features[0](torch.from_numpy(preprocess(image, dataclasses.replace(spec, channels=3)))[None])
     # Pillow rounds luma to whole levels, so the two inputs differ by up to half a level.
     assert (as_gray - as_rgb).abs().max() < 0.01 * as_gray.abs().max()
-
-
-@pytest.mark.parametrize(
-    ("labels", "rows", "fold"),
-    [
-        ("0AB", "0aAbB", (0, 1, 2, 2, 3, 3)),  # capitals: each letter's rows, the base's order
-        ("0ab", "0aAbB", (0, 1, 2, 2, 3, 3)),  # lower case folds the same way
-        ("0az", "0aAz", (0, 1, 2, 2, 3)),  # z is not in the base: a fresh row
-        ("0aB", "", ()),  # mixed case: the labels tell the cases apart
-        ("01", "", ()),  # no letters
-        ("0C", "", ()),  # the base does not read c either way
-    ],
-)
-def test_case_fold_rows(labels, rows, fold):
-    assert case_fold(Charset("0aAbBC"), Charset(labels)) == (rows, fold)
-
-
-def mixed_case_source(name: str) -> Checkpoint:
-    """A small model with random weights that reads digits and both cases of a-c."""
-    charset = Charset("0123456789abcABC")
-    config = default_config(name, charset.num_classes, 4)
-    torch.manual_seed(0)
-    model = build_model(name, config).eval()
-    return Checkpoint(name, config, charset, InputSpec(64, 128, 1), model.state_dict())
-
-
-@pytest.mark.parametrize("name", ["crnn_fast", "cnn_fast"])
-def test_one_case_labels_keep_both_cases_outputs_folded(tmp_path, tiny_model, name):
-    source = mixed_case_source(name)
-    labels = Charset("0123456789ABC")
-    config = finetune_config(source, labels, None)
-    assert config.num_classes == labels.num_classes and len(config.fold) == source.charset.num_classes
-    folded = build_model(name, config).eval()
-    assert load_pretrained(folded, source, labels) == []  # every row of the base is kept
-    x = torch.rand(3, 1, 64, 128)
-    with torch.no_grad():
-        probs = folded(x).softmax(-1).numpy()
-        base = source.build()(x).softmax(-1).numpy()
-    want, charset = fold_case(base, source.charset)  # what `--fold-case` reads from the base
-    assert charset == labels and np.allclose(probs, want, atol=1e-5)
-    assert finetune_config(source, labels, None, both_cases=False).fold == ()
-    # The folded model round-trips through its checkpoint and its ONNX export.
-    pt = tmp_path / "folded.pt"
-    save_checkpoint(dataclasses.replace(source, config=config, charset=labels, state_dict=folded.state_dict()), pt)
-    saved = load_checkpoint(pt)
-    assert saved.config.fold == config.fold
-    images = sorted(tiny_model["images"].iterdir())
-    onnx_reads = [p.text for p in Recognizer.load(export_onnx(pt, tmp_path / "folded.onnx")).predict(images)]
-    assert onnx_reads == [p.text for p in Recognizer.load(pt).predict(images)]
-    # Fine-tuned again for the same labels it stays folded; for digits only, it need not.
-    assert finetune_config(saved, labels, None).fold == config.fold
-    digits = Charset("0123456789")
-    again = build_model(name, finetune_config(saved, digits, None))
-    assert again.config.fold == ()
-    fresh = load_pretrained(again, saved, digits)
-    if name == "crnn_fast":  # the blank's and the digits' rows are copied: their logits are as before
-        assert fresh == ["classifier.weight", "classifier.bias"]
-        with torch.no_grad():
-            assert torch.allclose(again.eval()(x), folded(x)[..., :11], atol=1e-4)
 
 
 def digits_subset(shared_datasets, tmp_path, n=320):

@@ -56,11 +56,6 @@ class TrainConfig:
         None, "a labels file of image paths (file,label) added to --data's training split only", metavar="CSV"
     )
     fold_case: bool = option(False, "read labels as upper case")
-    both_cases: str = option(
-        "auto", "with --init: auto, where every letter of the labels is in one case and the pretrained model reads both, "
-        "keeps its outputs for both cases and adds each letter's two into the labels' case; off: only the labels' characters",
-        choices=("auto", "off"),
-    )  # fmt: skip
     chars: str | None = option(None, "the charset (synthetic default: 0-9A-Z; a folder's: the labels' characters)")
     length: str = option("4", "synthetic label length: N or MIN-MAX", cli=False)
     image_width: int = option(128, "synthetic image width", cli=False)

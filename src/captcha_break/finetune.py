@@ -5,11 +5,6 @@ colour mode may be asked for; the first convolution is converted between graysca
 labels fit in the pretrained charset, the charset (and the whole network) is kept; if not,
 the output layer is rebuilt for the new charset, with the rows of the characters both
 charsets share copied over, so what the model knew of them is kept.
-
-Labels in one case (a site that ignores case, labeled in capitals) and a pretrained model
-that reads both: the new model keeps an output row for each case of each letter and adds
-their probabilities into the labels' case (models/blocks.ClassFold), so what it knew of
-both glyphs of a letter is kept too.
 """
 
 from __future__ import annotations
@@ -56,32 +51,9 @@ def choose_charset(source: Charset, labels_charset: Charset, given: Charset | No
     return source if set(labels_charset.chars) <= set(source.chars) else labels_charset
 
 
-def case_fold(base: Charset, labels: Charset) -> tuple[str, tuple[int, ...]]:
-    """(the output rows' characters, the class of `labels` each row folds into) when the
-    labels' letters are all in one case and `base` has the other case of some of them;
-    ("", ()) when there is nothing to fold. The rows are the base's characters that the
-    labels read, ignoring case, in the base's order, then any label character the base
-    lacks (a fresh row)."""
-    letters = [c for c in labels.chars if c.isalpha()]
-    if not (all(map(str.isupper, letters)) or all(map(str.islower, letters))):
-        return "", ()  # mixed case: the labels themselves tell the cases apart
-    index = {c: i + 1 for i, c in enumerate(labels.chars)}
-    rows = [c for c in base.chars if c in index or c.swapcase() in index]
-    if all(c in index for c in rows):
-        return "", ()  # the base reads no other case of the labels' letters
-    rows += [c for c in labels.chars if c not in rows]
-    return "".join(rows), (0, *(index.get(c) or index[c.swapcase()] for c in rows))
-
-
-def finetune_config(
-    source: Checkpoint, charset: Charset, width: int | None, channels: int | None = None, both_cases: bool = True
-) -> ModelConfig:
-    """The pretrained model's config for `charset`, at another width or colour mode if asked;
-    with `both_cases`, folding both cases into the labels' one where case_fold finds them."""
-    fold = case_fold(source.charset, charset)[1] if both_cases else ()
-    if not fold and source.charset == charset:
-        fold = source.config.fold  # the same outputs: a folded model stays folded
-    config = dataclasses.replace(source.config, num_classes=charset.num_classes, fold=fold)
+def finetune_config(source: Checkpoint, charset: Charset, width: int | None, channels: int | None = None) -> ModelConfig:
+    """The pretrained model's config for `charset`, at another width or colour mode if asked."""
+    config = dataclasses.replace(source.config, num_classes=charset.num_classes)
     if channels:
         config = with_channels(config, channels)  # load_pretrained converts the first convolution
     if width and width != config.width:
@@ -95,14 +67,13 @@ def load_pretrained(model: nn.Module, source: Checkpoint, charset: Charset) -> l
     """Copy every weight whose shape fits; with a new charset, remap the output layer's
     rows by character. Returns the names of the tensors that start (partly) fresh."""
     output = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)][-1] + "."
-    old_rows, new_rows = _row_chars(source.config, source.charset), _row_chars(model.config, charset, source.charset)
     target = model.state_dict()
     fresh = []
     for name, value in target.items():
         old = source.state_dict.get(name)
-        if name.startswith(output) and old_rows != new_rows:
-            if old is not None and old.shape[0] == len(old_rows) + 1 and value.shape[0] == len(new_rows) + 1:
-                rows = _row_map(old_rows, new_rows)
+        if name.startswith(output) and source.charset != charset:
+            if old is not None and old.shape[0] == source.charset.num_classes and value.shape[0] == charset.num_classes:
+                rows = _row_map(source.charset, charset)
                 value = value.clone()
                 value[rows[:, 1]] = old[rows[:, 0]].to(value.dtype)  # shared characters keep their rows
                 target[name] = value
@@ -138,24 +109,7 @@ def _convert_first_conv(old: torch.Tensor, channels: int) -> torch.Tensor:
     return old.sum(dim=1, keepdim=True)  # grayscale reads as R = G = B
 
 
-def _row_chars(config: ModelConfig, charset: Charset, base: Charset | None = None) -> list[str | None]:
-    """The character of each row of a model's output layer after the blank's. A folded
-    model fine-tuned from `base` has case_fold's rows; one whose base is not known
-    (a folded checkpoint) gives each class's character to its first row only."""
-    if not config.fold:
-        return list(charset.chars)
-    if base is not None:
-        rows, fold = case_fold(base, charset)
-        if fold == config.fold:
-            return list(rows)
-    rows: list[str | None] = []
-    for k in config.fold[1:]:
-        char = charset.chars[k - 1]
-        rows.append(None if char in rows else char)
-    return rows
-
-
-def _row_map(old: list[str | None], new: list[str | None]) -> torch.Tensor:
+def _row_map(old: Charset, new: Charset) -> torch.Tensor:
     """(K, 2) pairs (old class, new class) for the blank and every shared character."""
-    pairs = [(0, 0)] + [(old.index(c) + 1, i + 1) for i, c in enumerate(new) if c is not None and c in old]
+    pairs = [(0, 0)] + [(old.chars.index(c) + 1, i + 1) for i, c in enumerate(new.chars) if c in old.chars]
     return torch.tensor(pairs, dtype=torch.long)

@@ -42,15 +42,8 @@ def _prepare_finetune(config: TrainConfig, log) -> tuple[ModelConfig, InputSpec,
     given = Charset(config.chars) if config.chars else None
     data = training_data(config, spec, given or (None if config.data else source.charset), log)
     data.charset = choose_charset(source.charset, data.charset, given)
-    model_config = finetune_config(
-        source, data.charset, config.input_width, config.channels, both_cases=config.both_cases == "auto"
-    )
+    model_config = finetune_config(source, data.charset, config.input_width, config.channels)
     log(f"fine-tuning {config.init} ({source.model_name}); charset {data.charset.chars!r}")
-    if model_config.fold and model_config.fold != source.config.fold:
-        log(
-            f"the labels use one case and {config.init} reads both: its {len(model_config.fold) - 1} outputs are kept, "
-            "each letter's two cases read as the labels' one (--both-cases off: only the labels' characters)"
-        )
     return model_config, spec, data
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 
@@ -68,37 +67,3 @@ class ConvStack(nn.Sequential):
                 cin = cout
             layers.append(nn.MaxPool2d(pool, pool))
         super().__init__(*layers)
-
-
-class ClassFold(nn.Module):
-    """Logits over the classifier's classes -> logits over fewer output classes, each the
-    log of the summed probabilities of the classes that fold into it (`fold[i]` is the
-    output class of class i): a softmax of the result is exactly the folded softmax.
-
-    A model fine-tuned for a site that ignores case keeps reading 'a' and 'A' as it
-    learnt to, and answers 'A' for either: the pretrained knowledge of both glyphs is kept.
-    """
-
-    def __init__(self, fold: tuple[int, ...]):
-        super().__init__()
-        merge = torch.zeros(len(fold), max(fold) + 1)
-        merge[torch.arange(len(fold)), torch.tensor(fold)] = 1.0
-        self.register_buffer("merge", merge, persistent=False)
-
-    def forward(self, logits: torch.Tensor) -> torch.Tensor:
-        # fp32 even under bf16 autocast: the sums are of probabilities down to 1e-30.
-        with torch.autocast(logits.device.type, enabled=False):
-            logits = logits.float()
-            top = logits.amax(dim=-1, keepdim=True)  # exp() of at most 0: no overflow
-            summed = torch.exp(logits - top) @ self.merge
-            return torch.log(summed.clamp_min(1e-30)) + top
-
-
-def class_fold(fold: tuple[int, ...], num_classes: int) -> nn.Module:
-    """What follows a model's output layer: nothing, or the fold of its classes into
-    `num_classes` (the output layer then has len(fold) classes)."""
-    if not fold:
-        return nn.Identity()
-    if max(fold) + 1 != num_classes or min(fold) != 0:
-        raise ValueError(f"a fold maps classes onto 0..{num_classes - 1}, not onto {min(fold)}..{max(fold)}")
-    return ClassFold(fold)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .blocks import FAST_CONVS, ConvStack, ConvStackConfig, class_fold
+from .blocks import FAST_CONVS, ConvStack, ConvStackConfig
 from .registry import register
 
 
@@ -20,7 +20,6 @@ class CNNConfig:
     width: int = 128
     convs: ConvStackConfig = field(default_factory=ConvStackConfig)
     dropout: float = 0.0
-    fold: tuple[int, ...] = ()  # as CRNNConfig.fold, for each head
 
     def slots(self) -> int:
         """Output steps: one head a character."""
@@ -40,14 +39,12 @@ class MultiHeadCNN(nn.Module):
         flat = config.convs.channels[-1] * fh * fw
         self.dropout = nn.Dropout(config.dropout)
         # All heads in one Linear: the same maths as `positions` Dense layers, one matmul.
-        self.classes = len(config.fold) or config.num_classes
-        self.heads = nn.Linear(flat, config.positions * self.classes)
-        self.fold = class_fold(config.fold, config.num_classes)
+        self.heads = nn.Linear(flat, config.positions * config.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.features(x).flatten(1)  # (B, C'*H'*W')
         logits = self.heads(self.dropout(features))  # (B, positions*classes)
-        return self.fold(logits.view(x.shape[0], self.config.positions, self.classes))
+        return logits.view(x.shape[0], self.config.positions, self.config.num_classes)
 
 
 @register("cnn", MultiHeadCNN, CNNConfig, "the tutorial's VGG-like CNN, one softmax head per character")

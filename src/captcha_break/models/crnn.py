@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .blocks import FAST_CONVS, ConvStack, ConvStackConfig, class_fold
+from .blocks import FAST_CONVS, ConvStack, ConvStackConfig
 from .registry import register
 
 # The tutorial's CRNN: full 2x2 pools for three blocks, then (2, 1) so 128 pixels of
@@ -25,9 +25,6 @@ class CRNNConfig:
     rnn_hidden: int = 128
     rnn_layers: int = 2
     dropout: float = 0.0
-    # The output class of each of the classifier's classes (blocks.ClassFold); (): the
-    # classifier's classes are the output classes.
-    fold: tuple[int, ...] = ()
 
     def slots(self) -> int:
         """Output steps (CTC frames) at the training width."""
@@ -52,14 +49,13 @@ class CRNN(nn.Module):
             bidirectional=True,
             dropout=config.dropout if config.rnn_layers > 1 else 0.0,
         )
-        self.classifier = nn.Linear(2 * config.rnn_hidden, len(config.fold) or config.num_classes)
-        self.fold = class_fold(config.fold, config.num_classes)
+        self.classifier = nn.Linear(2 * config.rnn_hidden, config.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.features(x)  # (B, C', H', T)
         f = f.flatten(1, 2).transpose(1, 2)  # (B, T, C'*H'): each column is one time step
         seq, _ = self.rnn(f)  # (B, T, 2*hidden)
-        return self.fold(self.classifier(seq))  # (B, T, classes)
+        return self.classifier(seq)  # (B, T, classes)
 
 
 @register("crnn", CRNN, CRNNConfig, "the tutorial's CRNN: VGG convolutions + 2 x BiGRU(128), CTC")
