@@ -60,8 +60,12 @@ def make_site(name: str, recipe: dict, fonts: Path, out: Path, count: int) -> Pa
     """Draw the site's labeled images into a folder of `out` (kept: drawn once, seeded by the name)."""
     folder = out / site_name(name, count)
     suffix = ".jpg" if recipe.get("jpeg") else ".png"
-    if len(list(folder.glob(f"*{suffix}"))) >= count:
-        return relabel(folder, recipe)
+    if len(list(folder.glob(f"*{suffix}"))) < count:
+        draw_site(folder, recipe, fonts, count)
+    return relabel(folder, recipe)
+
+
+def draw_site(folder: Path, recipe: dict, fonts: Path, count: int) -> None:
     font_options = [arg for font in recipe["fonts"] for arg in ("--font", str(fonts / font))]
     subprocess.run([sys.executable, "-m", "captcha_break", "generate", "--count", str(count), "--seed", folder.name,
                     "--out", str(folder), "--style", recipe["style"], "--size", recipe["size"],
@@ -70,7 +74,6 @@ def make_site(name: str, recipe: dict, fonts: Path, out: Path, count: int) -> Pa
         for png in sorted(folder.glob("*.png")):  # a PNG is removed only once its JPEG is written
             Image.open(png).convert("RGB").save(png.with_suffix(".jpg"), quality=recipe["jpeg"])
             png.unlink()
-    return relabel(folder, recipe)
 
 
 def relabel(folder: Path, recipe: dict) -> Path:
