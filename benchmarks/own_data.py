@@ -8,14 +8,14 @@ For each set (a folder of labeled images under --datasets), with all its labels:
 
     captcha-break train --data SET --out RUN --time-budget 30m
 
-exactly as a user would type it: the command chooses everything else and holds out its 20%
-test split (seed 0, a fixed rule); the figure is whole-string accuracy on that split
-(test_report.json), the time the wall time of the whole command. For the label-count curve
-(--labels 100 300 ...), N images are drawn (seed 0) from the other 80% into a folder of
-their own and the same command trains on them with `--test-split 0` (all N train or
-validate); the model is then scored on the same 20% test split with `captcha-break
-evaluate`. The misread test images of each set's all-labels run go to
-own_data_errors_SET.png. Notes on earlier recipes are in results/own_data_notes.md.
+exactly as a user would type it: the command chooses everything else (with this budget, two
+fine-tunes averaged: `--soup 2`) and holds out its 20% test split (seed 0, a fixed rule);
+the figure is whole-string accuracy on that split (test_report.json), the time the wall
+time of the whole command. For the label-count curve (--labels 100 300 ...), N images are
+drawn (seed 0) from the other 80% into a folder of their own and the same command trains
+on them with `--test-split 0` (all N train or validate); the model is then scored on the
+same 20% test split with `captcha-break evaluate`. The misread test images of each set's
+all-labels run go to own_data_errors_SET.png. Notes on earlier recipes are in results/own_data_notes.md.
 
 The figures are written after every run, and each run leaves its own in RUN/benchmark.json:
 with --resume, a benchmark that was stopped reuses the runs that finished and starts the

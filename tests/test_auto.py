@@ -98,6 +98,19 @@ def test_what_the_user_gives_is_not_chosen(tmp_path):
     assert "fit" not in chosen and "epochs" not in chosen and "init" not in chosen
 
 
+def test_a_budget_of_20_minutes_fine_tunes_two_models_to_average(tmp_path):
+    for i in range(3):
+        write(tmp_path, f"12{i}4.png", (100, 50))
+    facts = FolderFacts.read(tmp_path)
+    assert choices(facts, {"time_budget": 1800.0})["soup"] == 2
+    assert choices(facts, {"time_budget": 1200.0})["soup"] == 2
+    assert "soup" not in choices(facts)  # no budget: one run, however long it takes
+    assert "soup" not in choices(facts, {"time_budget": 600.0})  # shares too short for the planned epochs
+    assert "soup" not in choices(facts, {"time_budget": 1800.0, "soup": 1})  # the user's
+    assert "soup" not in choices(facts, {"time_budget": 1800.0, "unlabeled": "more"})  # trains two models already
+    assert "soup" not in choices(facts, {"time_budget": 1800.0}, base=None)  # from nothing: nothing to line up
+
+
 def test_an_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no labeled images"):
         FolderFacts.read(tmp_path)

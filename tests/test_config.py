@@ -93,3 +93,14 @@ def test_a_model_unlike_the_base_trains_from_nothing_or_is_refused(tmp_path, cap
     assert json.loads((out := capsys.readouterr().out)[out.index("{") :])["init"] == "default"
     assert main([*run, "--model", "cnn_fast", "--init", "default"]) == 2
     assert "--model cnn_fast and --init default disagree: default is a crnn_fast" in capsys.readouterr().err
+
+
+def test_the_plain_command_with_a_30_minute_budget_chooses_a_soup_unless_told_not_to(tmp_path, capsys):
+    for i, label in enumerate(["1234", "5678", "9012"]):
+        Image.new("RGB", (192, 64), "white").save(tmp_path / f"{label}_{i}.png")
+    run = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--print-config"]
+    assert main([*run, "--time-budget", "30m"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("{") :])["soup"] == 2 and "chose soup = 2: a budget of 30 min" in out
+    assert main([*run, "--time-budget", "30m", "--soup", "1"]) == 0
+    assert json.loads((out := capsys.readouterr().out)[out.index("{") :])["soup"] == 1

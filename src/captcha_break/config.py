@@ -117,7 +117,8 @@ class TrainConfig:
     )  # fmt: skip
     soup: int = option(
         1, "with --init: train N fine-tunes with seeds SEED..SEED+N-1, each with an equal share of the time budget, and "
-        "keep the mean of their weights (RUN/member_K/; see soup.py)", metavar="N",
+        "keep the mean of their weights (RUN/member_K/; see soup.py); --data with a --time-budget of 20m or more: 2",
+        metavar="N",
     )  # fmt: skip
     # Running: may change on --resume.
     workers: int = option(
