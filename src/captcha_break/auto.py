@@ -233,12 +233,11 @@ def plan(
         epochs, why = enough, f"at least {MIN_STEPS:,} steps of {batch} images ({train_images:,} training images each epoch)"
     choose("epochs", epochs, f"{why}; a --time-budget may lower it")
     budget = float(given.get("time_budget") or 0)
-    if base and budget >= SOUP_MIN_BUDGET and not given.get("unlabeled"):
-        seed = int(given.get("seed") or 0)
+    if base and budget >= SOUP_MIN_BUDGET and not given.get("unlabeled"):  # soup.check_soup refuses both
         choose(
             "soup", SOUP_MEMBERS,
-            f"a budget of {budget / 60:.0f} min: {SOUP_MEMBERS} fine-tunes (seeds {seed}-{seed + SOUP_MEMBERS - 1}) in "
-            "equal shares of it, their weights averaged into one model, which tends to read more than each",
+            f"a budget of {budget / 60:.0f} min: {SOUP_MEMBERS} fine-tunes with consecutive seeds in equal shares of "
+            "it, their weights averaged into one model, which tends to read more than each",
         )  # fmt: skip
     return choices
 

@@ -3,21 +3,17 @@
 Fine-tunes that start from the same pretrained weights and differ only in their seed (the
 order and augmentation of their images, and which images validate) end in one basin of the
 loss at different points; the mean of their weights tends to read better than each of
-them, and is one model of the same size (see average.py). With `--soup N`, `train` runs N such members
-into RUN/member_1 ... RUN/member_N, each with seed SEED + k and an equal share of what is
-left of the time budget, and writes their mean to RUN/best.pt, scored on the test split
-(which every member held out alike). Members that start from random weights would not line
-up unit for unit, so a soup needs --init.
+them, and is one model of the same size (see average.py). With `--soup N`, `train` runs N
+such members into RUN/member_1 ... RUN/member_N, each with seed SEED + k and an equal share
+of what is left of the time budget, and writes their mean to RUN/best.pt, scored on the
+test split (which every member held out alike). Members that start from random weights
+would not line up unit for unit, so a soup needs --init.
 
-The plain command chooses `--soup 2` itself when it has a time budget of 20 minutes or
-more (auto.SOUP_MIN_BUDGET, where the measurements are). Measured on digits_wave_4 (the
-plain command's options, 2 CPU cores): two members of 15 minutes read 99.40% and 99.30% of
-its 1,000-image test split and their mean 99.70%; two runs of 30 minutes each (seeds 0 and
-1) 99.50% and 99.30%, their mean 99.70%; through `train --data SET --time-budget 30m
---soup 2`, members 99.30% and 99.10%, their mean 99.50%, and again 99.40% and 99.00%, their
-mean 99.30%. On variable_upper 46.00% and 44.83%, their mean 48.17%, and 43.67% and 43.00%,
-their mean 47.00% (single runs 42.50 to 45.33%); henan_digits_4 98.52% twice, their mean
-98.57% (and again, 98.52%); a made-up site in unseen fonts 90.67% and 91.67%, their mean 91.00% (auto.py).
+The plain command chooses `--soup 2` itself with a time budget of 20 minutes or more; what
+it was measured on is beside auto.SOUP_MIN_BUDGET. Before that, on digits_wave_4 (the plain
+command's options, 2 CPU cores): two members of 15 minutes read 99.40% and 99.30% of its
+1,000-image test split and their mean 99.70%; two runs of 30 minutes each (seeds 0 and 1)
+99.50% and 99.30%, their mean 99.70%.
 
 The members validate on different images (the validation split follows the seed) and each
 trains on images another validates on: no validation split is clean for the mean, so it
