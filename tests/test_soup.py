@@ -8,6 +8,7 @@ import torch
 
 from captcha_break.checkpoint import load_checkpoint
 from captcha_break.cli import main
+from captcha_break.runfolder import run_logs
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,19 @@ def test_the_model_is_the_mean_of_the_members_weights(soup):
     report = json.loads((soup / "run" / "test_report.json").read_text())
     member_report = json.loads((soup / "run" / "member_1" / "test_report.json").read_text())
     assert report["count"] == member_report["count"] > 0
+
+
+def test_plot_curves_of_a_soup_draws_each_members_log(soup, tmp_path, capsys):
+    logs = run_logs(soup / "run")  # the members drawn over each other, not one after another
+    assert list(logs) == ["member_1", "member_2"]
+    assert logs["member_2"] == run_logs(soup / "run" / "member_2")[""] != []
+    assert len(run_logs(soup / "run" / "log.csv")[""]) == len(logs["member_1"]) + len(logs["member_2"])
+    out = tmp_path / "curves.png"
+    assert main(["plot", "curves", str(soup / "run"), "--out", str(out)]) == 0
+    assert out.stat().st_size > 1000
+    assert main(["plot", "curves", str(soup / "data"), "--out", str(tmp_path / "none.png")]) == 2
+    assert "no log.csv in" in capsys.readouterr().err
+    assert not (tmp_path / "none.png").exists()
 
 
 def test_a_resumed_soup_keeps_its_finished_members(soup, capsys):

@@ -319,9 +319,9 @@ def cmd_plot(args) -> int:
         titles = [t for label in labels for t in [label] + ["augmented"] * variants]
         plots.plot_samples(shown, titles, args.out, cols=1 + variants)
     elif args.what == "curves":
-        from .runfolder import read_log
+        from .runfolder import run_logs
 
-        plots.plot_curves(read_log(args.source), args.out)
+        plots.plot_curves(run_logs(args.source), args.out)
     elif args.what == "model":
         _plot_model(args, plots)
     print(f"wrote {args.out}")
@@ -550,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "source",
         nargs="?",
-        help="curves: a log.csv; model: a model name or checkpoint; "
+        help="curves: a log.csv or a run folder (a soup's: each member's curves); model: a model name or checkpoint; "
         "samples/augment: a folder of labeled images (default: synthetic)",
     )
     p.add_argument("--out", required=True, help="PNG file to write")

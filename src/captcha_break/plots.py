@@ -69,26 +69,42 @@ def plot_predictions(
     return _save(fig, path)
 
 
-def plot_curves(log: list[dict[str, float]], path: str | Path) -> Path:
-    """Loss (log scale), accuracy and learning rate per epoch; a marker at each epoch, phases shaded."""
-    epochs = [row["epoch"] for row in log]
+def plot_curves(logs: dict[str, list[dict[str, float]]], path: str | Path) -> Path:
+    """Loss (log scale), accuracy and learning rate per epoch; a marker at each epoch, phases
+    shaded. Several logs by name (a soup's members) share the axes, one colour per run."""
     fig, (loss_ax, acc_ax, lr_ax) = plt.subplots(1, 3, figsize=(15, 4))
-    loss_ax.plot(epochs, [row["train_loss"] for row in log], marker="o", ms=3, label="train")
-    loss_ax.plot(epochs, [row["val_loss"] for row in log], marker="o", ms=3, label="validation")
+    for i, (name, log) in enumerate(logs.items()):
+        _plot_run(loss_ax, acc_ax, lr_ax, name, log, f"C{i}" if len(logs) > 1 else None)
     loss_ax.set_yscale("log")
     loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
-    acc_ax.plot(epochs, [row["accuracy"] for row in log], marker="o", ms=3, label="whole captcha")
-    acc_ax.plot(epochs, [row["char_accuracy"] for row in log], marker="o", ms=3, label="per character")
-    acc_ax.set(xlabel="epoch", ylabel="validation accuracy", title="accuracy", ylim=(0, 1.01))
-    lr_ax.plot(epochs, [row["lr"] for row in log], marker="o", ms=3, color="tab:purple", label="learning rate (epoch end)")
+    # From nothing the axis starts at 0; a fine-tune's figures all lie near the top: zoom there.
+    lowest = min(row[key] for log in logs.values() for row in log for key in ("accuracy", "char_accuracy"))
+    acc_ax.set(xlabel="epoch", ylabel="validation accuracy", title="accuracy", ylim=(max(0.0, lowest - 0.02), 1.005))
     lr_ax.set(xlabel="epoch", ylabel="learning rate", title="learning rate")
     for ax in (loss_ax, acc_ax, lr_ax):
-        finetune = [e for e, row in zip(epochs, log) if row["phase"] >= 1]
-        if finetune:
-            ax.axvspan(min(finetune) - 0.5, max(finetune) + 0.5, color="0.92", label="best weights reloaded, lr reduced")
         ax.grid(alpha=0.3)
         ax.legend()
     return _save(fig, path)
+
+
+def _plot_run(loss_ax, acc_ax, lr_ax, name: str, log: list[dict[str, float]], colour: str | None) -> None:
+    """One run's lines. Alone (colour None): a colour per line. One of several: the run's
+    colour on all its lines, a line style per measure, its name in the legend."""
+    epochs = [row["epoch"] for row in log]
+    tag = f"{name}: " if name else ""
+    lines = [
+        (loss_ax, "train_loss", "train", "-", None),
+        (loss_ax, "val_loss", "validation", "--", None),
+        (acc_ax, "accuracy", "whole captcha", "-", None),
+        (acc_ax, "char_accuracy", "per character", ":", None),
+        (lr_ax, "lr", "learning rate (epoch end)", "-", "tab:purple"),
+    ]
+    for ax, key, label, style, own_colour in lines:
+        ax.plot(epochs, [row[key] for row in log], style if colour else "-", color=colour or own_colour,
+                marker="o", ms=3, label=tag + label)  # fmt: skip
+    finetune = [e for e, row in zip(epochs, log) if row["phase"] >= 1]
+    for ax in (loss_ax, acc_ax, lr_ax) if finetune else ():
+        ax.axvspan(min(finetune) - 0.5, max(finetune) + 0.5, color="0.92", label=tag + "best weights reloaded, lr reduced")
 
 
 @dataclass

@@ -172,6 +172,22 @@ def read_log(path: str | Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+def run_logs(source: str | Path) -> dict[str, list[dict[str, float]]]:
+    """The epoch logs `plot curves SOURCE` draws, by name: a log.csv, or a run folder's. A
+    soup's folder holds its members' epochs one after another (average.py); each member's
+    own log, named member_1, member_2..., lets them be drawn over each other instead."""
+    source = Path(source)
+    if source.is_file():
+        return {"": read_log(source)}
+    members = [p for p in source.glob("member_*/log.csv") if p.parent.name.removeprefix("member_").isdigit()]
+    if members:
+        members.sort(key=lambda p: int(p.parent.name.removeprefix("member_")))
+        return {path.parent.name: read_log(path) for path in members}
+    if not (source / "log.csv").is_file():
+        raise FileNotFoundError(f"no log.csv in {source}: give a run folder or its log.csv")
+    return {"": read_log(source / "log.csv")}
+
+
 def one_clock(before: list[dict[str, float]], rows: list[dict[str, float]]) -> list[dict[str, float]]:
     """A run's epochs after those of another, on one clock: a model fine-tuned from an
     earlier one, or averaged from several runs, cost the time of all of them."""
