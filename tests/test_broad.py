@@ -68,8 +68,20 @@ def test_broad_uses_many_fonts_and_only_fonts_that_draw_the_charset():
 def test_no_source_of_fonts_outweighs_the_others():
     per_source = Counter(source for _, source in installed_fonts(ALL))
     assert max(per_source.values()) <= MAX_PER_SOURCE
-    assert _spread(list("abcdefghijklmnop"), 4) == list("aeim")  # weights and styles through the family
+    family = [f"f{i}-{style}" for i in range(4) for style in ("bold", "bolditalic", "italic", "light")]
+    assert _spread(family, 4) == ["f0-bold", "f1-bold", "f2-bold", "f3-bold"]  # through the families
     assert _spread(list("abc"), 4) == list("abc")
+
+
+def test_a_familys_regular_face_is_never_left_out_for_its_other_weights():
+    liberation = [f"liberation{family}-{style}" for family in ("mono", "sans", "sansnarrow", "serif")
+                  for style in ("bold", "bolditalic", "italic", "regular")]  # fmt: skip
+    chosen = _spread(liberation, 8)
+    assert [stem for stem in chosen if stem.endswith("-regular")] == [
+        f"liberation{f}-regular" for f in ("mono", "sans", "sansnarrow", "serif")
+    ]
+    assert len(chosen) == 8 and chosen == sorted(chosen)  # four more of the other faces, in name order
+    assert _spread(["freemono", "freemonobold", "freeserif", "freeserifbold", "freeserifitalic"], 2) == ["freemono", "freeserif"]
 
 
 def test_caps_only_and_symbol_fonts_are_refused_for_mixed_case(symbol_font, font_folder):

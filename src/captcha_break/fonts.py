@@ -12,6 +12,7 @@ Each source names its licence; the general model's card lists the fonts it was t
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -301,10 +302,28 @@ MAX_PER_SOURCE = 8
 
 
 def _spread(items: list[str], most: int) -> list[str]:
-    """At most `most` of `items`, spread evenly through them (weights and styles in name order)."""
+    """At most `most` of `items` (font stems in name order): the upright regular faces
+    first, then others spread evenly through the rest (weights and styles).
+
+    Regular is the face sites draw most, and an even spread alone missed it: in a family of
+    Bold, BoldItalic, Italic and Regular it falls last, so taking 8 of fonts-liberation's 16
+    left out every Regular (Liberation Sans and Serif: Arial's and Times' metrics)."""
     if len(items) <= most:
         return items
-    return [items[i * len(items) // most] for i in range(most)]
+    regular = [stem for stem in items if _is_regular(stem)][:most]
+    rest = [stem for stem in items if stem not in regular]
+    others = most - len(regular)
+    chosen = set(regular) | {rest[i * len(rest) // others] for i in range(others)}
+    return [stem for stem in items if stem in chosen]
+
+
+_STYLE_WORDS = re.compile(r"bold|italic|oblique|light|thin|black|medium|semi|demi|heavy|extra|ultra|condensed|narrow|it$")
+
+
+def _is_regular(stem: str) -> bool:
+    """Whether a font file's stem names an upright regular face: "-regular", or a family
+    name with no weight or style in it (FreeSerif, DejaVuSans)."""
+    return "regular" in stem or not _STYLE_WORDS.search(stem.split("-", 1)[-1] if "-" in stem else stem)
 
 
 def broad_fonts(chars: str) -> tuple[str, ...]:
