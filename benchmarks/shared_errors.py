@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import add_update_option, write_results  # noqa: E402
 from look_alikes import pair_errors  # noqa: E402
 
-from captcha_break.metrics import score  # noqa: E402
+from captcha_break.metrics import edit_ops, score  # noqa: E402
 from captcha_break.recognizer import Recognizer  # noqa: E402
 from captcha_break.sources import fresh_samples  # noqa: E402
 from captcha_break.synth import SynthConfig  # noqa: E402
@@ -43,15 +43,10 @@ def compare(truths: list[str], first: list, second: list) -> dict:
         "both_wrong_alike": sum(a == b for a, b in both_wrong),
         "ensemble_accuracy": score(truths, picked).accuracy,
         "oracle_accuracy": sum(a.text == t or b.text == t for a, b, t in zip(first, second, truths)) / n,
-        "first_char_errors": sum(_char_errors(t, p.text) for t, p in zip(truths, first)),
+        "first_char_errors": sum(edit_ops(t, p.text)[0] for t, p in zip(truths, first)),
         "first_0o_errors": wrong_0o,
         "count": n,
     }
-
-
-def _char_errors(truth: str, pred: str) -> int:
-    """Characters misread, position by position; a reading of another length counts as one."""
-    return sum(t != p for t, p in zip(truth, pred)) if len(truth) == len(pred) else 1
 
 
 def main() -> None:

@@ -54,6 +54,7 @@ PAD_PERCENTILE = 95
 # A set is cropped to its text (fit "crop") where the median image's text box is under
 # preprocess.CROP_BELOW (70%) of its height: variable_upper's is 56% (300-640 x 80 images),
 # digits_wave_4's and henan_digits_4's 100% (91% and 100% for the lowest 5%).
+
 # With a time budget of at least SOUP_MIN_BUDGET seconds, the plain command fine-tunes
 # SOUP_MEMBERS models with consecutive seeds, each in an equal share of it, and keeps the
 # mean of their weights (soup.py). The plain command with 30 minutes on 2 CPU cores, the
