@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--no-ddddocr", action="store_true")
     add_update_option(parser)
     args = parser.parse_args()
-    models = args.model or ["default", "cnn_fast"]
+    models = args.model or ["captcha4", "cnn_fast"]
     pngs, labels = pngs_of(SynthConfig(), "bench-latency", 300)
     data: dict = {"models": {}}
     table = []

@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="train the probe into --out first")
     parser.add_argument("--out", default="runs/look_alikes")
     parser.add_argument("--count", type=int, default=10000, help="fresh captchas per measurement")
-    parser.add_argument("--models", nargs="*", default=["default"], help="task models to set beside the probe")
+    parser.add_argument("--models", nargs="*", default=["captcha4"], help="task models to set beside the probe")
     parser.add_argument("--style", default="v07", choices=["v07", "v03"])
     parser.add_argument("--budget", default="20m", help="the probe's training time (train --time-budget)")
     parser.add_argument("--model", default="cnn_fast", help="the probe's architecture (a registered model)")

@@ -16,7 +16,7 @@ drawn (seed 0) from the other 80% into a folder of their own and the same comman
 on them with `--test-split 0` (all N train or validate); the model is then scored on the
 same 20% test split with `captcha-break evaluate`. The misread test images of each set's
 all-labels run go to own_data_errors_SET.png. Notes on earlier recipes are in
-results/own_data_notes.md.
+docs/own_data_notes.md (the diary of what was tried).
 
 The figures are written after every run, and each run leaves its own in RUN/benchmark.json:
 with --resume, a benchmark that was stopped reuses the runs that finished and starts the

@@ -200,7 +200,7 @@ async def raw_load(port: int, images: list[bytes], clients: int, seconds: float)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="default")
+    parser.add_argument("--model", default="captcha4")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--batch", type=int, default=16)

@@ -27,7 +27,7 @@ from captcha_break.recognizer import Recognizer  # noqa: E402
 from captcha_break.sources import fresh_samples  # noqa: E402
 from captcha_break.synth import SynthConfig  # noqa: E402
 
-MODELS = ("default", "cnn_fast")
+MODELS = ("captcha4", "cnn_fast")
 VERSIONS = {"captcha 0.7": ("v07", "card-v07"), "captcha 0.3": ("v03", "card-v03")}
 
 

@@ -1,7 +1,7 @@
 """Bundle a trained run as a packaged model: ONNX file + model card + training log.
 
-    python scripts/bundle_model.py runs/crnn_fast default --command "captcha-break train ..."
-    python scripts/bundle_model.py runs/default_more default --extends --command "captcha-break train --init default ..."
+    python scripts/bundle_model.py runs/crnn_fast captcha4 --command "captcha-break train ..."
+    python scripts/bundle_model.py runs/captcha4_more captcha4 --extends --command "captcha-break train --init captcha4 ..."
 
 Exports RUN/best.pt to src/captcha_break/assets/NAME.onnx (and NAME.pt, for fine-tuning), measures the exported file on
 fresh captchas (a model of the tutorial's task: captcha 0.7, and captcha 0.3's stronger
@@ -28,6 +28,7 @@ from captcha_break.checkpoint import load_checkpoint, save_checkpoint
 from captcha_break.config import FITS, INT8_MODES, WEIGHT_FORMATS
 from captcha_break.evaluate import evaluate
 from captcha_break.export import export_onnx
+from captcha_break.fonts import font_report
 from captcha_break.preprocess import CROP_BELOW
 from captcha_break.recognizer import Recognizer
 from captcha_break.runfolder import one_clock, read_log, write_log
@@ -141,6 +142,8 @@ def make_card(args: argparse.Namespace, ckpt, log: list[dict], prior_epochs: int
         "char_accuracy": figures[0]["char_accuracy"],
         "synth": {k: v for k, v in dataclasses.asdict(main_set).items() if k != "fonts"},  # that task's captchas
         "figures": figures,
+        # The fonts the broad figures were drawn in: the install's own, the same on every machine.
+        **({"fonts": font_report(main_set.chars)} if main_set.style == "broad" else {}),
         "out_of_box": out_of_box_rows(args.out_of_box, args.name) if args.out_of_box else [],
         "compression": {"int8": args.int8, "weights": args.weights},
         "notes": args.note or "",
@@ -254,7 +257,7 @@ Trained by this project's own command, on synthetic captchas only:
 data generation included |
 | hardware | {card["hardware"]} |
 | images become its input by | fit `{card.get("fit", "stretch")}` ({FIT_WORDS.get(card.get("fit", "stretch"), "")}) |
-{figures}
+{figures}{_fonts(card)}
 | file | {card["file_mb"]} MB ONNX; weights stored as {card["compression"]["weights"]}, \
 int8 arithmetic: {card["compression"]["int8"]} |
 {notes}
@@ -264,6 +267,14 @@ The curve (validation on fresh captchas after each epoch; `{name}.log.csv` has e
 
 The per-epoch training log is `{name}.log.csv` beside this file. {_about(card)}
 """
+
+
+def _fonts(card: dict) -> str:
+    """The row that says which fonts the broad figures were drawn in (the install's own)."""
+    if not card.get("fonts"):
+        return ""
+    sources = ", ".join(f"{s['source']} ({s['fonts']}, {s['licence']})" for s in card["fonts"])
+    return f"\n| fonts of those captchas | {sum(s['fonts'] for s in card['fonts'])}, all brought by the install: {sources} |"
 
 
 def _about(card: dict) -> str:

@@ -27,8 +27,8 @@ def run(*args: str) -> None:
 
 
 def model_to_use() -> str:
-    if (ASSETS / "default.onnx").is_file():
-        return "default"
+    if (ASSETS / "captcha4.onnx").is_file():
+        return "captcha4"
     print("no bundled model in this checkout: training a small one for about two minutes")
     run("train", "--model", "crnn_fast", "--out", str(OUT / "run"), "--pregenerate", "6000", "--schedule", "onecycle",
         "--epochs", "3", "--batch-size", "64", "--val-size", "500", "--lr", "3e-3")  # fmt: skip

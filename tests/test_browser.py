@@ -65,7 +65,7 @@ def start_labeler(folder: Path, port: int) -> subprocess.Popen:
         "label",
         str(folder),
         "--model",
-        "default",
+        "captcha4",
         "--port",
         str(port),
         "--order",
@@ -153,7 +153,7 @@ def test_the_demo_page_reads_a_captcha(browser, tmp_path):
 
     [name] = write_pngs(SynthConfig(), tmp_path, 1, seed="demo-page")
     image = tmp_path / name
-    with running_server("--model", "default", "--log-level", "warning") as port:
+    with running_server("--model", "captcha4", "--log-level", "warning") as port:
         url = f"http://127.0.0.1:{port}"
         expected = httpx.post(f"{url}/predict", content=image.read_bytes(), timeout=10).json()["text"]
         browser.get(f"{url}/")

@@ -20,7 +20,7 @@ MAX_BYTES = {"general": 4_000_000}
 
 
 def test_the_three_models_are_bundled():
-    assert {"default", "cnn_fast", "general"} <= set(BUNDLED)
+    assert {"captcha4", "cnn_fast", "general"} <= set(BUNDLED)
 
 
 @pytest.fixture(scope="module", params=BUNDLED)

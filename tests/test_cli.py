@@ -104,7 +104,7 @@ def test_train_help_names_every_registered_model_and_bad_names_are_clear(workspa
     listed = capsys.readouterr().out
     assert all(f"{name:<10} {entry.about}" in listed for name, entry in MODELS.items())  # the registry's own words
     bundled = listed.split("bundled models")[1]
-    assert "default    crnn_fast, 128x64: 4 characters of 36 (v07 style)" in bundled  # from the file's own card
+    assert "captcha4   crnn_fast, 128x64: 4 characters of 36 (v07 style)" in bundled  # from the file's own card
     assert "general    crnn_lite, 256x48: 1-10 characters of 62 (broad style)" in bundled
     assert main(["train", "--model", "resnet", "--out", str(workspace / "bad"), "--dry-run"]) == 2
     assert "unknown model 'resnet'" in capsys.readouterr().err
@@ -146,7 +146,7 @@ def test_evaluate_errors_lists_the_wrong_labels_first(tmp_path, capsys):
         rows.append(f"{name},{text[::-1] if i in (3, 7) else text}")  # reversed: a wrong label
     (data / "labels.csv").write_text("\n".join(rows) + "\n")
     errors = tmp_path / "errors.csv"
-    assert main(["evaluate", "--model", "default", "--data", str(data), "--errors", str(errors)]) == 0
+    assert main(["evaluate", "--model", "captcha4", "--data", str(data), "--errors", str(errors)]) == 0
     listed = list(csv.DictReader(errors.open()))
     assert {row["file"] for row in listed} >= {"site_3.png", "site_7.png"}
     wrong_labels = [row for row in listed if row["file"] in ("site_3.png", "site_7.png")]

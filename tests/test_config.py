@@ -89,10 +89,10 @@ def test_a_model_unlike_the_base_trains_from_nothing_or_is_refused(tmp_path, cap
     printed = json.loads(out[out.index("{") :])
     assert printed["init"] is None and printed["model"] == "crnn_fast"
     assert "chose init = none: --model crnn_fast is not the base model's architecture" in out
-    assert main([*run, "--model", "crnn_fast", "--init", "default"]) == 0  # default is a crnn_fast
-    assert json.loads((out := capsys.readouterr().out)[out.index("{") :])["init"] == "default"
-    assert main([*run, "--model", "cnn_fast", "--init", "default"]) == 2
-    assert "--model cnn_fast and --init default disagree: default is a crnn_fast" in capsys.readouterr().err
+    assert main([*run, "--model", "crnn_fast", "--init", "captcha4"]) == 0  # default is a crnn_fast
+    assert json.loads((out := capsys.readouterr().out)[out.index("{") :])["init"] == "captcha4"
+    assert main([*run, "--model", "cnn_fast", "--init", "captcha4"]) == 2
+    assert "--model cnn_fast and --init captcha4 disagree: captcha4 is a crnn_fast" in capsys.readouterr().err
 
 
 def test_the_plain_command_with_a_30_minute_budget_chooses_a_soup_unless_told_not_to(tmp_path, capsys):

@@ -28,11 +28,10 @@ def test_answers_go_to_labels_csv_at_once_and_undo_takes_them_back(client, folde
     queue = client.get("/api/queue").json()
     assert queue["count"] == 5 and queue["items"][0]["file"] == "img_0.png"
     assert {"guess", "confidence", "char_probs"} <= set(queue["items"][0])
-    assert (
-        client.post("/api/label", json={"file": "img_0.png", "label": " ab12 "}).status_code == 400
-    )  # lower case: not in --chars
-    progress = client.post("/api/label", json={"file": "img_0.png", "label": "AB12"}).json()
+    assert client.post("/api/label", json={"file": "img_0.png", "label": " ab#2 "}).status_code == 400  # '#': not in --chars
+    progress = client.post("/api/label", json={"file": "img_0.png", "label": " ab12 "}).json()
     assert progress["done"] == 1 and progress["labeled"] == 1
+    assert progress["label"] == "AB12"  # typed in lower case, saved in the charset's case
     assert (folder / "labels.csv").read_text() == "file,label\nimg_0.png,AB12\n"
     client.post("/api/unreadable", json={"file": "img_1.png"})
     assert (folder / "labels.csv").read_text() == "file,label\nimg_0.png,AB12\nimg_1.png,\n"
@@ -41,6 +40,56 @@ def test_answers_go_to_labels_csv_at_once_and_undo_takes_them_back(client, folde
     assert client.post("/api/undo").status_code == 409
     assert (folder / "labels.csv").read_text() == "file,label\n"
     assert not list(folder.glob(".labels.*"))  # no temporary files left
+
+
+def test_a_label_of_another_length_needs_a_confirmation_and_junk_is_refused(folder, tiny_model):
+    session = open_session(folder, Recognizer.load(tiny_model["onnx"]), lengths=(4, 4))
+    with TestClient(create_label_app(session, order="name")) as c:
+        asked = c.post("/api/label", json={"file": "img_0.png", "label": "JUAJUG0G0"})
+        assert asked.status_code == 409 and "4 characters expected" in asked.json()["detail"]["confirm"]
+        assert not (folder / "labels.csv").exists()  # nothing saved until the user says so
+        assert c.post("/api/label", json={"file": "img_0.png", "label": "JUAJUG0G0", "confirm": True}).status_code == 200
+        for junk in ("A" * 300, "A\rB", "A\nB"):
+            assert c.post("/api/label", json={"file": "img_1.png", "label": junk, "confirm": True}).status_code == 400
+        surrogate = '{"file": "img_1.png", "label": "\\ud800AB", "confirm": true}'  # valid JSON, no valid text
+        assert c.post("/api/label", content=surrogate, headers={"content-type": "application/json"}).status_code == 400
+    assert scan_folder(folder).items[0][1] == "JUAJUG0G0"  # labels.csv reads back as saved
+
+
+def test_without_length_rule_the_labels_so_far_set_it(folder, tiny_model):
+    session = open_session(folder, Recognizer.load(tiny_model["onnx"]))
+    with TestClient(create_label_app(session, order="name")) as c:
+        for i in range(4):  # too few to be a rule
+            assert c.post("/api/label", json={"file": f"img_{i}.png", "label": "ABCD" if i else "ABCDEFGH"}).status_code == 200
+        assert c.post("/api/label", json={"file": "img_4.png", "label": "AB"}).status_code == 200
+        assert c.post("/api/label", json={"file": "img_4.png", "label": "ABCDEFGHIJ"}).status_code == 409  # 2-8 so far
+
+
+def test_a_stale_tab_is_told_and_undo_is_per_page(client, folder):
+    assert client.post("/api/label", json={"file": "img_0.png", "label": "JUG0", "page": "A"}).status_code == 200
+    # Tab B still shows img_0 unlabeled: its answer would overwrite A's, so it is refused and told.
+    stale = client.post("/api/label", json={"file": "img_0.png", "label": "JUGO", "page": "B", "check_seen": True, "seen": None})
+    assert stale.status_code == 409 and stale.json()["label"] == "JUG0" and "changed elsewhere" in stale.json()["detail"]
+    assert client.post("/api/label", json={"file": "img_1.png", "label": "XT60", "page": "B"}).status_code == 200
+    undone = client.post("/api/undo", json={"page": "A"}).json()  # A's own answer, not B's later one
+    assert undone["file"] == "img_0.png" and undone["undid"] == "undid img_0.png = JUG0"
+    assert client.post("/api/undo", json={"page": "A"}).status_code == 409
+    assert (folder / "labels.csv").read_text() == "file,label\nimg_1.png,XT60\n"
+
+
+def test_labels_csv_keeps_its_mode(client, folder):
+    client.post("/api/label", json={"file": "img_0.png", "label": "AB12"})
+    (folder / "labels.csv").chmod(0o644)
+    client.post("/api/label", json={"file": "img_1.png", "label": "AB12"})
+    assert (folder / "labels.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_non_image_says_so(folder, tiny_model):
+    (folder / "broken.png").write_text("not an image")
+    session = open_session(folder, Recognizer.load(tiny_model["onnx"]))
+    with TestClient(create_label_app(session, order="confidence")) as c:
+        first = c.get("/api/queue").json()["items"][0]
+    assert first["file"] == "broken.png" and first["readable"] is False
 
 
 def test_only_the_folders_images_are_served(client):

@@ -29,7 +29,7 @@ def test_predict_a_folder_and_a_glob_into_csv_and_jsonl(shots, tmp_path, capsys)
     with out.open() as f:
         rows = list(csv.DictReader(f))
     assert [r["file"] for r in rows] == sorted(str(p) for p in shots.glob("*.png"))
-    assert [r["text"] for r in rows] == [p.text for p in Recognizer.load("default").predict([r["file"] for r in rows])]
+    assert [r["text"] for r in rows] == [p.text for p in Recognizer.load().predict([r["file"] for r in rows])]  # general
     assert "wrote 5 results" in capsys.readouterr().out
     lines = tmp_path / "readings.jsonl"
     assert main(["predict", str(shots / "*.png"), "--output", str(lines)]) == 0
@@ -53,29 +53,29 @@ def test_fold_case_through_the_cli_and_the_api(shots, tiny_model, capsys):
 
 def test_only_chars_through_the_cli_and_the_api(shots, capsys):
     images = sorted(shots.glob("*.png"))
-    digits = Recognizer.load("default", only_chars="0123456789").predict(images)
+    digits = Recognizer.load("captcha4", only_chars="0123456789").predict(images)
     assert all(p.text.isdigit() or not p.text for p in digits)
     # The same letters when every character the model knows is allowed.
-    everything = Recognizer.load("default", only_chars=Recognizer.load("default").info.charset.chars)
-    assert [p.text for p in everything.predict(images)] == [p.text for p in Recognizer.load("default").predict(images)]
+    everything = Recognizer.load("captcha4", only_chars=Recognizer.load("captcha4").info.charset.chars)
+    assert [p.text for p in everything.predict(images)] == [p.text for p in Recognizer.load("captcha4").predict(images)]
     assert main(["predict", "--only-chars", "0123", "--json", str(images[0])]) == 0
     assert set(json.loads(capsys.readouterr().out)["text"]) <= set("0123")
-    assert main(["predict", "--only-chars", "ab", str(images[0])]) == 2  # lower case: the default model reads none
+    assert main(["predict", "--model", "captcha4", "--only-chars", "ab", str(images[0])]) == 2  # it reads no lower case
     assert "the model cannot read 'ab'" in capsys.readouterr().err
-    assert Recognizer.load("default", fold_case=True, only_chars="ab").only_chars == "AB"
+    assert Recognizer.load("captcha4", fold_case=True, only_chars="ab").only_chars == "AB"
 
 
 def test_only_length_through_the_cli_and_the_api(shots, capsys):
     images = sorted(shots.glob("*.png"))
-    plain = [p.text for p in Recognizer.load("default").predict(images)]
-    assert [p.text for p in Recognizer.load("default", only_length=(1, 8)).predict(images)] == plain  # all fit already
-    fives = Recognizer.load("default", only_length=5).predict(images)
+    plain = [p.text for p in Recognizer.load("captcha4").predict(images)]
+    assert [p.text for p in Recognizer.load("captcha4", only_length=(1, 8)).predict(images)] == plain  # all fit already
+    fives = Recognizer.load("captcha4", only_length=5).predict(images)
     assert all(len(p.text) == 5 and len(p.char_probs) == 5 for p in fives)
     assert main(["predict", "--only-length", "2-3", "--json", str(images[0])]) == 0
     assert len(json.loads(capsys.readouterr().out)["text"]) in (2, 3)
     for bad in ((3, 2), 0, "4", (4,), (4.5, 6)):
         with pytest.raises(ValueError, match="only_length"):
-            Recognizer.load("default", only_length=bad)
+            Recognizer.load("captcha4", only_length=bad)
     with pytest.raises(SystemExit):
         main(["predict", "--only-length", "0", str(images[0])])
     assert "bad length range '0'" in capsys.readouterr().err
@@ -83,7 +83,7 @@ def test_only_length_through_the_cli_and_the_api(shots, capsys):
 
 def test_a_model_reads_the_label_lengths_it_was_trained_on_unless_told_otherwise(tiny_model, capsys):
     images = sorted(tiny_model["images"].glob("*.png"))
-    for source in (tiny_model["pt"], tiny_model["onnx"], "default"):  # recorded in training; on a bundled card
+    for source in (tiny_model["pt"], tiny_model["onnx"], "captcha4"):  # recorded in training; on a bundled card
         assert Recognizer.load(source).info.label_lengths == (4, 4)
         assert Recognizer.load(source).only_length == (4, 4)
         assert Recognizer.load(source, only_length="any").only_length is None

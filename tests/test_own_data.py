@@ -94,7 +94,10 @@ def test_short_run_on_real_captchas_beats_chance_and_reports(shared_datasets, tm
                          patience=20, phase2_patience=0, schedule="onecycle", lr=3e-3, workers=0)  # fmt: skip
     messages = []
     result = train(config, log=messages.append)
-    assert any(m.startswith("320 labeled images: 224 train, 32 validation, 64 test") for m in messages)
+    assert any(
+        m.startswith("320 labeled images (labels from file names by --label-rule auto): 224 train, 32 validation, 64 test")
+        for m in messages
+    )
     report = json.loads((tmp_path / "run" / "test_report.json").read_text())
     assert report["count"] == 64
     # Chance is 10% per character; a model that learned anything does far better.

@@ -32,7 +32,7 @@ def site(tmp_path_factory):
 
 def _train(root: Path, *extra: str) -> int:
     return main(["train", "--data", str(root / "data"), "--unlabeled", str(root / "unlabeled"), "--out", str(root / "run"),
-                 "--init", "default", "--dry-run", "--batch-size", "8", "--workers", "0", "--pseudo-threshold", "0.5",
+                 "--init", "captcha4", "--dry-run", "--batch-size", "8", "--workers", "0", "--pseudo-threshold", "0.5",
                  *extra])  # fmt: skip
 
 
@@ -75,7 +75,7 @@ def test_the_labeled_folder_itself_gives_only_its_unlabeled_images(site, tmp_pat
     labeled = drawn[:30]
     (folder / "labels.csv").write_text("file,label\n" + "".join(f"{p.name},{p.name.split('_')[0]}\n" for p in labeled))
     code = main(["train", "--data", str(folder), "--unlabeled", str(folder), "--out", str(tmp_path / "run"), "--init",
-                 "default", "--dry-run", "--batch-size", "8", "--workers", "0", "--pseudo-threshold", "0"])  # fmt: skip
+                 "captcha4", "--dry-run", "--batch-size", "8", "--workers", "0", "--pseudo-threshold", "0"])  # fmt: skip
     assert code == 0
     rows = list(csv.DictReader((tmp_path / "run" / "pseudo_labels.csv").open()))
     assert sorted(Path(row["file"]).name for row in rows) == sorted(p.name for p in drawn[30:])
@@ -99,7 +99,7 @@ def test_unlabeled_images_are_read_a_chunk_at_a_time_and_none_is_lost(tmp_path, 
         Image.new("L", (40, 20), i * 30).save(folder / f"shot{i}.png")
     (folder / "shot7.png").write_bytes(b"cut sho")
     skip = frozenset({(folder / "shot0.png").resolve()})
-    kept, read, unreadable = write_readings("default", str(folder), 0.0, tmp_path / "r.csv", skip, chunk=3)
+    kept, read, unreadable = write_readings("captcha4", str(folder), 0.0, tmp_path / "r.csv", skip, chunk=3)
     assert (kept, read, unreadable) == (6, 6, 1)
     rows = list(csv.DictReader((tmp_path / "r.csv").open()))
     assert sorted(Path(row["file"]).name for row in rows) == [f"shot{i}.png" for i in range(1, 7)]

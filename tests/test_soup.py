@@ -20,7 +20,7 @@ def soup(tmp_path_factory):
 
 
 def _train(root, out: str, *extra: str) -> int:
-    return main(["train", "--data", str(root / "data"), "--out", str(root / out), "--init", "default", "--soup", "2",
+    return main(["train", "--data", str(root / "data"), "--out", str(root / out), "--init", "captcha4", "--soup", "2",
                  "--dry-run", "--batch-size", "8", "--workers", "0", *extra])  # fmt: skip
 
 
@@ -75,7 +75,7 @@ def test_a_resumed_soup_takes_how_it_runs_from_the_new_command(soup, capsys):
     capsys.readouterr()
     assert main(["train", "--out", str(soup / "run"), "--resume", "--threads", "1", "--print-config"]) == 0
     config = json.loads(capsys.readouterr().out)
-    assert (config["soup"], config["threads"], config["init"]) == (2, 1, "default")
+    assert (config["soup"], config["threads"], config["init"]) == (2, 1, "captcha4")
     # ... but not what it learns: that would silently not apply
     assert main(["train", "--out", str(soup / "run"), "--resume", "--lr", "0.5", "--print-config"]) != 0
     assert "lr (the run's" in capsys.readouterr().err

@@ -234,14 +234,14 @@ def test_fine_tuning_never_hands_back_a_model_worse_than_its_start(tmp_path):
 
     lines = []
     with pytest.raises(KeyboardInterrupt):
-        train(tiny(tmp_path, init="default", lr=10.0, epochs=2, schedule="onecycle"), log=stop_after_one)
+        train(tiny(tmp_path, init="captcha4", lr=10.0, epochs=2, schedule="onecycle"), log=stop_after_one)
     result = train(TrainConfig(out=str(tmp_path / "run")), resume=True, log=lines.append)
     start = start_accuracy(lines)
     assert start >= 0.8
     assert max(r.accuracy for r in result.history) < start  # what training made of it reads less
     best = load_checkpoint(result.best_path)
     assert best.meta["epoch"] == 0 and best.meta["accuracy"] == pytest.approx(start)
-    default = load_checkpoint(resolve_checkpoint("default")).state_dict
+    default = load_checkpoint(resolve_checkpoint("captcha4")).state_dict
     assert all(torch.allclose(best.state_dict[k].float(), v.float()) for k, v in default.items())
     assert any(line.startswith("kept the starting weights") for line in lines)
 

@@ -10,6 +10,7 @@ alongside. Importing the package never imports torch.
 __version__ = "0.1.0"
 
 from .charset import Charset  # noqa: E402
+from .preprocess import ImageError  # noqa: E402
 from .recognizer import Prediction, Recognizer  # noqa: E402
 
-__all__ = ["Charset", "Prediction", "Recognizer", "__version__"]
+__all__ = ["Charset", "ImageError", "Prediction", "Recognizer", "__version__"]

@@ -1,8 +1,9 @@
 """The bundled models, and what a model file says about itself: resolved and read here only.
 
-A bundled model is a name (`default`, `cnn_fast`, `general`) with files in assets/: NAME.onnx
-for reading captchas, NAME.pt for fine-tuning and export, NAME.md its card. Anything that is
-not a bundled name is a path. An exported ONNX file carries its description (model,
+A bundled model is a name (`general`, the default; `captcha4` and `cnn_fast`, for the
+`captcha` library's 4-character captchas) with files in assets/: NAME.onnx for reading
+captchas, NAME.pt for fine-tuning and export, NAME.md its card. Anything that is not a
+bundled name is a path. An exported ONNX file carries its description (model,
 charset, input, decoding scheme, preprocessing, card) as JSON under one metadata key; this
 module writes that description and reads it back.
 """
@@ -19,6 +20,10 @@ from .preprocess import InputSpec
 
 ASSETS = Path(__file__).parent / "assets"
 ONNX_METADATA_KEY = "captcha_break"
+# The model every command reads, labels and fine-tunes with when none is named: the broad one.
+DEFAULT_MODEL = "general"
+# Bundled names that changed: asking for one says what it is called now.
+RENAMED = {"default": "captcha4"}
 KINDS = {"onnx": ".onnx", "pt": ".pt"}
 # What preprocess.preprocess does, for readers of the file who do not use this package.
 PREPROCESSING = (
@@ -42,6 +47,11 @@ def resolve(source: str | os.PathLike, kind: str) -> Path:
     path = Path(source)
     if path.is_file():
         return path
+    if name in RENAMED and not path.suffix:
+        raise FileNotFoundError(
+            f"no model {name!r}: the bundled model of that name is now called {RENAMED[name]!r} (the captcha "
+            f"library's 4-character captchas); the default model, used when none is named, is {DEFAULT_MODEL!r}"
+        )
     if not path.suffix:
         names = ", ".join(bundled_names()) or "none installed"
         raise FileNotFoundError(f"no model {name!r}: not a file, and not a bundled model ({names})")

@@ -169,10 +169,7 @@ def plan(
         if given.get(option) is None:
             choices.append(Choice(option, value, why))
 
-    about = {
-        "general": "the broad pretrained model: it already reads many fonts and styles",
-        "default": "the bundled model (the broad `general` model is not installed)",
-    }
+    about = {"general": "the broad pretrained model: it already reads many fonts and styles"}
     if base is None:
         choose("model", scratch_model(given), "from nothing (--init none): the CPU-fast CTC model that reads any width")
     else:

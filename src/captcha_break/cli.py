@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .assets import DEFAULT_MODEL
 from .charset import DEFAULT_CHARS, LabelError
 from .config import INT8_MODES, WEIGHT_FORMATS, TrainConfig
 from .fonts import find_fonts
@@ -61,33 +62,47 @@ def _length_range(text: str) -> tuple[int, int] | str:
     return text if text in (ANY, TRAINED) else parse_length(_length(text))
 
 
-def _add_synth_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--chars", default=None, help=f"characters to draw from (default {DEFAULT_CHARS})")
-    p.add_argument("--length", type=_length, default="4", help="label length: N or MIN-MAX (default 4)")
-    p.add_argument("--size", type=parse_size, default=(128, 64), help="image size WIDTHxHEIGHT (default 128x64)")
+def _add_synth_options(p, task: str = "", chars: bool = True) -> None:
+    """The synthetic captchas' options. Unset they are None, and the command fills them in:
+    `task` says from what (shown in the help), e.g. the model's own task for evaluate.
+    chars=False: the command defines --chars itself (train: for folders too)."""
+    task = task or f"{DEFAULT_CHARS}"
+    if chars:
+        p.add_argument("--chars", default=None, help=f"characters to draw from (default: {task})")
+    p.add_argument("--length", type=_length, default=None, help="label length: N or MIN-MAX (default: 4)")
+    p.add_argument("--size", type=parse_size, default=None, help="image size WIDTHxHEIGHT (default: 128x64)")
     p.add_argument(
-        "--style", choices=STYLES, default="v07",
+        "--style", choices=STYLES, default=None,
         help="v07: captcha 0.7 as is; v03: captcha 0.3 as it drew (stronger warps; the tutorial's version); mixed: both; "
         "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text; "
-        "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training",
+        "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training (default: v07)",
     )  # fmt: skip
     p.add_argument(
         "--font", action="append", default=[], metavar="PATH",
-        help="draw with this .ttf/.otf file, or every font in this folder (repeatable; default: the library's font)",
+        help="draw with this .ttf/.otf file, or every font in this folder; 'system': the broad style's fonts plus "
+        "the machine's Debian fonts-* packages (repeatable; default: the library's font, or for broad the fonts "
+        "the install brings, the same on every machine)",
     )  # fmt: skip
 
 
-def _synth_config(args, chars: str | None = None) -> SynthConfig:
-    return SynthConfig.from_options(
-        args.chars or chars or DEFAULT_CHARS, args.length, args.size, args.style, find_fonts(args.font)
-    )
+def _synth_config(args, task: SynthConfig | None = None) -> SynthConfig:
+    """The captchas the synth options ask for; what they leave unset comes from `task` (a
+    model's own captchas), else from SynthConfig's defaults (the tutorial's task)."""
+    task = task or SynthConfig()
+    length = args.length or f"{task.min_len}-{task.max_len}"
+    size = args.size or (task.width, task.height)
+    fonts = find_fonts(args.font) if args.font else ()  # (): the library's font, or broad's own set
+    return SynthConfig.from_options(args.chars or task.chars, length, size, args.style or task.style, fonts)
 
 
 def cmd_generate(args) -> int:
     from .synth import write_pngs
 
-    names = write_pngs(_synth_config(args), Path(args.out), args.count, args.seed, workers=args.workers)
-    print(f"wrote {len(names)} captchas to {args.out}")
+    answers = Path(args.answers) if args.answers else None
+    if answers is not None and answers.resolve().parent == Path(args.out).resolve():
+        raise ValueError(f"--answers {answers} is inside --out: train and label would read it as the folder's labels")
+    names = write_pngs(_synth_config(args), Path(args.out), args.count, args.seed, workers=args.workers, answers=answers)
+    print(f"wrote {plural(len(names), 'captcha')} to {args.out}" + (f", their labels to {answers}" if answers else ""))
     return 0
 
 
@@ -147,18 +162,15 @@ def train_fields(args) -> dict:
         if f.metadata["cli"] and value is not None:
             given[f.name] = value
     # The options the command line defines itself, shared with generate and evaluate.
-    width, height = args.size
+    width, height = args.size or (None, None)
     input_w, input_h = args.input_size or (None, None)
     composite = dict(
         chars=args.chars, length=args.length, image_width=width, image_height=height, style=args.style,
         fonts=find_fonts(args.font) if args.font else None, input_width=input_w, input_height=input_h,
         channels={"gray": 1, "rgb": 3}.get(args.color), time_budget=args.time_budget,
     )  # fmt: skip
-    defaults = TrainConfig()
     for name, value in composite.items():
-        # These options have real defaults (generate needs them): one equal to TrainConfig's
-        # counts as not given, so --config and the --data choices can set it.
-        if value is not None and value != getattr(defaults, name):
+        if value is not None:  # given on the command line: it beats --config and the --data choices
             given[name] = value
     return {f.name: given.get(f.name) for f in config_fields(TrainConfig)}
 
@@ -169,25 +181,30 @@ def _help(name: str) -> str:
     return next(f.metadata["help"] for f in config_fields(TrainConfig) if f.name == name)
 
 
-def _add_config_options(p: argparse.ArgumentParser) -> None:
-    """One option per TrainConfig field (metadata cli=True), its help, choices and default
-    taken from the field: defined once. The parsed value is None when not given, so that
-    choices (--data) and --config can fill what the user left out."""
+def _add_config_options(groups: dict[str, argparse._ArgumentGroup]) -> None:
+    """One option per TrainConfig field (metadata cli=True), its help, choices, default and
+    section taken from the field: defined once. The parsed value is None when not given, so
+    that choices (--data) and --config can fill what the user left out."""
     from dataclasses import MISSING
     from dataclasses import fields as config_fields
 
+    from .config import PLAIN_CHOICES
+
     for f in config_fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        if not f.metadata["cli"] or flag in p._option_string_actions:
+        if not f.metadata["cli"] or flag in groups["data"]._option_string_actions:  # defined by the command itself
             continue
         default = f.default if f.default is not MISSING else f.default_factory()
-        shown = f" (default: {default})" if default not in (None, "", ()) else ""
+        shown = f" (default: {default})" if default not in (None, "", ()) and not isinstance(default, bool) else ""
+        if f.name in PLAIN_CHOICES:
+            shown = f" (default: with --data chosen from the folder; else {default})"
         kwargs = dict(dest=f.name, default=None, help=f.metadata["help"] + shown)
+        group = groups[f.metadata["group"]]
         if isinstance(default, bool):
-            p.add_argument(flag, action="store_const", const=True, **kwargs)
+            group.add_argument(flag, action="store_const", const=True, **kwargs)
             continue
         kind = type(default) if default is not None else str
-        p.add_argument(flag, type=kind, choices=f.metadata["choices"], metavar=f.metadata["metavar"], **kwargs)
+        group.add_argument(flag, type=kind, choices=f.metadata["choices"], metavar=f.metadata["metavar"], **kwargs)
 
 
 def _auto_options(fields: dict, scratch: bool = False) -> dict:
@@ -235,10 +252,8 @@ def _model_without_base(fields: dict) -> bool:
 
 
 def default_base() -> str:
-    """The bundled model to fine-tune from: the broad `general` one where it is installed."""
-    from .assets import ASSETS
-
-    return "general" if (ASSETS / "general.pt").is_file() else "default"
+    """The bundled model to fine-tune from: the default one (the broad `general`)."""
+    return DEFAULT_MODEL
 
 
 def _recognizer(args, model: str, only_chars: str | None = None):
@@ -260,9 +275,14 @@ def cmd_evaluate(args) -> int:
     recognizer.batch_size = args.batch_size
     spec, charset = recognizer.spec, recognizer.info.charset
     samples = labeled_samples(
-        spec, _synth_config(args, charset.chars), args.data, args.count or 0, args.seed, args.label_rule, charset,
-        args.fold_case, args.workers,
+        spec, _synth_config(args, model_task(recognizer.info)), args.data, args.count or 0, args.seed, args.label_rule,
+        charset, args.fold_case, args.workers,
     )  # fmt: skip
+    if len(samples) == 0:
+        raise ValueError(
+            f"{args.data}: no labeled images to evaluate on (labels come from labels.csv, or from file names like "
+            f"ABCD.png): label them with `captcha-break label {args.data}`"
+        )
     result = evaluate(recognizer, samples, progress=not args.json, folder=args.data)
     if args.plot:
         from .evaluate import errors_first
@@ -288,20 +308,41 @@ def cmd_evaluate(args) -> int:
     print(f"char accuracy:   {s.char_accuracy:.4f}")
     print(f"images/second:   {result.images_per_second:.0f}")
     if s.confusions:
-        print("most confused:   " + ", ".join(f"{t}->{p} x{n}" for t, p, n in s.confusions))
+        print("most misread:    " + ", ".join(f"{t} read as {p} ({n}x)" for t, p, n in s.confusions) + "  (label read as reading)")
     return 0
+
+
+def model_task(info) -> SynthConfig:
+    """The synthetic captchas a model was made for (its card says), else in its charset."""
+    synth = info.meta.get("card", {}).get("synth")
+    return SynthConfig(**synth) if synth else SynthConfig(chars=info.charset.chars)
 
 
 def cmd_predict(args) -> int:
     from .predict import expand_inputs, predict_files, result_writer
 
-    recognizer = _recognizer(args, args.model)
     paths = expand_inputs(args.images)
+    recognizer = _recognizer(args, args.model)
+    print(f"reading {plural(len(paths), 'image')} with {describe_model(args.model, recognizer.info)}", file=sys.stderr)
     with result_writer(args.output, "jsonl" if args.json else "tsv") as write:
         failed = predict_files(recognizer, paths, write, progress=args.output is not None or None)
     if args.output:
-        print(f"wrote {len(paths) - failed} results to {args.output}" + (f" ({failed} files failed)" if failed else ""))
+        done = plural(len(paths) - failed, "result")
+        print(f"wrote {done} to {args.output}" + (f" ({plural(failed, 'file')} failed)" if failed else ""))
     return 1 if failed else 0
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 image', '2 images'."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def describe_model(source, info) -> str:
+    """'general (crnn_lite, reads 1-10 characters of 62)': the model a command uses, named."""
+    lengths = info.label_lengths
+    span = "" if lengths is None else f"{lengths[0]}" if lengths[0] == lengths[1] else f"{lengths[0]}-{lengths[1]}"
+    span = f"{span} characters" if span else "texts"
+    return f"{Path(str(source)).name} ({info.name}: {span} of a {len(info.charset)}-character set)"
 
 
 def cmd_plot(args) -> int:
@@ -333,8 +374,8 @@ def _sample_pixels(args):
     from .preprocess import InputSpec
     from .sources import preview_samples
 
-    width, height = args.size
-    samples = preview_samples(InputSpec(height, width, 3), _synth_config(args), args.source, args.count, args.seed)
+    synth = _synth_config(args)
+    samples = preview_samples(InputSpec(synth.height, synth.width, 3), synth, args.source, args.count, args.seed)
     return samples.pixels, samples.labels
 
 
@@ -383,6 +424,11 @@ def cmd_serve(args) -> int:
         header_timeout=args.header_timeout, body_timeout=args.body_timeout,
         max_connections=args.max_connections, providers=tuple(args.provider or ("cpu",)),
     )  # fmt: skip
+    check_port(args.host, args.port)
+    from .recognizer import Recognizer
+
+    info = Recognizer.load(args.model, threads=1).info
+    print(f"serving {describe_model(args.model, info)} on http://{args.host}:{args.port}/ (API docs: /docs)")
     serve(config, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
 
@@ -392,15 +438,32 @@ def cmd_label(args) -> int:
 
     from .labeling import create_label_app, open_session
 
-    model = args.model or default_base()
-    recognizer = _recognizer(args, model, args.chars)  # guesses in the labels' alphabet
-    print(f"reading {args.folder} with {model} for the guesses ...")
-    session = open_session(args.folder, recognizer, chars=args.chars, fold_case=args.fold_case)
+    check_port(args.host, args.port)  # before the slow reading, and before printing an address
+    if args.length and args.only_length == TRAINED:  # guesses of the site's length too
+        args.only_length = parse_length(args.length)
+    recognizer = _recognizer(args, args.model, args.chars)  # guesses in the labels' alphabet
+    print(f"reading {args.folder} with {describe_model(args.model, recognizer.info)} for the guesses ...")
+    lengths = parse_length(args.length) if args.length else None
+    session = open_session(args.folder, recognizer, chars=args.chars, fold_case=args.fold_case, lengths=lengths)
     progress = session.progress()
     print(f"{progress['total']} images, {progress['done']} done; labels go to {session.store.path}")
     print(f"open http://{args.host}:{args.port}/ (Ctrl-C stops; every answer is already saved)")
     uvicorn.run(create_label_app(session, args.order), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port that is out of range or taken, in one line (uvicorn would say it late)."""
+    import socket
+
+    if not 0 < port < 65536:
+        raise ValueError(f"--port {port}: a port is a number from 1 to 65535")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing port is free
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise ValueError(f"cannot listen on {host}:{port} ({err.strerror}): pass another --port") from None
 
 
 def cmd_models(_args) -> int:
@@ -426,87 +489,199 @@ def cmd_models(_args) -> int:
     return 0
 
 
+# Each subcommand: (one line for the command list, examples for the end of its help), in
+# the order a user meets them.
+COMMANDS = {
+    "predict": (
+        "read the text of captcha images (files, folders, quoted globs)",
+        """\
+  captcha-break predict examples/1KQ0.png
+  captcha-break predict shots/ --output readings.csv
+  captcha-break predict --model runs/site/best.pt --only-chars 0123456789 --only-length 4 'shots/*.png'""",
+    ),
+    "label": (
+        "label a folder in the browser, the model's guesses pre-filled (writes FOLDER/labels.csv)",
+        """\
+  captcha-break label site/                      # open the printed address; Enter accepts a guess
+  captcha-break label site/ --chars 0123456789 --length 4
+  captcha-break label site/ --model runs/site/best.pt   # guesses from your trained model""",
+    ),
+    "train": (
+        "train a model: on a folder of labeled captchas (fine-tuning `general`), or on synthetic ones",
+        """\
+  captcha-break train --data site/ --out runs/site                    # choices made from the folder
+  captcha-break train --data site/ --out runs/site --time-budget 10m
+  captcha-break train --model crnn_fast --out runs/synth --epochs 20  # the tutorial's task, from nothing
+  captcha-break train --out runs/site --resume                        # continue an interrupted run""",
+    ),
+    "evaluate": (
+        "measure a model's accuracy on a labeled folder or on fresh synthetic captchas",
+        """\
+  captcha-break evaluate --data site/ --errors misread.csv
+  captcha-break evaluate --model captcha4 --count 1000""",
+    ),
+    "serve": (
+        "run an HTTP service: POST /predict, /predict/batch; GET /health, /models, /docs, a demo page",
+        """\
+  captcha-break serve --port 8000
+  curl -F file=@examples/1KQ0.png http://127.0.0.1:8000/predict""",
+    ),
+    "export": (
+        "write an ONNX model (reads without torch) from a training checkpoint",
+        """\
+  captcha-break export --model runs/site/best.pt --out site.onnx
+  captcha-break export --model runs/site/best.pt --out site.onnx --weights int8""",
+    ),
+    "models": ("list the bundled models and the architectures `train --model` takes", "  captcha-break models"),
+    "generate": (
+        "draw labeled synthetic captchas into a folder (LABEL_INDEX.png)",
+        """\
+  captcha-break generate --count 100 --out samples/
+  captcha-break generate --count 100 --out samples/ --style lines --chars 0123456789 --length 4-6""",
+    ),
+    "average": (
+        "average runs fine-tuned from one model into one model (a model soup)",
+        """\
+  captcha-break average runs/a runs/b --out runs/soup""",
+    ),
+    "plot": (
+        "pictures: samples, augmentations, training curves, the model's layers",
+        """\
+  captcha-break plot samples --out samples.png --style broad
+  captcha-break plot curves runs/site --out curves.png
+  captcha-break plot model general --out model.png""",
+    ),
+}
+
+
+USAGE = {
+    "predict": " IMAGE [IMAGE ...]",
+    "label": " FOLDER",
+    "average": " RUN [RUN ...] --out DIR",
+    "plot": " WHAT [SOURCE] --out PNG",
+}
+
+
+def _command(sub, name: str, func) -> argparse.ArgumentParser:
+    summary, examples = COMMANDS[name]
+    p = sub.add_parser(
+        name, help=summary, usage=f"%(prog)s [options]{USAGE.get(name, '')}", epilog="examples:\n" + examples,
+        description=summary[0].upper() + summary[1:] + ".", formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="captcha-break", description="Learn to read text captchas.")
+    parser = argparse.ArgumentParser(
+        prog="captcha-break", description="Read text captchas, and learn to read a site's own.",
+        epilog="start with: captcha-break predict IMAGE (the bundled general model), then label, train, predict --model "
+        "RUN/best.pt.\n`captcha-break COMMAND --help` shows a command's options and examples.",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    builders = {
+        "predict": _predict_options, "label": _label_options, "train": _train_options, "evaluate": _evaluate_options,
+        "serve": _serve_options, "export": _export_options, "models": lambda p: None, "generate": _generate_options,
+        "average": _average_options, "plot": _plot_options,
+    }  # fmt: skip
+    for name, func in COMMAND_FUNCS.items():
+        builders[name](_command(sub, name, func))
+    return parser
 
-    p = sub.add_parser("generate", help="draw labeled captchas to a folder (LABEL_INDEX.png)")
-    p.add_argument("--count", type=int, required=True)
-    p.add_argument("--seed", default="0", help="any text or number: same seed, same images, byte for byte")
-    p.add_argument("--out", required=True)
-    p.add_argument("--workers", type=int, default=2)
-    _add_synth_options(p)
-    p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("train", help="train a model by name on synthetic captchas or a labeled folder")
-    _add_synth_options(p)  # --chars, --length, --size, --style, --font: shared with generate
-    p.add_argument("--input-size", type=parse_size, help="model input WIDTHxHEIGHT (default: the model's)")
+def _generate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--count", type=int, required=True, help="how many captchas to draw")
+    p.add_argument("--out", required=True, help="folder to write them to (created if missing)")
+    p.add_argument("--seed", default="0", help="any text or number: same seed, same images, byte for byte (default: 0)")
+    p.add_argument("--workers", type=int, default=2, help="processes drawing (default: 2)")
     p.add_argument(
+        "--answers", metavar="CSV",
+        help="name the files INDEX.png and write their labels to this CSV instead (outside --out): unlabeled "
+        "captchas, as a site serves them, to try the labeling tool on",
+    )  # fmt: skip
+    _add_synth_options(p)
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    from .config import GROUPS
+
+    groups = {key: p.add_argument_group(title) for key, title in GROUPS.items()}
+    _add_synth_options(groups["synthetic"], chars=False)  # --length, --size, --style, --font: shared with generate
+    model = groups["model"]
+    model.add_argument(
+        "--input-size", type=parse_size, help="model input WIDTHxHEIGHT (default: the model's; with --data chosen)"
+    )
+    model.add_argument(
         "--color", choices=["auto", "gray", "rgb"], default="auto",
         help="model input: the model's own (auto; with --data chosen from the images), grayscale, "
         "or RGB for captchas whose colours tell text from clutter",
     )  # fmt: skip
-    p.add_argument("--time-budget", type=_duration, metavar="DURATION", help=_help("time_budget"))
-    _add_config_options(p)  # every other TrainConfig field, from its metadata
-    p.add_argument("--config", metavar="FILE", help="start from this config.json (a run folder's); options given here win")
-    p.add_argument(
+    groups["schedule"].add_argument("--time-budget", type=_duration, metavar="DURATION", help=_help("time_budget"))
+    _add_config_options(groups)  # every other TrainConfig field, from its metadata
+    out = groups["output"]
+    out.add_argument("--config", metavar="FILE", help="start from this config.json (a run folder's); options given here win")
+    out.add_argument(
         "--print-config", action="store_true", help="print the run's config as JSON (after the --data choices) and stop"
     )
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
-    p.set_defaults(func=cmd_train)
+    out.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
 
-    p = sub.add_parser("evaluate", help="accuracy and speed on fresh captchas or a labeled folder")
+
+def _evaluate_options(p: argparse.ArgumentParser) -> None:
     _add_model_option(p)
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--data", help="folder of labeled images")
-    group.add_argument("--count", type=int, help="this many fresh synthetic captchas")
-    p.add_argument("--seed", default="eval", help="seed of the fresh captchas")
-    p.add_argument("--label-rule", default="auto")
-    _add_synth_options(p)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--plot", help="also write a PNG of predictions vs truth here")
+    group.add_argument("--data", help="folder of labeled images (labels.csv, or labels in the file names)")
+    group.add_argument("--count", type=int, help="this many fresh synthetic captchas of the model's own task")
+    p.add_argument("--seed", default="eval", help="seed of the fresh captchas (default: eval)")
+    p.add_argument("--label-rule", default="auto", help="how file names give labels, as for train (default: auto)")
+    p.add_argument("--batch-size", type=int, default=256, help="images per model call (default: 256)")
+    p.add_argument("--workers", type=int, default=2, help="processes reading or drawing images (default: 2)")
+    p.add_argument("--plot", metavar="PNG", help="also write a picture of the readings (label in brackets) here")
     p.add_argument(
         "--errors", metavar="CSV",
         help="also write every misread image (file, label, reading, confidence) here, most confident first: "
         "the top rows are the likeliest wrong labels",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=cmd_evaluate)
+    _add_synth_options(p, task="the model's own (its card says)")
 
-    p = sub.add_parser("predict", help="read the text of image files, folders or globs")
-    _add_model_option(p)
+
+def _predict_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of them, or quoted globs ('shots/*.png')")
+    _add_model_option(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument(
         "--output", metavar="FILE", help="write the results to FILE.csv or FILE.jsonl (file, text, confidence) instead of stdout"
     )
-    p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("models", help="list the model architectures and the bundled models")
-    p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("label", help="label a folder of captchas in the browser, the model's guesses pre-filled")
+def _label_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", help="folder of captcha images; the labels go to FOLDER/labels.csv")
+    p.add_argument(
+        "--chars", metavar="CHARS",
+        help="the site's characters: labels with others are refused, and guesses use only these "
+        "(--only-chars changes only the guesses)",
+    )  # fmt: skip
+    p.add_argument(
+        "--length", metavar="N|MIN-MAX", type=_length,
+        help="the site's label length: other lengths need a confirmation (default: the lengths of the labels so far)",
+    )  # fmt: skip
     _add_model_option(p)
-    p.set_defaults(model=None)  # the broad `general` model where it is installed, else `default`
     p.add_argument("--host", default="127.0.0.1", help="loopback by default: the page is for you alone")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--port", type=int, default=8001, help="(default: 8001)")
     p.add_argument(
         "--order", choices=["confidence", "name"], default="confidence",
         help="confidence: the images the model is least sure of first (they need you); name: file order",
     )  # fmt: skip
-    p.add_argument("--chars", help="refuse labels with other characters than these")
-    p.set_defaults(func=cmd_label)
 
-    p = sub.add_parser("export", help="write an ONNX model that runs without torch")
-    p.add_argument("--model", required=True, help="training checkpoint (.pt)")
+
+def _export_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="training checkpoint (.pt), or a bundled model's name")
     p.add_argument("--out", required=True, help="ONNX file to write")
     p.add_argument(
         "--int8", nargs="?", const="dynamic", default="none", choices=INT8_MODES,
         help="int8 arithmetic in the convolutions and matrix products: dynamic (--int8 alone), or static: "
-        "activation ranges fixed from calibration images, about twice as fast as fp32 on CPUs with AVX-512 VNNI",
+        "activation ranges fixed from calibration images, faster on CPUs with VNNI (default: none)",
     )  # fmt: skip
     p.add_argument(
         "--calibration", metavar="DIR",
@@ -514,55 +689,56 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the training run's --data folder, or synthetic captchas of its task)",
     )  # fmt: skip
     p.add_argument(
-        "--weights",
-        choices=WEIGHT_FORMATS,
-        default="fp32",
-        help="how large weights are stored: fp16 halves the file, int8 quarters it; the arithmetic stays fp32",
-    )
-    p.set_defaults(func=cmd_export)
+        "--weights", choices=WEIGHT_FORMATS, default="fp32",
+        help="how large weights are stored: fp16 halves the file, int8 quarters it; the arithmetic stays fp32 (default: fp32)",
+    )  # fmt: skip
 
-    p = sub.add_parser("average", help="average runs fine-tuned from one model into one that reads better (a model soup)")
+
+def _average_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "runs",
-        nargs="+",
-        metavar="RUN",
+        "runs", nargs="+", metavar="RUN",
         help="run folders (their best.pt), checkpoints (a run's last.pt: its last weights) or bundled models, all of one model",
-    )
+    )  # fmt: skip
     p.add_argument("--out", required=True, help="folder for the average: best.pt, and log.csv of all the runs' epochs")
-    p.set_defaults(func=cmd_average)
 
-    p = sub.add_parser("serve", help="HTTP service: POST /predict, /predict/batch; GET /health, /models, /docs")
+
+def _serve_options(p: argparse.ArgumentParser) -> None:
     _add_model_option(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1, help="server processes")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="(default: 8000)")
+    p.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
     p.add_argument("--api-key", default=None, help="require this key in the X-API-Key header")
-    p.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, help="largest request body (default: 4 MiB)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level (warning: no line per request)")  # fmt: skip
     p.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client has to send its request headers")
     p.add_argument("--body-timeout", type=float, default=10.0, help="seconds a client may pause while sending a body (408)")
     p.add_argument("--max-connections", type=int, default=256, help="connections served at once; more get 503")
-    p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("plot", help="pictures: samples, training curves, the model's layers")
-    p.add_argument("what", choices=["samples", "augment", "curves", "model"])
+
+def _plot_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "source",
-        nargs="?",
+        "what", choices=["samples", "augment", "curves", "model"],
+        help="samples: captchas; augment: captchas and augmented copies; curves: a run's loss and accuracy; "
+        "model: the layers and their sizes",
+    )  # fmt: skip
+    p.add_argument(
+        "source", nargs="?",
         help="curves: a log.csv or a run folder (a soup's: each member's curves); model: a model name or checkpoint; "
         "samples/augment: a folder of labeled images (default: synthetic)",
-    )
+    )  # fmt: skip
     p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("--count", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--count", type=int, default=16, help="images shown (default: 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the drawn captchas and augmentations (default: 0)")
     _add_synth_options(p)
-    p.set_defaults(func=cmd_plot)
-    return parser
 
 
 def _add_model_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="default", help="model file (.pt or .onnx), or a bundled model's name (default: default)")
+    p.add_argument(
+        "--model", default=DEFAULT_MODEL,
+        help=f"a bundled model's name (`captcha-break models` lists them) or a model file (.onnx, or a training "
+        f"run's .pt) (default: {DEFAULT_MODEL}, the broad model that reads many sites' captchas)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
     p.add_argument(
         "--fold-case", action="store_true",
@@ -583,6 +759,12 @@ def _add_model_option(p: argparse.ArgumentParser) -> None:
         help="ONNX Runtime execution provider, in order of preference (cpu, cuda, tensorrt, coreml, openvino, dml; "
         "repeatable; default cpu)",
     )  # fmt: skip
+
+
+COMMAND_FUNCS = {
+    "predict": cmd_predict, "label": cmd_label, "train": cmd_train, "evaluate": cmd_evaluate, "serve": cmd_serve,
+    "export": cmd_export, "models": cmd_models, "generate": cmd_generate, "average": cmd_average, "plot": cmd_plot,
+}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,115 +25,170 @@ INT8_MODES = ("none", "dynamic", "static")
 FOCUS_WEIGHT = 3.0  # the synthetic stream's default too (synth.SynthConfig)
 
 
-def option(default: Any, help: str, *, choices: tuple | None = None, metavar: str | None = None, cli: bool = True):
-    """A config field with its command-line help. cli=False: set through another option
-    that the command line defines itself (--size sets image_width and image_height)."""
+# The sections of `train --help`, in order.
+GROUPS = {
+    "data": "data: what to learn from",
+    "synthetic": "synthetic captchas (without --data)",
+    "model": "model: the architecture, where it starts, what it reads",
+    "schedule": "schedule: how long and how fast",
+    "hardware": "hardware",
+    "output": "output and resuming",
+}
+# Options the plain command (`train --data DIR`) chooses from the folder when left unset.
+PLAIN_CHOICES = ("model", "init", "fit", "input_width", "batch_size", "schedule", "epochs", "soup")
+
+
+def option(default: Any, help: str, *, group: str, choices: tuple | None = None, metavar: str | None = None, cli: bool = True):
+    """A config field with its command-line help and `train --help` section (GROUPS).
+    cli=False: set through another option that the command line defines itself (--size
+    sets image_width and image_height)."""
     factory = {"default_factory": lambda: default} if isinstance(default, (list, dict)) else {"default": default}
-    return field(**factory, metadata={"help": help, "choices": choices, "metavar": metavar, "cli": cli})
+    return field(**factory, metadata={"help": help, "choices": choices, "metavar": metavar, "cli": cli, "group": group})
 
 
 @dataclass
 class TrainConfig:
-    model: str = option("crnn", "the architecture: a name that `captcha-break models` lists")
-    out: str = option("runs/crnn", "run folder: best.pt, last.pt, log.csv, config.json")
+    model: str = option("crnn", "the architecture: a name that `captcha-break models` lists", group="model")
+    out: str = option("runs/crnn", "run folder: best.pt, last.pt, log.csv, config.json", group="output")
     # Data: synthetic captchas unless `data` names a folder of labeled images.
-    data: str | None = option(None, "folder of labeled images (default: synthetic captchas drawn on the fly)")
-    val_split: float = option(0.1, "share of --data held out for validation")
-    test_split: float = option(0.2, "share of --data held out for the final report (test_report.json)")
+    data: str | None = option(
+        None,
+        "folder of labeled images (labels.csv, or labels in file names); without it: synthetic captchas",
+        metavar="DIR",
+        group="data",
+    )
+    val_split: float = option(0.1, "share of --data held out for validation", group="data")
+    test_split: float = option(0.2, "share of --data held out for the final report (test_report.json)", group="data")
     label_rule: str = option(
-        "auto", "how file names give labels: auto, none, underscore, dash, dot or a regex with (?P<label>...)"
+        "auto", "how file names give labels: auto, none, underscore, dash, dot or a regex with (?P<label>...)", group="data"
     )
     mix_synthetic: int = option(
-        0, "with --data: add N fresh synthetic captchas (the labels' characters and lengths) to each epoch", metavar="N"
+        0,
+        "with --data: add N fresh synthetic captchas (the labels' characters and lengths) to each epoch",
+        metavar="N",
+        group="data",
     )
     unlabeled: str | None = option(
         None, "with --data: a folder of unlabeled images of the same site; a second model trains on the labels plus "
-        "the readings of them that the first one is sure of (self-training)", metavar="DIR",
+        "the readings of them that the first one is sure of (self-training)", metavar="DIR", group="data"
     )  # fmt: skip
     # 0.9: why not 0.8, measured, in selftrain's docstring.
-    pseudo_threshold: float = option(0.9, "with --unlabeled: the confidence a reading needs to be trained on")
+    pseudo_threshold: float = option(0.9, "with --unlabeled: the confidence a reading needs to be trained on", group="data")
     pseudo_labels: str | None = option(
-        None, "a labels file of image paths (file,label) added to --data's training split only", metavar="CSV"
+        None, "a labels file of image paths (file,label) added to the training images only (with --data: to its "
+        "training split; without: beside the synthetic captchas)", metavar="CSV", group="data",
+    )  # fmt: skip
+    fold_case: bool = option(False, "read labels as upper case", group="data")
+    chars: str | None = option(
+        None,
+        "the charset: the characters the model reads (default: with --data the labels' characters; else 0-9A-Z)",
+        group="data",
     )
-    fold_case: bool = option(False, "read labels as upper case")
-    chars: str | None = option(None, "the charset (synthetic default: 0-9A-Z; a folder's: the labels' characters)")
-    length: str = option("4", "synthetic label length: N or MIN-MAX", cli=False)
-    image_width: int = option(128, "synthetic image width", cli=False)
-    image_height: int = option(64, "synthetic image height", cli=False)
-    style: str = option("v07", "synthetic style", cli=False)
-    fonts: tuple[str, ...] = option((), "synthetic captchas' font files; empty: the library's own", cli=False)
+    length: str = option("4", "synthetic label length: N or MIN-MAX", cli=False, group="synthetic")
+    image_width: int = option(128, "synthetic image width", cli=False, group="synthetic")
+    image_height: int = option(64, "synthetic image height", cli=False, group="synthetic")
+    style: str = option("v07", "synthetic style", cli=False, group="synthetic")
+    fonts: tuple[str, ...] = option((), "synthetic captchas' font files; empty: the library's own", cli=False, group="synthetic")
     focus: str = option(
         "",
         "synthetic training captchas draw these characters --focus-weight times as often, e.g. 0O for look-alikes "
         "(validation stays uniform)",
         metavar="CHARS",
+        group="synthetic",
     )
-    focus_weight: float = option(FOCUS_WEIGHT, "how many times as often --focus draws its characters", metavar="N")
-    pregenerate: int = option(0, "draw N synthetic captchas once (cached, resumable) and reuse them each epoch", metavar="N")
-    input_width: int | None = option(None, "model input width (default: the model's)", cli=False)
-    input_height: int | None = option(None, "model input height (default: the model's)", cli=False)
+    focus_weight: float = option(
+        FOCUS_WEIGHT, "how many times as often --focus draws its characters", metavar="N", group="synthetic"
+    )
+    pregenerate: int = option(
+        0, "draw N synthetic captchas once (cached, resumable) and reuse them each epoch", metavar="N", group="synthetic"
+    )
+    input_width: int | None = option(None, "model input width (default: the model's)", cli=False, group="model")
+    input_height: int | None = option(None, "model input height (default: the model's)", cli=False, group="model")
     fit: str = option(
         "stretch",
         "images of another size: stretch to the input; keep the aspect ratio and pad; or first crop to the text, then pad",
         choices=FITS,
+        group="model",
     )
-    channels: int | None = option(None, "1 (grayscale) or 3 (RGB); default: the model's", cli=False)
+    channels: int | None = option(None, "1 (grayscale) or 3 (RGB); default: the model's", cli=False, group="model")
     init: str | None = option(
         None,
         "start from a checkpoint: a .pt file, a bundled model's name, or none (from scratch); with --data: the bundled model",
+        group="model",
     )
     augment: str = option(
         "auto",
         "augmentation; auto: on for --data folders, light for a --pregenerate set, off for fresh captchas",
         choices=AUGMENT,
+        group="data",
     )
     # Recipe: the tutorial's values.
-    epoch_size: int = option(128_000, "synthetic images per epoch")
-    val_size: int = option(12_800, "synthetic validation images")
-    batch_size: int = option(128, "global batch (shared among processes under torchrun)")
-    accumulate: int = option(1, "split each batch into N micro-batches (the same update, less memory)", metavar="N")
+    epoch_size: int = option(128_000, "synthetic images per epoch", group="synthetic")
+    val_size: int = option(12_800, "synthetic validation images", group="synthetic")
+    batch_size: int = option(128, "global batch (shared among processes under torchrun)", group="schedule")
+    accumulate: int = option(
+        1, "split each batch into N micro-batches (the same update, less memory)", metavar="N", group="hardware"
+    )
     replay: float = option(
         1.0, "train each step on its batch plus K-1 times as many captchas drawn earlier in the run, kept on the device "
-        "(for a GPU that waits on drawing; see replay.py); 1: off", metavar="K",
+        "(for a GPU that waits on drawing; see replay.py); 1: off", metavar="K", group="hardware"
     )  # fmt: skip
-    replay_size: int = option(1_000_000, "with --replay: the most images kept to replay (uint8 on the device)", metavar="N")
-    epochs: int = option(100, "most epochs per phase (--data: chosen from the set's size)")
-    lr: float = option(1e-3, "learning rate")
-    feature_lr_scale: float = option(
-        1.0, "with --init: the convolutions learn at this share of the rate (below 1 keeps more of the pretrained model)"
+    replay_size: int = option(
+        1_000_000, "with --replay: the most images kept to replay (uint8 on the device)", metavar="N", group="hardware"
     )
-    phase2_lr: float = option(1e-4, "plateau schedule: the rate after the best weights are reloaded")
-    patience: int = option(3, "plateau schedule: epochs without a better validation loss before the rate drops")
-    phase2_patience: int = option(2, "plateau schedule: the same, at the lower rate, before the run stops")
+    epochs: int = option(100, "most epochs per phase (--data: chosen from the set's size)", group="schedule")
+    lr: float = option(1e-3, "learning rate", group="schedule")
+    feature_lr_scale: float = option(
+        1.0,
+        "with --init: the convolutions learn at this share of the rate (below 1 keeps more of the pretrained model)",
+        group="schedule",
+    )
+    phase2_lr: float = option(1e-4, "plateau schedule: the rate after the best weights are reloaded", group="schedule")
+    patience: int = option(3, "plateau schedule: epochs without a better validation loss before the rate drops", group="schedule")
+    phase2_patience: int = option(2, "plateau schedule: the same, at the lower rate, before the run stops", group="schedule")
     ema: float = option(
-        0.0, "keep an exponential moving average of the weights with this decay (e.g. 0.999) and save it as the model; 0: off"
+        0.0,
+        "keep an exponential moving average of the weights with this decay (e.g. 0.999) and save it as the model; 0: off",
+        group="schedule",
     )
     schedule: str = option(
-        "plateau", "plateau: the tutorial's recipe; onecycle: --epochs epochs of OneCycleLR, no early stop", choices=SCHEDULES
+        "plateau",
+        "plateau: the tutorial's recipe; onecycle: --epochs epochs of OneCycleLR, no early stop",
+        choices=SCHEDULES,
+        group="schedule",
     )
     time_budget: float = option(
         0.0, "at most this long (30m, 1h, 90s): fewer epochs are planned to fit, and the run stops when it is spent",
-        metavar="DURATION", cli=False,
+        metavar="DURATION", cli=False, group="schedule"
     )  # fmt: skip
     soup: int = option(
         1, "with --init: train N fine-tunes with seeds SEED..SEED+N-1, each with an equal share of the time budget, and "
         "keep the mean of their weights (RUN/member_K/; see soup.py); --data with a --time-budget of 20m or more: 2",
-        metavar="N",
+        metavar="N", group="schedule"
     )  # fmt: skip
     # Running: may change on --resume.
     workers: int = option(
-        AUTO, f"DataLoader worker processes (drawing captchas, reading folders); {AUTO}: chosen from the cores and the device"
+        AUTO,
+        f"DataLoader worker processes (drawing captchas, reading folders); {AUTO}: chosen from the cores and the device",
+        group="hardware",
     )
     threads: int = option(
-        AUTO, f"torch threads for training; 0: torch's default; {AUTO}: the cores the drawing workers leave (CPU), 2 (GPU)"
+        AUTO,
+        f"torch threads for training; 0: torch's default; {AUTO}: the cores the drawing workers leave (CPU), 2 (GPU)",
+        group="hardware",
     )
-    seed: int = option(0, "seed of the synthetic streams, the split and the initial weights")
-    device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N")
+    seed: int = option(0, "seed of the synthetic streams, the split and the initial weights", group="data")
+    device: str = option("auto", "auto (CUDA when present), cpu, cuda, cuda:N", group="hardware")
     precision: str = option(
-        "auto", "auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX-512 BF16, AMX), else fp32", choices=PRECISIONS
+        "auto",
+        "auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX-512 BF16, AMX), else fp32",
+        choices=PRECISIONS,
+        group="hardware",
     )
-    dist_timeout: float = option(600.0, "under torchrun: seconds to wait for the other processes before failing")
-    dry_run: bool = option(False, "two batches per epoch, one epoch per phase: the real code as a smoke test")
+    dist_timeout: float = option(
+        600.0, "under torchrun: seconds to wait for the other processes before failing", group="hardware"
+    )
+    dry_run: bool = option(False, "two batches per epoch, one epoch per phase: the real code as a smoke test", group="output")
 
     def __post_init__(self):
         # Refused as the options are read: a run would otherwise fail only after its validation set is drawn.

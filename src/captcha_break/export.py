@@ -108,17 +108,20 @@ def _quantize(src: Path, dst: Path, calibration: np.ndarray | None) -> None:
 
     # ONNX Runtime logs suggestions (pre-process the model first, ...) that a user of
     # `export --int8` can do nothing about: silenced for this call only.
+    # reduce_range: 7-bit weights. x86 CPUs without VNNI (AVX2, AVX-512 before VNNI: many
+    # laptops) multiply int8 pairs with an instruction that saturates on full-range weights:
+    # there the bundled models read garbage (benchmarks/results/int8_portability.md).
     logging.disable(logging.WARNING)
     try:
         if calibration is None:
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, reduce_range=True)
             return
         prepared = dst.with_name("prepared.onnx")
         quant_pre_process(str(src), str(prepared))  # shapes inferred and ops fused: what static quantization expects
         # One scale per output channel: the channels of a small model differ too much to share one.
         quantize_static(
             str(prepared), str(dst), Batches(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True,
         )  # fmt: skip
     finally:
         logging.disable(logging.NOTSET)

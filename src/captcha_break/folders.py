@@ -43,6 +43,7 @@ class FolderData:
     skipped: list[tuple[str, str]]  # (file name, reason)
     sizes: list[tuple[int, int]] = field(default_factory=list)  # original (width, height) of each sample
     notes: list[str] = field(default_factory=list)  # duplicate rows, odd labels: see labels.scan_folder
+    source: str = ""  # where the labels came from (labels.scan_folder)
 
 
 def describe(data: FolderData, charset: Charset, splits: dict[str, int]) -> str:
@@ -50,7 +51,8 @@ def describe(data: FolderData, charset: Charset, splits: dict[str, int]) -> str:
     lengths = Counter(len(label) for label in data.samples.labels)
     sizes = Counter(data.sizes).most_common(5)
     lines = [
-        f"{len(data.samples)} labeled images: " + ", ".join(f"{n} {name}" for name, n in splits.items()),
+        f"{len(data.samples)} labeled images (labels from {data.source}): "
+        + ", ".join(f"{n} {name}" for name, n in splits.items()),
         f"charset ({len(charset)}): {charset.chars}",
         "label lengths: " + ", ".join(f"{k}: {v}" for k, v in sorted(lengths.items())),
         "image sizes: " + ", ".join(f"{w}x{h}: {n}" for (w, h), n in sizes) + (" ..." if len(set(data.sizes)) > 5 else ""),
@@ -96,7 +98,7 @@ def load_folder(
             skipped.append((path.name, str(err)))
     items = items[:limit]  # the first `limit` usable files, in name order (a preview)
     samples, unreadable, sizes = _load_items(items, spec, workers, use_cache)
-    return FolderData(samples, skipped + unreadable, sizes, files.notes)
+    return FolderData(samples, skipped + unreadable, sizes, files.notes, files.source)
 
 
 def load_listed(path: str | Path, spec: InputSpec, workers: int = 0) -> Samples:

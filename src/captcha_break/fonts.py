@@ -1,12 +1,14 @@
 """The fonts the broad synthetic style draws with, found where they are installed.
 
-Nothing is downloaded: fonts come from
-- the PyPI font packages of the `fonts` extra (`pip install captcha-break[fonts]`), each
-  a module with a `files/` folder (SIL OFL 1.1, Roboto and Caladea Apache 2.0);
-- Debian `fonts-*` packages where the machine has them (`make fonts` installs them as root);
+Nothing is downloaded. By default the broad style draws only with what the install itself
+brings, so that a seed draws the same captchas on every machine:
+- the PyPI font packages of the `fonts` extra (`pip install captcha-break[fonts]`, pinned),
+  each a module with a `files/` folder (SIL OFL 1.1, Roboto and Caladea Apache 2.0);
 - matplotlib's DejaVu fonts (Bitstream Vera licence) and the `captcha` library's
-  DroidSansMono (Apache 2.0), which every install has.
-Each source names its licence; the general model's card lists the fonts it was trained on.
+  DroidSansMono (Apache 2.0).
+The machine's Debian `fonts-*` packages (`make fonts` installs them as root) join only when
+asked for: `--font system` (SYSTEM). Each source names its licence; a model card lists the
+sources its figures were measured with (font_report).
 """
 
 from __future__ import annotations
@@ -23,11 +25,18 @@ from PIL import ImageFont
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 
 
+# `--font system`: the broad set plus the machine's Debian fonts (SOURCES), found when drawing.
+SYSTEM = "system"
+
+
 def find_fonts(paths: list[str]) -> tuple[str, ...]:
-    """Font files and folders of them -> the font files, folders expanded in name order."""
+    """Font files and folders of them -> the font files, folders expanded in name order;
+    SYSTEM stays as it is (SynthConfig expands it for the charset it draws)."""
     found: list[str] = []
     for path in map(Path, paths):
-        if path.is_dir():
+        if str(path) == SYSTEM and not path.exists():
+            found.append(SYSTEM)
+        elif path.is_dir():
             inside = sorted(str(f) for f in path.iterdir() if f.suffix.lower() in FONT_SUFFIXES)
             if not inside:
                 raise ValueError(f"{path}: no font files ({', '.join(FONT_SUFFIXES)}) in this folder")
@@ -78,6 +87,11 @@ class FontSource:
     licence: str
     folders: tuple[str, ...]  # PyPI module names ("py:font_lato") or absolute folders
     pattern: str = "*"  # which files of the folders
+
+    @property
+    def bundled(self) -> bool:
+        """Whether the install brings it (a Python package), rather than the machine."""
+        return all(spec.startswith("py:") for spec in self.folders)
 
 
 # Amatic SC (PyPI) is left out: it draws lower case as small capitals, which would teach
@@ -277,15 +291,16 @@ def _files(source: FontSource) -> list[str]:
 
 
 @lru_cache(maxsize=8)
-def installed_fonts(chars: str) -> tuple[tuple[str, str], ...]:
+def installed_fonts(chars: str, system: bool = False) -> tuple[tuple[str, str], ...]:
     """(font file, source name) for the installed fonts that draw all of `chars`, at most
-    MAX_PER_SOURCE of each source.
+    MAX_PER_SOURCE of each source: the install's own sources, and with `system` the
+    machine's Debian packages too.
 
     Fonts that lack a glyph (symbol fonts, small-caps-only fonts) are left out, and of
     files with the same name (a .ttf and an .otf of one face) only the first is kept.
     """
     found: dict[str, tuple[str, str]] = {}
-    for source in SOURCES:
+    for source in (s for s in SOURCES if system or s.bundled):
         usable: dict[str, str] = {}  # stem -> file
         for path in _files(source):
             stem = Path(path).stem.lower()
@@ -326,15 +341,24 @@ def _is_regular(stem: str) -> bool:
     return "regular" in stem or not _STYLE_WORDS.search(stem.split("-", 1)[-1] if "-" in stem else stem)
 
 
-def broad_fonts(chars: str) -> tuple[str, ...]:
-    """The font files the broad style draws `chars` with; never empty (the library's own font)."""
-    fonts = tuple(path for path, _ in installed_fonts(chars))
+def broad_fonts(chars: str, system: bool = False) -> tuple[str, ...]:
+    """The font files the broad style draws `chars` with (`system`: the machine's Debian fonts
+    too); never empty (the library's own font)."""
+    fonts = tuple(path for path, _ in installed_fonts(chars, system))
     return fonts or tuple(captcha.image.DEFAULT_FONTS)
 
 
-def font_report(chars: str) -> list[dict]:
+def expand_system(fonts: tuple[str, ...], chars: str) -> tuple[str, ...]:
+    """`fonts` with SYSTEM replaced by the broad set plus the machine's Debian fonts."""
+    if SYSTEM not in fonts:
+        return fonts
+    system = broad_fonts(chars, system=True)
+    return system + tuple(f for f in fonts if f != SYSTEM and f not in system)
+
+
+def font_report(chars: str, system: bool = False) -> list[dict]:
     """Per source: its licence and how many of its fonts are in use (for model cards)."""
     by_source: dict[str, int] = {}
-    for _, name in installed_fonts(chars):
+    for _, name in installed_fonts(chars, system):
         by_source[name] = by_source.get(name, 0) + 1
     return [{"source": s.name, "licence": s.licence, "fonts": by_source[s.name]} for s in SOURCES if s.name in by_source]

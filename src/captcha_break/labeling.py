@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from .charset import Charset, LabelError
@@ -39,6 +39,7 @@ class Guess:
     text: str
     confidence: float
     char_probs: list[float]
+    readable: bool = True  # False: the file is not an image the model could read
 
 
 @dataclass
@@ -47,7 +48,8 @@ class LabelStore:
 
     folder: Path
     labels: dict[str, str] = field(default_factory=dict)  # file -> label ("" = unreadable)
-    history: list[tuple[str, str | None]] = field(default_factory=list)  # (file, previous label) for undo
+    # (page, file, previous label, label set) for undo: each page takes back only its own answers.
+    history: list[tuple[str, str, str | None, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -61,24 +63,33 @@ class LabelStore:
     def path(self) -> Path:
         return self.folder / "labels.csv"
 
-    def set(self, name: str, label: str) -> None:
+    def set(self, name: str, label: str, page: str = "", seen: str | None | bool = False) -> None:
+        """Save `label` for `name`. `seen`: the label the page showed (None: unlabeled); where
+        the file has another one now (another tab or server saved it since), nothing is
+        written and Stale says what it holds. False: no check."""
         with self.lock:
-            self.history.append((name, self.labels.get(name)))
+            if seen is not False and self.labels.get(name) != seen:
+                raise Stale(name, self.labels.get(name))
+            self.history.append((page, name, self.labels.get(name), label))
             self.labels[name] = label
             self._write()
 
-    def undo(self) -> tuple[str, str | None] | None:
-        """Take back the last answer; returns (file, the label it had before) or None."""
+    def undo(self, page: str = "") -> tuple[str, str | None, str] | None:
+        """Take back this page's last answer; returns (file, the label it has again, the
+        label taken back) or None. An answer changed since by another page stays."""
         with self.lock:
-            if not self.history:
+            mine = [i for i, entry in enumerate(self.history) if entry[0] == page]
+            if not mine:
                 return None
-            name, before = self.history.pop()
+            _, name, before, given = self.history.pop(mine[-1])
+            if self.labels.get(name) != given:
+                raise Stale(name, self.labels.get(name))
             if before is None:
                 self.labels.pop(name, None)
             else:
                 self.labels[name] = before
             self._write()
-            return name, before
+            return name, before, given
 
     def _write(self) -> None:
         buffer = io.StringIO()
@@ -88,6 +99,7 @@ class LabelStore:
         # Atomic: the file on disk is always a whole old or a whole new version.
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".labels.", suffix=".tmp")
         try:
+            os.chmod(tmp, _file_mode(self.path))  # mkstemp's 0600 would hide the labels from a shared folder's users
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
                 f.write(buffer.getvalue())
                 f.flush()
@@ -98,13 +110,47 @@ class LabelStore:
             raise
 
 
+def _file_mode(path: Path) -> int:
+    """The mode a rewritten file keeps: the old file's, or a new file's under the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+class Stale(Exception):
+    """A file's label changed since the page showed it."""
+
+    def __init__(self, name: str, now: str | None):
+        now_text = "no label" if now is None else "marked unreadable" if now == "" else f"the label {now!r}"
+        super().__init__(f"{name} was changed elsewhere (another tab or labeler) and now has {now_text}: reload the page")
+        self.name, self.now = name, now
+
+
 class Answer(BaseModel):
     file: str
     label: str
+    page: str = ""  # the page (tab) that answers: undo takes back only its own answers
+    check_seen: bool = False  # refuse if the file's label is no longer `seen`
+    seen: str | None = None  # the label the page showed (None: unlabeled)
+    confirm: bool = False  # save a label of an unusual length anyway
 
 
 class FileRef(BaseModel):
     file: str
+    page: str = ""
+    check_seen: bool = False
+    seen: str | None = None
+
+
+class PageRef(BaseModel):
+    page: str = ""
+
+
+# Longer than any captcha: a stuck key or a paste, refused even when confirmed.
+MAX_LABEL = 32
 
 
 @dataclass
@@ -115,6 +161,7 @@ class LabelingSession:
     guesses: dict[str, Guess]
     charset: Charset | None = None
     fold_case: bool = False
+    lengths: tuple[int, int] | None = None  # --length; None: the lengths of the labels so far
     started: float = field(default_factory=time.monotonic)
     answered: int = 0  # this session's answers, for the rate
     # The queue a page works through, fixed when it opened (per mode): pages of it stay
@@ -148,6 +195,7 @@ class LabelingSession:
             "guess": guess.text,
             "confidence": guess.confidence,
             "char_probs": guess.char_probs,
+            "readable": guess.readable,
         }
 
     def progress(self) -> dict:
@@ -166,18 +214,54 @@ class LabelingSession:
         if name not in self.guesses:
             raise HTTPException(404, f"no image {name!r} in {self.folder}")
 
-    def clean(self, label: str) -> str:
+    def clean(self, label: str, confirm: bool = False) -> str:
+        """The label as it will be saved, or an HTTP error saying why not: 400 for one that
+        cannot be saved, 409 with `confirm` for one of an unusual length (the page asks)."""
         label = label.strip()
         if self.fold_case:
             label = label.upper()
+        label = self._in_charsets_case(label)
         if not label:
             raise HTTPException(400, "an empty label: mark the image unreadable instead")
+        if not label.isprintable():
+            raise HTTPException(400, "the label holds control characters (a tab or a line break): type it again")
+        if len(label) > MAX_LABEL:
+            raise HTTPException(400, f"a label of {len(label)} characters: captchas have at most {MAX_LABEL}")
         if self.charset is not None:
             try:
                 self.charset.check(label)
             except LabelError as err:
                 raise HTTPException(400, str(err)) from err
+        expected = self.expected_lengths()
+        if expected and not confirm and not expected[0] <= len(label) <= expected[1]:
+            span = f"{expected[0]}" if expected[0] == expected[1] else f"{expected[0]}-{expected[1]}"
+            source = "--length" if self.lengths else "the labels so far"
+            raise HTTPException(
+                409, {"confirm": f"{span} characters expected ({source}), {label!r} has {len(label)}: save anyway?"}
+            )
         return label
+
+    def _in_charsets_case(self, label: str) -> str:
+        """Typed in the case the charset does not have: the case it has (xt60 -> XT60)."""
+        if self.charset is None:
+            return label
+        chars = self.charset.chars
+        if not any(c.islower() for c in chars) and all(c.upper() in chars for c in label if c.islower()):
+            return label.upper()
+        if not any(c.isupper() for c in chars) and all(c.lower() in chars for c in label if c.isupper()):
+            return label.lower()
+        return label
+
+    def expected_lengths(self) -> tuple[int, int] | None:
+        """--length, else the range of the labels so far once there are a few of them."""
+        if self.lengths:
+            return self.lengths
+        sizes = [len(label) for label in self.store.labels.values() if label]
+        return (min(sizes), max(sizes)) if len(sizes) >= LENGTH_EVIDENCE else None
+
+
+# Labels needed before their lengths count as the rule (without --length).
+LENGTH_EVIDENCE = 5
 
 
 def read_guesses(recognizer: Recognizer, folder: Path, names: list[str], batch: int = 256) -> dict[str, Guess]:
@@ -186,12 +270,17 @@ def read_guesses(recognizer: Recognizer, folder: Path, names: list[str], batch: 
     for start in range(0, len(names), batch):
         chunk = names[start : start + batch]
         for name, d in zip(chunk, recognizer.predict_each([folder / name for name in chunk])):
-            guesses[name] = Guess("", 0.0, []) if isinstance(d, ImageError) else Guess(d.text, d.confidence, d.char_probs)
+            bad = isinstance(d, ImageError)
+            guesses[name] = Guess("", 0.0, [], readable=False) if bad else Guess(d.text, d.confidence, d.char_probs)
     return guesses
 
 
 def open_session(
-    folder: str | Path, recognizer: Recognizer, chars: str | None = None, fold_case: bool = False
+    folder: str | Path,
+    recognizer: Recognizer,
+    chars: str | None = None,
+    fold_case: bool = False,
+    lengths: tuple[int, int] | None = None,
 ) -> LabelingSession:
     folder = Path(folder)
     if not folder.is_dir():
@@ -201,7 +290,7 @@ def open_session(
         raise ValueError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     store = LabelStore.open(folder)
     guesses = read_guesses(recognizer, folder, names)
-    return LabelingSession(folder, store, names, guesses, Charset(chars) if chars else None, fold_case)
+    return LabelingSession(folder, store, names, guesses, Charset(chars) if chars else None, fold_case, lengths)
 
 
 def create_label_app(session: LabelingSession, order: str = "confidence") -> FastAPI:
@@ -224,27 +313,34 @@ def create_label_app(session: LabelingSession, order: str = "confidence") -> Fas
         session.check(name)  # only the folder's own images: no path escapes
         return FileResponse(session.folder / name, headers={"Cache-Control": "no-store"})
 
+    @app.exception_handler(Stale)
+    def stale(_request, err: Stale):
+        return JSONResponse({"detail": str(err), "file": err.name, "label": err.now}, status_code=409)
+
     @app.post("/api/label")
     def label(answer: Answer) -> dict:
         session.check(answer.file)
-        session.store.set(answer.file, session.clean(answer.label))
+        seen = answer.seen if answer.check_seen else False
+        session.store.set(answer.file, session.clean(answer.label, answer.confirm), answer.page, seen)
         session.answered += 1
-        return session.progress()
+        return {**session.progress(), "label": session.store.labels[answer.file]}
 
     @app.post("/api/unreadable")
     def unreadable(ref: FileRef) -> dict:
         session.check(ref.file)
-        session.store.set(ref.file, "")
+        session.store.set(ref.file, "", ref.page, ref.seen if ref.check_seen else False)
         session.answered += 1
         return session.progress()
 
     @app.post("/api/undo")
-    def undo() -> dict:
-        undone = session.store.undo()
+    def undo(ref: PageRef | None = None) -> dict:
+        undone = session.store.undo(ref.page if ref else "")
         if undone is None:
-            raise HTTPException(409, "nothing to undo")
+            raise HTTPException(409, "nothing of this page's to undo")
         session.answered = max(0, session.answered - 1)
-        return {"file": undone[0], "label": undone[1], **session.progress()}
+        name, before, given = undone
+        taken = "unreadable" if given == "" else given
+        return {"file": name, "label": before, "undid": f"undid {name} = {taken}", **session.progress()}
 
     @app.get("/api/progress")
     def progress() -> dict:

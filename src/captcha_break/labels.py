@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class LabeledFiles:
     items: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
     notes: list[str] = field(default_factory=list)  # things worth a look, printed in the summary
+    source: str = ""  # where the labels come from, printed in the summary
 
 
 def label_pattern(rule: str) -> re.Pattern:
@@ -78,6 +80,30 @@ def read_labels_file(path: Path, notes: list[str] | None = None) -> dict[str, st
     return table
 
 
+# A "label" this long is a hash or a long name: captchas show a handful of characters.
+LONGEST_LABEL = 16
+
+
+def names_problem(labels: list[str]) -> str | None:
+    """Why file-name labels look like names rather than answers (a scraped folder's
+    `captcha_0001.png`, `img1.png`, hashes), or None. Real labels differ from image to image
+    and are short; counters share one stem."""
+    if len(labels) < 2:
+        return None
+    common, count = Counter(labels).most_common(1)[0]
+    if count == len(labels) or (count >= 3 and count > len(labels) / 2):
+        return f"{count} of {len(labels)} images would be labeled {common!r}"
+    stems = Counter(re.sub(r"\d+$", "", label) for label in labels if re.search(r"\D\d+$", label))
+    if stems:
+        stem, count = stems.most_common(1)[0]
+        if count >= 3 and count >= 0.8 * len(labels):
+            return f"{count} of {len(labels)} names are {stem!r} and a counter"
+    long = sum(len(label) > LONGEST_LABEL for label in labels)
+    if long >= 0.8 * len(labels):
+        return f"{long} of {len(labels)} names are longer than {LONGEST_LABEL} characters, like {labels[0]!r}"
+    return None
+
+
 def scan_folder(folder: str | Path, rule: str = "auto", fold_case: bool = False) -> LabeledFiles:
     """Every image file in `folder` with its label, sorted by name; files without a label
     are listed in `skipped` with the reason."""
@@ -85,8 +111,8 @@ def scan_folder(folder: str | Path, rule: str = "auto", fold_case: bool = False)
     if not folder.is_dir():
         raise FileNotFoundError(f"no folder at {folder}")
     pattern = label_pattern(rule)
-    result = LabeledFiles()
     labels_file = find_labels_file(folder)
+    result = LabeledFiles(source=str(labels_file) if labels_file else f"file names by --label-rule {rule}")
     table = read_labels_file(labels_file, result.notes) if labels_file else None
     for path in image_files(folder):
         label = table.get(path.name) if table is not None else label_from_name(path, pattern)
@@ -95,6 +121,14 @@ def scan_folder(folder: str | Path, rule: str = "auto", fold_case: bool = False)
             result.skipped.append((path.name, "marked unreadable" if label == "" else "no label"))
             continue
         result.items.append((path, label.upper() if fold_case else label))
+    if table is None and rule == "auto":  # a rule the user named is taken at its word
+        problem = names_problem([label for _, label in result.items])
+        if problem:
+            raise ValueError(
+                f"{folder}: the file names do not look like labels ({problem}). Label the images with "
+                f"`captcha-break label {folder}` (it writes labels.csv, which replaces file-name labels), or say how "
+                "the names hold the labels with --label-rule"
+            )
     spaced = [f"{path.name} ({label!r})" for path, label in result.items if any(c.isspace() for c in label)]
     if spaced:
         result.notes.append(

@@ -21,7 +21,7 @@ class Scores:
             "accuracy": self.accuracy,
             "char_accuracy": self.char_accuracy,
             "cer": self.cer,
-            "confusions": [list(c) for c in self.confusions],
+            "confusions": [{"label": t, "read": p, "count": n} for t, p, n in self.confusions],
             "accuracy_by_length": {str(k): v for k, v in self.accuracy_by_length.items()},
         }
 

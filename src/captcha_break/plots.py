@@ -56,16 +56,18 @@ def plot_predictions(
     cols: int = 4,
     confidences: list[float] | None = None,
 ) -> Path:
-    """Predictions over truth; wrong ones in red with the truth beside them; confidences if given."""
+    """Readings over the images: right ones in green, wrong ones in red with the label beside
+    them ("read X, label Y"); the model's confidence if given. The figure says so on top."""
     fig, axes = _grid(len(truths), cols)
     confidences = confidences or [None] * len(truths)
     for ax, image, truth, pred, conf in zip(axes.flat, pixels, truths, preds, confidences):
         _show(ax, image)
         ok = truth == pred
-        title = f"{pred}" if ok else f"{pred or '∅'} ✗ ({truth})"
+        title = f"{pred} ✓" if ok else f"read {pred or '∅'}, label {truth}"
         if conf is not None:
-            title += f" {conf:.2f}"
-        ax.set_title(title, fontsize=10, family="monospace", color="green" if ok else "red")
+            title += f" · {conf:.0%}"
+        ax.set_title(title, fontsize=9, family="monospace", color="green" if ok else "red")
+    fig.suptitle("the model's reading (✓ right; wrong: read … label …) · its confidence", fontsize=10)
     return _save(fig, path)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .decoding import Prediction
-from .labels import image_files
+from .labels import IMAGE_SUFFIXES, image_files
 from .preprocess import ImageError
 from .recognizer import Recognizer
 
@@ -30,7 +30,10 @@ def expand_inputs(items: list[str]) -> list[str]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            paths += [str(p) for p in image_files(path)]
+            inside = image_files(path)
+            if not inside:
+                raise FileNotFoundError(f"{item}: no images in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            paths += [str(p) for p in inside]
         elif not path.exists() and glob.has_magic(item):
             matches = sorted(glob.glob(item, recursive=True))
             if not matches:

@@ -35,6 +35,11 @@ class ImageError(ValueError):
     """An input that is not a usable image."""
 
 
+class ImageNotFound(ImageError, FileNotFoundError):
+    """No file at the path given: an ImageError (a batch names it and reads the rest) that
+    callers can also catch as the FileNotFoundError it is."""
+
+
 class ImageTooLarge(ImageError):
     """An image of more pixels than the limit (a decompression bomb, or no captcha)."""
 
@@ -72,6 +77,8 @@ def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
         return source
     try:
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    except FileNotFoundError as err:
+        raise ImageNotFound(f"no file at {source}") from err
     except OSError as err:
         raise ImageError(f"cannot read {source}: {err.strerror or err}") from err
     if not data:

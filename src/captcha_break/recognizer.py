@@ -1,6 +1,6 @@
 """Read captchas with a trained model: the one inference path for the CLI, API and server.
 
-`Recognizer.load` takes "default" (the bundled model), an exported `.onnx` file (run by
+`Recognizer.load` takes a bundled model's name (`general` by default), an exported `.onnx` file (run by
 ONNX Runtime, no torch needed) or a training checkpoint `.pt` (torch imported on demand).
 Every backend maps a float32 batch (B, C, H, W) to logits (B, T, classes); preprocessing
 and decoding are shared, so all backends give the same strings for the same images.
@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from .assets import ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
+from .assets import DEFAULT_MODEL, ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
 from .config import PADDED_FITS
 from .decoding import Prediction, fold_case, greedy_decode, restrict, softmax, upper
 from .preprocess import ImageError, InputSpec, as_image, normalize, to_pixels
@@ -30,7 +30,7 @@ class Backend(Protocol):
     def __call__(self, images: np.ndarray) -> np.ndarray: ...
 
 
-def resolve_model(source: str | os.PathLike = "default") -> Path:
+def resolve_model(source: str | os.PathLike = DEFAULT_MODEL) -> Path:
     """A bundled model's name -> its ONNX file; anything else is a path (.onnx or .pt)."""
     return resolve(source, "onnx")
 
@@ -70,7 +70,7 @@ class Recognizer:
     @classmethod
     def load(
         cls,
-        source: str | os.PathLike = "default",
+        source: str | os.PathLike = DEFAULT_MODEL,
         threads: int | None = None,
         device: str = "auto",
         fold_case: bool = False,

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .assets import DEFAULT_MODEL, ModelInfo
 from .decoding import Prediction
 from .preprocess import ImageError, ImageTooLarge
 from .recognizer import TRAINED, Recognizer
@@ -41,7 +42,7 @@ MAX_BATCH_IMAGES = 64
 
 @dataclass
 class ServeConfig:
-    model: str = "default"
+    model: str = DEFAULT_MODEL
     api_key: str | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     max_batch_images: int = MAX_BATCH_IMAGES
@@ -63,6 +64,21 @@ class ServeConfig:
     def __post_init__(self) -> None:
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("--api-key is empty: give a key, or leave the option out to serve without one")
+
+
+def model_summary(source: str, info: ModelInfo) -> dict:
+    """What the service says of its model: its name (a bundled name, or the file's name: never
+    the server's path), architecture, what it reads and the card's headline figures."""
+    card = info.meta.get("card", {})
+    lengths = info.label_lengths
+    return {
+        "name": Path(source).name,
+        "architecture": info.name,
+        "charset": info.charset.chars,
+        "label_lengths": list(lengths) if lengths else None,
+        "input": {"height": info.input.height, "width": info.input.width, "channels": info.input.channels},
+        "figures": card.get("figures", []) or ([{"accuracy": card["accuracy"]}] if "accuracy" in card else []),
+    }
 
 
 class BodyTimeout(Exception):
@@ -200,15 +216,15 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         """A page to try the model by hand: drop or paste an image (no external assets)."""
         return (WEB / "demo.html").read_text(encoding="utf-8")
 
+    served = model_summary(config.model, recognizer.info)
+
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "model": recognizer.info.name}
+        return {"status": "ok", "model": served["name"]}
 
     @app.get("/models", dependencies=keyed)
     async def models() -> list[dict]:
-        info = recognizer.info.to_dict()
-        info["accuracy"] = recognizer.info.meta.get("card", {}).get("accuracy", recognizer.info.meta.get("accuracy"))
-        return [info]
+        return [served]
 
     @app.post(
         "/predict", dependencies=keyed, response_model=PredictionOut, openapi_extra=_body_doc(ImageBody, "file", many=False),

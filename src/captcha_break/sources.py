@@ -42,10 +42,12 @@ class DataBundle:
 
 
 def training_data(config: TrainConfig, spec: InputSpec, charset: Charset | None, log) -> DataBundle:
-    return _folder_data(config, spec, charset, log) if config.data else _synthetic_data(config, spec, charset)
+    return _folder_data(config, spec, charset, log) if config.data else _synthetic_data(config, spec, charset, log)
 
 
-def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> DataBundle:
+def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset, log) -> DataBundle:
+    from torch.utils.data import ConcatDataset
+
     from .datasets import ArrayDataset, SyntheticDataset
 
     synth = synth_config(config, charset.chars, config.length)
@@ -56,6 +58,8 @@ def _synthetic_data(config: TrainConfig, spec: InputSpec, charset: Charset) -> D
         )
     else:
         train_set = SyntheticDataset(focused, spec, f"{config.seed}-train", config.epoch_size)
+    if config.pseudo_labels:  # real labeled images beside the drawn ones (a pre-training's corpus)
+        train_set = ConcatDataset([train_set, _listed(config, spec, charset, (synth.min_len, synth.max_len), log)])
     pixels, labels = draw_arrays(synth, spec, f"{config.seed}-val", config.val_size, workers=config.workers)
     return DataBundle(train_set, Samples(pixels, labels), charset, (synth.min_len, synth.max_len))
 

@@ -30,7 +30,7 @@ from .broad import draw_broad
 from .cache import cache_key, load_arrays, remove_arrays, save_arrays
 from .charset import DEFAULT_CHARS
 from .config import FOCUS_WEIGHT
-from .fonts import broad_fonts, check_font
+from .fonts import broad_fonts, check_font, expand_system
 from .pool import fork_map
 from .preprocess import InputSpec, to_pixels
 
@@ -54,7 +54,8 @@ class SynthConfig:
     colours, the library's styles and "lines" among them: the general model's pre-training;
     its labels come from the alphabets sites use (SITE_ALPHABETS: digits only, and so on).
     fonts: TrueType/OpenType files, one picked per character (per image for "lines");
-    empty: the library's own DroidSansMono ("broad": every installed font, fonts.py).
+    empty: the library's own DroidSansMono ("broad": the fonts the install brings, the same on
+    every machine; "system" among them: the machine's Debian fonts too, fonts.py).
     Fonts like a site's own make better pre-training.
     focus: characters drawn focus_weight times as often as the others, so that a model sees
     more of the look-alikes it confuses (0/O in the library's font); empty: uniform.
@@ -77,7 +78,8 @@ class SynthConfig:
         return cls(chars, low, high, size[0], size[1], style, fonts)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "fonts", tuple(self.fonts))  # a list from a checkpoint's JSON-like config
+        # A list from a checkpoint's JSON-like config; `--font system` expanded for this charset.
+        object.__setattr__(self, "fonts", expand_system(tuple(self.fonts), self.chars))
         if self.style == "broad" and not self.fonts:
             # Found once here, so that worker processes inherit the list instead of each
             # checking every installed font again.
@@ -342,16 +344,26 @@ def draw_arrays_cached(
     return whole, labels
 
 
-def _write_png(job: tuple[SynthConfig, int, int, Path, int]) -> str:
-    config, seed, index, out, digits = job
+def _write_png(job: tuple[SynthConfig, int, int, Path, int, bool]) -> tuple[str, str]:
+    config, seed, index, out, digits, labeled = job
     image, label = draw(config, seed, index)
-    name = f"{label}_{index:0{digits}d}.png"
+    name = f"{label}_{index:0{digits}d}.png" if labeled else f"{index:0{digits}d}.png"
     image.save(out / name, format="PNG")
-    return name
+    return name, label
 
 
-def write_pngs(config: SynthConfig, out: Path, count: int, seed: int, workers: int = 0) -> list[str]:
-    """Write `count` captchas to `out` as LABEL_INDEX.png; returns the file names."""
+def write_pngs(config: SynthConfig, out: Path, count: int, seed: int, workers: int = 0, answers: Path | None = None) -> list[str]:
+    """Write `count` captchas to `out` as LABEL_INDEX.png; returns the file names. With
+    `answers`, the files are named INDEX.png and their labels go to that CSV (file,label),
+    as a site's scraped captchas come: unlabeled, the answers kept apart."""
     out.mkdir(parents=True, exist_ok=True)
     digits = max(6, len(str(count - 1)))
-    return fork_map(_write_png, [(config, seed, i, out, digits) for i in range(count)], workers)
+    jobs = [(config, seed, i, out, digits, answers is None) for i in range(count)]
+    written = fork_map(_write_png, jobs, workers)
+    if answers is not None:
+        import csv
+
+        answers.parent.mkdir(parents=True, exist_ok=True)
+        with answers.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([("file", "label"), *written])
+    return [name for name, _ in written]

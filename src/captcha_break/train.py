@@ -22,6 +22,7 @@ import contextlib
 import copy
 import dataclasses
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -55,6 +56,11 @@ from .sources import DataBundle, draws_as_it_trains, set_epoch
 from .tensorboard import EpochBoard
 
 SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
+# Validation images a fine-tune needs before its reading of them can be trusted to tell it
+# from its start: with fewer, a warning says so (one image is then 2 points or more).
+JUDGE_IMAGES = 50
+# An epoch this many times slower than the fastest one so far: the machine is busy (a warning).
+SLOWDOWN = 3
 # For a reused synthetic set: the captcha library already varies warps, colours and noise,
 # so small extra variations are enough to make each epoch's copy of an image different.
 LIGHT_AUGMENT = AugmentConfig(
@@ -196,7 +202,7 @@ def _fit_to_budget(config: TrainConfig, model, data: DataBundle, device, started
     # 10% kept for the loader, checkpoints and the final test report.
     epochs = epochs_within(0.9 * left, per_image, images, config.epochs)
     log(
-        f"time budget {config.time_budget / 60:.1f} min ({left / 60:.1f} left): {epochs} epochs planned "
+        f"time budget {config.time_budget / 60:.1f} min ({left / 60:.1f} left): {epochs} epoch{'s' * (epochs != 1)} planned "
         f"(of {config.epochs}; a probe measured {1 / per_image:.0f} images/s, loading included)"
     )
     config.epochs = epochs
@@ -256,6 +262,7 @@ class _Loop:
         self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) if config.ema else None
         # The pretrained (--init) weights and what they read of the validation set, before any step.
         self.start: dict | None = None
+        self.fastest, self.warned_slow = 0.0, False  # the best images/s so far; a slowdown said once
         self.replay = _replay_buffer(config, data, world)
 
     @property
@@ -297,13 +304,24 @@ class _Loop:
         _, scores, _ = self._validate(self.model)
         self.start = {"state": _cpu_state(self.model), "accuracy": scores.accuracy, "char_accuracy": scores.char_accuracy}
         self.log(f"before training, the starting weights read {scores.accuracy:.2%} of the validation set")
+        if scores.count < JUDGE_IMAGES:
+            self.log(
+                f"warning: {scores.count} validation images are too few to show that training made the model better: "
+                f"the trained weights are kept only if they read more of them than the starting ones (label at least "
+                f"{JUDGE_IMAGES - scores.count} more images for a fair judge)"
+            )
 
     def _keep_start_if_better(self, best: Checkpoint) -> Checkpoint:
         """A fine-tuned model that reads less of the validation set than the pretrained one
         it came from (too few labels, too high a rate) is worth less than that one: keep it.
         Returns what best.pt holds now."""
         trained = best.meta.get("accuracy", 0.0)
-        if self.start is None or self.start["accuracy"] <= trained:
+        # A tie keeps the start: a model that cannot be shown better is not handed back.
+        # (The training images cannot break it: the fine-tune has fitted them.)
+        if self.start is None or (self.start["accuracy"], self.start["char_accuracy"]) < (
+            trained,
+            best.meta.get("char_accuracy", 0.0),
+        ):
             return best
         meta = {**best.meta, "epoch": 0, "accuracy": self.start["accuracy"], "char_accuracy": self.start["char_accuracy"]}
         meta.pop("val_loss", None)
@@ -311,7 +329,7 @@ class _Loop:
         save_checkpoint(best, self.result.best_path)
         self.log(
             f"kept the starting weights: they read {self.start['accuracy']:.2%} of the validation set, "
-            f"the trained ones {trained:.2%} (still in {self.out / 'last.pt'}: `captcha-break average` takes it)"
+            f"the trained ones {trained:.2%}, no better (still in {self.out / 'last.pt'}: `captcha-break average` takes it)"
         )
         return best
 
@@ -411,6 +429,20 @@ class _Loop:
         )
         if replanned:
             self.log(replanned)
+        self._check_pace(record.images_per_second)
+
+    def _check_pace(self, rate: float) -> None:
+        """Say so when training runs far slower than it did: on a shared CPU another program's
+        threads and these oversubscribe the cores, and a run slows many times over unnoticed."""
+        self.fastest = max(self.fastest, rate)
+        if rate * SLOWDOWN < self.fastest and not self.warned_slow:
+            self.warned_slow = True
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            self.log(
+                f"warning: training slowed to {rate:.0f} images/s from {self.fastest:.0f} (load average {load:.1f} on "
+                f"{os.cpu_count()} cores): other programs are using the cores. Stop them, or give each job its threads "
+                "(--threads, --workers); a time budget re-plans to what is left"
+            )
 
     def _train_epoch(self, state: RunState) -> tuple[float, int]:
         self.model.train()
