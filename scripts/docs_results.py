@@ -33,7 +33,11 @@ def render() -> str:
         "",
     ]
     for table in tables:
-        parts += [f"<!-- benchmarks/results/{table.name} -->", table.read_text(encoding="utf-8").strip().replace("### ", "## ", 1), ""]
+        parts += [
+            f"<!-- benchmarks/results/{table.name} -->",
+            table.read_text(encoding="utf-8").strip().replace("### ", "## ", 1),
+            "",
+        ]
     return "\n".join(parts)
 
 

@@ -56,6 +56,19 @@ def png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
+def many_page_tiff(pages: int) -> bytes:
+    """A TIFF of `pages` one-pixel pages: tiny, and costly to count page by page."""
+    one = Image.new("L", (1, 1))
+    return encode(one, "TIFF", save_all=True, append_images=[one] * (pages - 1))
+
+
+def icon_hiding_a_big_png() -> bytes:
+    """An ICO whose directory says 16x16 around a PNG of 3000x3000 (a bomb under the header)."""
+    inner = encode(Image.new("1", (3000, 3000)))
+    entry = struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 32, len(inner), 6 + 16)
+    return struct.pack("<HHH", 0, 1, 1) + entry + inner
+
+
 def corpus() -> list[tuple[str, bytes, tuple[int, str] | None]]:
     png = encode(captcha())
     return [
@@ -77,4 +90,6 @@ def corpus() -> list[tuple[str, bytes, tuple[int, str] | None]]:
         ("crc-corrupted-png", corrupt_crc(png), (400, "corrupt")),
         ("header-only-png", png[:33] + png_chunk(b"IEND", b""), (400, "corrupt")),
         ("bomb-1bit-6320", bomb_1bit(), (413, "too large")),
+        ("tiff-3000-pages", many_page_tiff(3000), None),  # read from its first page, pages never counted
+        ("ico-hiding-3000x3000", icon_hiding_a_big_png(), (400, "ICO files are not read")),
     ]

@@ -52,9 +52,9 @@ def test_a_padded_set_is_as_wide_as_its_wide_images_not_its_median_one(tmp_path)
     # Mostly short labels in narrow images, a fifth long ones in wide images: the input
     # keeps the wide ones' aspect ratio (8 at height 48), where the median's (2) would squeeze them 2.7x.
     for i in range(12):
-        write(tmp_path, f"AB{i:02d}-{i}.png", (100, 50))
+        write(tmp_path, f"{'ABCDEFGHJKLM'[i]}{'NPQRSTUVWXYZ'[11 - i]}{i:02d}-{i}.png", (100, 50))
     for i in range(3):
-        write(tmp_path, f"ABCDEFG{i}-{i}.png", (400, 50))
+        write(tmp_path, f"{'XYZ'[i]}BCDEFG{i}-{i}.png", (400, 50))
     chosen = choices(FolderFacts.read(tmp_path))
     assert chosen["fit"] == "pad" and chosen["input_width"] == 8 * 48
 

@@ -161,3 +161,4 @@ def test_the_demo_page_reads_a_captcha(browser, tmp_path):
         shown = wait_for(lambda: browser.find_element(By.ID, "text").get_attribute("data-text"), what="the reading")
     assert shown == expected and shown == name.split("_")[0]  # the bundled model reads it right
     assert "ms" in browser.find_element(By.ID, "details").text
+    assert browser.find_element(By.ID, "model").text == "captcha4"  # the page says which model reads

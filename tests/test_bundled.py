@@ -57,10 +57,11 @@ def test_predict_and_evaluate_use_the_bundled_default_without_torch(tmp_path):
     [name] = write_pngs(SynthConfig(), tmp_path, 1, seed=77)
     code = (
         "import sys; from captcha_break.cli import main; "
-        f"main(['predict', {str(tmp_path / name)!r}]); "
+        f"main(['predict', '--model', 'captcha4', {str(tmp_path / name)!r}]); main(['predict', {str(tmp_path / name)!r}]); "
         "main(['evaluate', '--count', '50', '--json', '--workers', '0']); "
         "assert 'torch' not in sys.modules, 'predicting imported torch'"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert out[0].split("\t")[1] == name.split("_")[0]
-    assert json.loads(out[1])["count"] == 50
+    assert out[0].split("\t")[1] == name.split("_")[0]  # captcha4 reads its own task
+    assert out[1].split("\t")[1] == Recognizer.load().predict(tmp_path / name).text  # the default: general
+    assert json.loads(out[2])["count"] == 50

@@ -9,7 +9,7 @@ import time
 import httpx
 import numpy as np
 import pytest
-from bad_inputs import captcha, corpus, encode, gray16
+from bad_inputs import captcha, corpus, encode, gray16, many_page_tiff
 from conftest import running_server
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -225,3 +225,174 @@ def test_connections_past_the_cap_get_503(tiny_model):
                 conn.close()
         time.sleep(0.3)
         assert httpx.post(f"http://127.0.0.1:{port}/predict", content=png, timeout=10).status_code == 200
+
+
+# --- the reliability review of 2026-12-07 ----------------------------------------------
+
+
+def test_a_many_page_tiff_costs_its_first_page_only(recognizer):
+    data = many_page_tiff(20_000)
+    start = time.perf_counter()
+    recognizer.predict(data)
+    assert time.perf_counter() - start < 2.0  # counting 20,000 pages took 3 s
+
+
+def test_a_big_image_under_the_limit_is_boxed_on_a_small_copy():
+    from captcha_break.preprocess import text_box
+
+    image = Image.new("RGB", (2000, 2000), "white")
+    image.paste((0, 0, 0), (600, 900, 1400, 1100))  # "text" across the middle
+    start = time.perf_counter()
+    left, top, right, bottom = text_box(image)
+    assert time.perf_counter() - start < 0.5
+    assert left <= 600 <= 1400 <= right and top <= 900 <= 1100 <= bottom and bottom - top < 400
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "²", "1e9", "99999999999999999999"])
+def test_a_junk_pixel_limit_is_an_error_not_ignored(recognizer, monkeypatch, value):
+    monkeypatch.setenv("CAPTCHA_BREAK_MAX_PIXELS", value)
+    with pytest.raises(ValueError, match="CAPTCHA_BREAK_MAX_PIXELS must be a whole number"):
+        recognizer.predict(encode(captcha()))
+
+
+def test_two_file_fields_are_a_400_that_keeps_the_connection(server):
+    png = encode(captcha())
+    with httpx.Client(base_url=f"http://127.0.0.1:{server}", timeout=10) as http:
+        two = http.post("/predict", files=[("file", ("a.png", png, "image/png")), ("file", ("b.png", png, "image/png"))])
+        assert two.status_code == 400 and "/predict/batch" in two.json()["detail"]
+        assert http.post("/predict", content=png, headers={"content-type": "image/png"}).status_code == 200
+
+
+def test_multipart_is_held_to_the_body_limit_even_when_its_length_lies(client):
+    boundary = "xyz"
+    part = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'.encode()
+    big = part + b"\0" * (5 * 1024 * 1024) + f"\r\n--{boundary}--\r\n".encode()
+
+    def chunks():
+        for i in range(0, len(big), 65536):
+            yield big[i : i + 65536]
+
+    response = client.post(
+        "/predict",
+        content=chunks(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}", "content-length": "100"},
+    )
+    assert response.status_code == 413
+
+
+def test_a_trickled_body_is_cut_at_the_deadline(tiny_model):
+    with running_server("--model", str(tiny_model["onnx"]), "--body-timeout", "2", "--body-deadline", "3") as port:
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n")
+            start = time.monotonic()
+            conn.settimeout(0.2)
+            answer = b""
+            while time.monotonic() - start < 8 and not answer:
+                conn.sendall(b"x")  # a byte every second: never a pause of 2 s
+                try:
+                    answer = conn.recv(1000)
+                except TimeoutError:
+                    time.sleep(0.8)
+            assert b" 408 " in answer.split(b"\r\n")[0] and time.monotonic() - start < 6
+
+
+def test_json_of_any_case_and_a_bad_batch_item_named(client):
+    png = base64.b64encode(encode(captcha())).decode()
+    assert (
+        client.post("/predict", content=json.dumps({"image": png}), headers={"content-type": "Application/JSON"}).status_code
+        == 200
+    )
+    bad = client.post("/predict/batch", json={"images": [png, base64.b64encode(b"junk").decode()]})
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("item 1:")
+
+
+def test_arrays_of_every_dtype_read_like_the_8bit_picture(recognizer):
+    eight = np.asarray(captcha().convert("L"))
+    plain = recognizer.predict(eight).text
+    assert recognizer.predict(eight.astype(np.uint16) * 257).text == plain  # np.asarray of a 16-bit PNG
+    assert recognizer.predict(eight.astype(np.int32) * 257).text == plain
+    assert recognizer.predict(np.asarray(captcha().convert("1"))).text == recognizer.predict(captcha().convert("1")).text
+    with pytest.raises(ImageError, match="complex"):
+        recognizer.predict(eight.astype(np.complex64))
+
+
+def test_an_exif_rotated_image_reads_as_a_browser_shows_it(recognizer):
+    upright = captcha()
+    exif = Image.Exif()
+    exif[0x0112] = 3  # "rotate 180 to show": stored upside down
+    stored = encode(upright.rotate(180), "JPEG", exif=exif.tobytes(), quality=95)
+    assert recognizer.predict(stored).text == recognizer.predict(encode(upright, "JPEG", quality=95)).text
+
+
+def test_pipes_folders_and_huge_files_are_refused_before_reading(recognizer, tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(ImageError, match="not a regular file"):
+        recognizer.predict(tmp_path / "pipe.png")  # would block forever if read
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as f:
+        f.truncate(100 * 1024 * 1024)  # sparse: costs no disk
+    with pytest.raises(ImageTooLarge, match="bytes"):
+        recognizer.predict(huge)
+
+
+@pytest.mark.parametrize(
+    "option,value,words",
+    [
+        ("batch_size", 0, "--batch-size must be at least 1"),
+        ("lr", float("nan"), "--lr must be a number above 0"),
+        ("epochs", 0, "--epochs must be at least 1"),
+        ("ema", 1.0, "--ema"),
+    ],
+)
+def test_training_options_that_could_not_work_are_refused(option, value, words):
+    from captcha_break.config import TrainConfig
+
+    with pytest.raises(ValueError, match=words):
+        TrainConfig(**{option: value})
+
+
+@pytest.mark.parametrize(
+    "option,value",
+    [("max_body_bytes", 0), ("body_timeout", 0.0), ("header_timeout", float("nan")), ("max_connections", -5), ("threads", 0),
+     ("only_chars", ""), ("api_key", " key ")],
+)  # fmt: skip
+def test_serve_options_that_could_not_work_are_refused(option, value):
+    with pytest.raises(ValueError):
+        ServeConfig(**{option: value})
+
+
+def test_a_non_ascii_api_key_matches(tiny_model):
+    app = create_app(ServeConfig(model=str(tiny_model["onnx"]), api_key="ключ-ü"))
+    with TestClient(app) as c:
+        png = encode(captcha())
+        headers = {"x-api-key": "ключ-ü".encode(), "content-type": "image/png"}  # UTF-8 bytes on the wire
+        assert c.post("/predict", content=png, headers=headers).status_code == 200
+        assert c.post("/predict", content=png, headers={**headers, "x-api-key": "other"}).status_code == 401
+
+
+def test_model_names_with_a_path_are_paths_and_long_names_are_clear(tmp_path):
+    from captcha_break.assets import resolve
+
+    with pytest.raises(FileNotFoundError, match="no model '../assets/captcha4': not a file"):
+        resolve("../assets/captcha4", "onnx")  # not looked up inside the package
+    with pytest.raises(FileNotFoundError, match="no model at"):
+        resolve("x" * 5000, "onnx")
+
+
+def test_tsv_rows_cannot_be_forged_by_file_names(tmp_path, capsys):
+    name = tmp_path / "a\tFORGED\n1.png"
+    name.write_bytes(encode(captcha()))
+    assert main(["predict", "--model", "captcha4", str(name)]) == 0
+    [row] = capsys.readouterr().out.splitlines()
+    assert row.count("\t") == 2 and "a\\tFORGED\\n1.png" in row
+
+
+def test_a_labels_file_keeps_a_name_that_starts_with_a_space(tmp_path):
+    from captcha_break.labels import scan_folder
+
+    (tmp_path / " lead.png").write_bytes(b"")
+    (tmp_path / "pad.png").write_bytes(b"")
+    (tmp_path / "labels.csv").write_text("file,label\n lead.png,AB12\npad.png ,CD34\n")
+    assert sorted((p.name, label) for p, label in scan_folder(tmp_path).items) == [(" lead.png", "AB12"), ("pad.png", "CD34")]

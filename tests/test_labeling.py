@@ -131,3 +131,61 @@ def test_train_skips_images_marked_unreadable(client, folder):
     found = scan_folder(folder)
     assert [(p.name, label) for p, label in found.items] == [("img_0.png", "AB12")]
     assert ("img_1.png", "marked unreadable") in found.skipped
+
+
+def test_odd_names_links_and_pipes_are_left_out_and_the_rest_still_saves(folder, tiny_model, tmp_path):
+    import os
+
+    (folder / os.fsdecode(b"bad-\xff.png")).write_bytes((folder / "img_0.png").read_bytes())
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0")
+    (folder / "link.png").symlink_to(secret)
+    os.mkfifo(folder / "pipe.png")
+    session = open_session(folder, Recognizer.load(tiny_model["onnx"]))
+    assert sorted(session.images) == [f"img_{i}.png" for i in range(5)]
+    assert len(session.left_out) == 3 and any("not UTF-8" in why for why in session.left_out)
+    with TestClient(create_label_app(session)) as c:
+        assert c.get("/api/queue?mode=all").status_code == 200
+        assert c.get("/api/image/link.png").status_code == 404
+        assert c.post("/api/label", json={"file": "img_0.png", "label": "AB12"}).status_code == 200
+
+
+def test_a_second_server_on_one_folder_is_refused(folder, tiny_model, capsys):
+    from conftest import free_port
+
+    from captcha_break.cli import main
+    from captcha_break.locking import exclusive
+
+    with exclusive(folder / ".labels.lock", "another label server"):
+        assert main(["label", str(folder), "--model", str(tiny_model["onnx"]), "--port", str(free_port())]) == 2
+    assert "in use by another label server" in capsys.readouterr().err
+
+
+def test_host_token_and_body_size_are_checked(folder, tiny_model):
+    session = open_session(folder, Recognizer.load(tiny_model["onnx"]))
+    loopback = create_label_app(session, hosts=("testserver",))
+    with TestClient(loopback) as c:
+        assert c.get("/api/progress").status_code == 200
+        assert c.get("/api/progress", headers={"host": "attacker.example"}).status_code == 400  # DNS rebinding
+        huge = {"file": "img_0.png", "label": "A" * 100_000}
+        assert c.post("/api/label", json=huge).status_code == 413
+    with TestClient(create_label_app(session, token="s3cret")) as c:
+        assert c.get("/api/progress").status_code == 401
+        assert c.get("/?token=s3cret").status_code == 200  # the printed address: sets the cookie
+        assert c.get("/api/progress").status_code == 200  # the page's own requests carry it
+
+
+def test_stale_temp_files_are_cleared_and_a_read_only_folder_is_refused(folder, tiny_model):
+    (folder / ".labels.abc.tmp").write_text("half a write")
+    open_session(folder, Recognizer.load(tiny_model["onnx"]))
+    assert not list(folder.glob(".labels.*.tmp"))
+    folder.chmod(0o555)
+    try:
+        import os
+
+        if os.geteuid() == 0:
+            pytest.skip("root writes to read-only folders")
+        with pytest.raises(ValueError, match="cannot write labels"):
+            open_session(folder, Recognizer.load(tiny_model["onnx"]))
+    finally:
+        folder.chmod(0o755)

@@ -67,8 +67,10 @@ def test_bad_inputs_have_clear_errors(tmp_path):
         path.write_bytes(data)
         with pytest.raises(ImageError, match=reason):
             open_image(path)
-    with pytest.raises(ImageError, match="cannot read"):
+    with pytest.raises(ImageError, match="no file at"):
         open_image(tmp_path / "missing.png")
+    with pytest.raises(ImageError, match="not a regular file"):
+        open_image(tmp_path)  # a folder
 
 
 def test_huge_images_are_refused_before_decoding():

@@ -94,6 +94,9 @@ def test_every_readme_command_runs_in_order(tmp_path):
             for line in filter(runnable, block):
                 command = adapt(line)
                 if command.startswith(BACKGROUND):
+                    for earlier in servers:  # the user stops a server (Ctrl-C) before starting the next
+                        earlier.terminate()
+                        earlier.wait(timeout=20)
                     proc, port = start(command, env, tmp_path)
                     servers.append(proc)
                     if answers and command.startswith("captcha-break label"):

@@ -124,7 +124,9 @@ def test_evaluating_a_folder_reads_its_files_as_predict_does(tmp_path):
     general = Recognizer.load("general")
     rng = np.random.default_rng(1)
     for i, width in enumerate((200, 640, 900)):
-        Image.fromarray(rng.integers(0, 255, (80, width, 3), dtype=np.uint8)).save(tmp_path / f"{('K3PA', 'Z8AB', 'M2QX')[i]}.png")
+        Image.fromarray(rng.integers(0, 255, (80, width, 3), dtype=np.uint8)).save(
+            tmp_path / f"{('K3PA', 'Z8AB', 'M2QX')[i]}.png"
+        )
     samples = load_folder(tmp_path, general.spec).samples
     read, _ = read_samples(general, samples, folder=tmp_path)
     expected = general.predict([tmp_path / name for name in samples.names])

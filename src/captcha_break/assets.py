@@ -41,12 +41,16 @@ def resolve(source: str | os.PathLike, kind: str) -> Path:
     the path given. A path of either kind is taken as it is."""
     suffix = KINDS[kind]
     name = str(source)
+    is_name = name and "/" not in name and os.sep not in name and name not in (".", "..")  # a path is never a bundled name
     bundled = ASSETS / f"{name}{suffix}"
-    if bundled.is_file():
+    if is_name and bundled.is_file():
         return bundled
     path = Path(source)
-    if path.is_file():
-        return path
+    try:
+        if path.is_file():
+            return path
+    except OSError as err:  # a name too long for the file system, and the like
+        raise FileNotFoundError(f"no model at {name[:80]}{'...' if len(name) > 80 else ''}: {err.strerror}") from None
     if name in RENAMED and not path.suffix:
         raise FileNotFoundError(
             f"no model {name!r}: the bundled model of that name is now called {RENAMED[name]!r} (the captcha "

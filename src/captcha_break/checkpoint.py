@@ -9,6 +9,7 @@ mid-write leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -82,7 +83,10 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint.to_dict(), f)
+            try:
+                torch.save(checkpoint.to_dict(), f)
+            except RuntimeError as err:  # torch's writer says a full disk as "unexpected pos ..."
+                raise OSError(errno.EIO, f"could not write the checkpoint (a full disk?): {err}", str(path)) from err
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -12,6 +12,7 @@ from .assets import DEFAULT_MODEL
 from .charset import DEFAULT_CHARS, LabelError
 from .config import INT8_MODES, WEIGHT_FORMATS, TrainConfig
 from .fonts import find_fonts
+from .locking import exclusive
 from .preprocess import ImageError
 from .recognizer import ANY, TRAINED
 from .synth import STYLES, SynthConfig, parse_length
@@ -308,7 +309,9 @@ def cmd_evaluate(args) -> int:
     print(f"char accuracy:   {s.char_accuracy:.4f}")
     print(f"images/second:   {result.images_per_second:.0f}")
     if s.confusions:
-        print("most misread:    " + ", ".join(f"{t} read as {p} ({n}x)" for t, p, n in s.confusions) + "  (label read as reading)")
+        print(
+            "most misread:    " + ", ".join(f"{t} read as {p} ({n}x)" for t, p, n in s.confusions) + "  (label read as reading)"
+        )
     return 0
 
 
@@ -421,10 +424,12 @@ def cmd_serve(args) -> int:
     config = ServeConfig(
         model=args.model, api_key=args.api_key, threads=args.threads, max_body_bytes=args.max_body_bytes,
         fold_case=args.fold_case, only_chars=args.only_chars, only_length=args.only_length,
-        header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+        header_timeout=args.header_timeout, body_timeout=args.body_timeout, body_deadline=args.body_deadline,
         max_connections=args.max_connections, providers=tuple(args.provider or ("cpu",)),
     )  # fmt: skip
     check_port(args.host, args.port)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, not {args.workers}")
     from .recognizer import Recognizer
 
     info = Recognizer.load(args.model, threads=1).info
@@ -444,12 +449,34 @@ def cmd_label(args) -> int:
     recognizer = _recognizer(args, args.model, args.chars)  # guesses in the labels' alphabet
     print(f"reading {args.folder} with {describe_model(args.model, recognizer.info)} for the guesses ...")
     lengths = parse_length(args.length) if args.length else None
-    session = open_session(args.folder, recognizer, chars=args.chars, fold_case=args.fold_case, lengths=lengths)
-    progress = session.progress()
-    print(f"{progress['total']} images, {progress['done']} done; labels go to {session.store.path}")
-    print(f"open http://{args.host}:{args.port}/ (Ctrl-C stops; every answer is already saved)")
-    uvicorn.run(create_label_app(session, args.order), host=args.host, port=args.port, log_level="warning")
+    with exclusive(Path(args.folder) / ".labels.lock", "another label server"):  # two would drop each other's answers
+        session = open_session(args.folder, recognizer, chars=args.chars, fold_case=args.fold_case, lengths=lengths)
+        for line in session.left_out[:20]:
+            print(f"left out {line}", file=sys.stderr)
+        progress = session.progress()
+        print(f"{plural(progress['total'], 'image')}, {progress['done']} done; labels go to {session.store.path}")
+        token, hosts, address = _label_access(args.host, args.port)
+        print(f"open {address} (Ctrl-C stops; every answer is already saved)")
+        app = create_label_app(session, args.order, token=token, hosts=hosts)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _label_access(host: str, port: int) -> tuple[str | None, tuple[str, ...], str]:
+    """(token, Host headers answered, the address to open) for the labeling server: on
+    loopback no token but only loopback names (no DNS rebinding); elsewhere a token, as
+    Jupyter prints one, and a warning that the page is reachable from other machines."""
+    import secrets
+
+    if host in LOOPBACK:
+        names = ("127.0.0.1", "localhost", "[::1]")
+        return None, tuple(f"{name}:{port}" for name in names), f"http://{host if ':' not in host else '[::1]'}:{port}/"
+    token = secrets.token_urlsafe(16)
+    print(f"warning: --host {host} makes the page reachable from other machines; it needs the token below", file=sys.stderr)
+    return token, (), f"http://{host}:{port}/?token={token}"
 
 
 def check_port(host: str, port: int) -> None:
@@ -713,6 +740,7 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
                    help="uvicorn's log level (warning: no line per request)")  # fmt: skip
     p.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client has to send its request headers")
     p.add_argument("--body-timeout", type=float, default=10.0, help="seconds a client may pause while sending a body (408)")
+    p.add_argument("--body-deadline", type=float, default=30.0, help="seconds a client has to send a whole body (408)")
     p.add_argument("--max-connections", type=int, default=256, help="connections served at once; more get 503")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,15 @@ class TrainConfig:
             raise ValueError(f"--replay must be at least 1 (1: no replay), not {self.replay:g}")
         if self.replay_size < 1:
             raise ValueError(f"--replay-size must be at least 1, not {self.replay_size}")
+        for name in ("batch_size", "epochs", "accumulate", "epoch_size", "val_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        for name in ("lr", "phase2_lr", "feature_lr_scale"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):  # nan trains nothing and would exit 0
+                raise ValueError(f"--{name.replace('_', '-')} must be a number above 0, not {value}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"--ema must be from 0 (off) to below 1, not {self.ema}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

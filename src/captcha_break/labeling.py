@@ -13,6 +13,7 @@ labels.csv rows are `file,label`; an image marked unreadable has an empty label,
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import os
 import tempfile
@@ -57,6 +58,13 @@ class LabelStore:
         found = find_labels_file(folder)
         if found is not None and found.name != "labels.csv":
             raise ValueError(f"{found} holds the labels: label writes labels.csv, convert it first so nothing is lost")
+        for stale in folder.glob(".labels.*.tmp"):  # a write a kill interrupted: the old file is whole
+            stale.unlink(missing_ok=True)
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".labels.", suffix=".tmp"):
+                pass
+        except OSError as err:
+            raise ValueError(f"cannot write labels to {folder}: {err.strerror or err}") from None
         return cls(folder, read_labels_file(found) if found else {})
 
     @property
@@ -162,6 +170,7 @@ class LabelingSession:
     charset: Charset | None = None
     fold_case: bool = False
     lengths: tuple[int, int] | None = None  # --length; None: the lengths of the labels so far
+    left_out: list[str] = field(default_factory=list)  # files the page does not show, with why
     started: float = field(default_factory=time.monotonic)
     answered: int = 0  # this session's answers, for the rate
     # The queue a page works through, fixed when it opened (per mode): pages of it stay
@@ -260,6 +269,68 @@ class LabelingSession:
         return (min(sizes), max(sizes)) if len(sizes) >= LENGTH_EVIDENCE else None
 
 
+# A request body the page never sends more of: an answer is a file name and a label.
+MAX_BODY = 64 * 1024
+
+
+class Guard:
+    """ASGI middleware: the Host header checked, the token required where one is set, and
+    bodies over MAX_BODY refused before they are read whole."""
+
+    def __init__(self, app, token: str | None, hosts: tuple[str, ...]):
+        self.app, self.token, self.hosts = app, token, hosts
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        problem = self._problem(scope, headers)
+        if problem:
+            status, detail = problem
+            return await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+        if self.token and f"token={self.token}" in scope.get("query_string", b"").decode("latin-1"):
+
+            async def send_cookie(message):  # the page's own requests then carry the token
+                if message["type"] == "http.response.start":
+                    cookie = f"label_token={self.token}; HttpOnly; SameSite=Strict; Path=/"
+                    message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+                await send(message)
+
+            return await self.app(scope, _limited(receive), send_cookie)
+        return await self.app(scope, _limited(receive), send)
+
+    def _problem(self, scope, headers: dict[str, str]) -> tuple[int, str] | None:
+        if self.hosts and headers.get("host", "") not in self.hosts:
+            return 400, "unexpected Host header: open the address the label command printed"
+        if self.token:
+            given = {headers.get("x-label-token", "")}
+            given |= {part.split("=", 1)[1] for part in headers.get("cookie", "").split("; ") if part.startswith("label_token=")}
+            given |= {
+                part[6:] for part in scope.get("query_string", b"").decode("latin-1").split("&") if part.startswith("token=")
+            }
+            if not any(hmac.compare_digest(g.encode(), self.token.encode()) for g in given if g):
+                return 401, "this labeling server needs its token: open the address with ?token= that it printed"
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            return 413, f"a body of {declared} bytes: answers are under {MAX_BODY} bytes"
+        return None
+
+
+def _limited(receive):
+    """`receive` refusing a body that grows past MAX_BODY (a chunked one declares nothing)."""
+    seen = 0
+
+    async def limited():
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > MAX_BODY:
+            raise HTTPException(413, f"answers are under {MAX_BODY} bytes")
+        return message
+
+    return limited
+
+
 # Labels needed before their lengths count as the rule (without --length).
 LENGTH_EVIDENCE = 5
 
@@ -275,6 +346,26 @@ def read_guesses(recognizer: Recognizer, folder: Path, names: list[str], batch: 
     return guesses
 
 
+def servable_images(folder: Path) -> tuple[list[str], list[str]]:
+    """(names the page can show, names left out with why): regular files in the folder
+    itself (a link out of it, a pipe or a device is never opened), named in UTF-8 (a name
+    from a zip or a scrape that is not cannot travel as JSON)."""
+    names, left_out = [], []
+    root = folder.resolve()
+    for path in image_files(folder):
+        try:
+            path.name.encode("utf-8")
+        except UnicodeEncodeError:
+            left_out.append(f"{os.fsencode(path.name)!r}: a name that is not UTF-8 (rename it)")
+            continue
+        real = path.resolve()
+        if real.parent != root or not real.is_file():
+            left_out.append(f"{path.name}: not a regular file of this folder (a link out of it, a pipe or a device)")
+            continue
+        names.append(path.name)
+    return names, left_out
+
+
 def open_session(
     folder: str | Path,
     recognizer: Recognizer,
@@ -285,18 +376,26 @@ def open_session(
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no folder at {folder}")
-    names = [p.name for p in image_files(folder)]
+    names, left_out = servable_images(folder)
     if not names:
         raise ValueError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     store = LabelStore.open(folder)
     guesses = read_guesses(recognizer, folder, names)
-    return LabelingSession(folder, store, names, guesses, Charset(chars) if chars else None, fold_case, lengths)
+    session = LabelingSession(folder, store, names, guesses, Charset(chars) if chars else None, fold_case, lengths)
+    session.left_out = left_out
+    return session
 
 
-def create_label_app(session: LabelingSession, order: str = "confidence") -> FastAPI:
+def create_label_app(
+    session: LabelingSession, order: str = "confidence", token: str | None = None, hosts: tuple[str, ...] = ()
+) -> FastAPI:
+    """The page and its API. token: needed on every request (query `token=` once, then a
+    cookie), for a server reachable beyond this machine; hosts: the Host headers answered
+    (empty: any), so that a web page cannot reach a loopback server by DNS rebinding."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
     app = FastAPI(title="captcha_break labeling", docs_url=None, redoc_url=None)
+    app.add_middleware(Guard, token=token, hosts=hosts)
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -311,7 +410,10 @@ def create_label_app(session: LabelingSession, order: str = "confidence") -> Fas
     @app.get("/api/image/{name}")
     def image(name: str) -> FileResponse:
         session.check(name)  # only the folder's own images: no path escapes
-        return FileResponse(session.folder / name, headers={"Cache-Control": "no-store"})
+        path = session.folder / name
+        if path.resolve().parent != session.folder.resolve() or not path.resolve().is_file():  # swapped for a link since
+            raise HTTPException(404, f"{name} is no longer a regular file of {session.folder}")
+        return FileResponse(path, headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(Stale)
     def stale(_request, err: Stale):

@@ -72,7 +72,9 @@ def read_labels_file(path: Path, notes: list[str] | None = None) -> dict[str, st
         raise ValueError(f"{path}: row {bad[0] + 1} needs two columns (file, label)")
     table: dict[str, str] = {}
     for row in rows:
-        name, label = row[0].strip(), row[1].strip()
+        # The name as written: a file may really start with a space (hand-edited rows that
+        # pad it are matched by scan_folder's second look); the label stripped.
+        name, label = row[0], row[1].strip()
         if name in table and notes is not None:
             same = "the same label" if table[name] == label else f"{table[name]!r}, then {label!r}: the last is kept"
             notes.append(f"{path.name} lists {name} twice ({same})")
@@ -114,8 +116,10 @@ def scan_folder(folder: str | Path, rule: str = "auto", fold_case: bool = False)
     labels_file = find_labels_file(folder)
     result = LabeledFiles(source=str(labels_file) if labels_file else f"file names by --label-rule {rule}")
     table = read_labels_file(labels_file, result.notes) if labels_file else None
+    # Rows whose name a hand edit padded with spaces ("a.png , AB12") still find their file.
+    padded = {key.strip(): label for key, label in (table or {}).items() if key != key.strip()}
     for path in image_files(folder):
-        label = table.get(path.name) if table is not None else label_from_name(path, pattern)
+        label = table.get(path.name, padded.get(path.name)) if table is not None else label_from_name(path, pattern)
         if not label:
             # An empty label in the table is how `label` records an image marked unreadable.
             result.skipped.append((path.name, "marked unreadable" if label == "" else "no label"))

@@ -90,4 +90,9 @@ def _record(path: str, result: Prediction) -> dict:
 def _stdout_writer(form: str) -> Writer:
     if form == "jsonl":
         return lambda path, r: print(json.dumps(_record(path, r)))
-    return lambda path, r: print(f"{path}\t{r.text}\t{r.confidence:.4f}")
+    return lambda path, r: print(f"{_one_field(path)}\t{r.text}\t{r.confidence:.4f}")
+
+
+def _one_field(path: str) -> str:
+    """A file name as one TSV field: a tab or a line break in it would forge columns or rows."""
+    return path.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")

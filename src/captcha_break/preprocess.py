@@ -12,11 +12,12 @@ import dataclasses
 import io
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from .config import FITS, PADDED_FITS
 
@@ -26,9 +27,21 @@ from .config import FITS, PADDED_FITS
 DEFAULT_MAX_PIXELS = 4_000_000
 
 
+# Icon containers: their directory states a small size, then an embedded PNG decodes at its
+# own (a 656 KB ICO cost +645 MB before the pixel check could refuse it). No captcha is an icon.
+CONTAINER_FORMATS = ("ICO", "ICNS", "CUR")
+
+
 def max_pixels() -> int:
-    value = os.environ.get("CAPTCHA_BREAK_MAX_PIXELS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_PIXELS
+    """The pixel limit: CAPTCHA_BREAK_MAX_PIXELS, a whole number from 1 to Pillow's own bomb
+    limit, else DEFAULT_MAX_PIXELS; a value that is none of these is an error, not ignored."""
+    value = os.environ.get("CAPTCHA_BREAK_MAX_PIXELS", "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    top = Image.MAX_IMAGE_PIXELS or 178_956_970
+    if not (value.isascii() and value.isdigit() and 0 < int(value) <= top):
+        raise ValueError(f"CAPTCHA_BREAK_MAX_PIXELS must be a whole number of pixels from 1 to {top:,}, not {value!r}")
+    return int(value)
 
 
 class ImageError(ValueError):
@@ -75,8 +88,9 @@ def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
     """Read a path, raw bytes or a PIL image; raise ImageError with a clear reason."""
     if isinstance(source, Image.Image):
         return source
+    max_pixels()  # a bad CAPTCHA_BREAK_MAX_PIXELS is said as such, not as a "corrupt" image
     try:
-        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        data = source if isinstance(source, bytes) else _read_file(Path(source))
     except FileNotFoundError as err:
         raise ImageNotFound(f"no file at {source}") from err
     except OSError as err:
@@ -85,6 +99,8 @@ def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
         raise ImageError("empty file")
     try:
         image = Image.open(io.BytesIO(data))
+        if image.format in CONTAINER_FORMATS:
+            raise ImageError(f"{image.format} files are not read: an icon's header hides the size of the image inside")
         check_size(image.size)  # from the header: nothing decoded yet
         image.load()  # decode now, so a truncated file fails here and not later
     except UnidentifiedImageError as err:
@@ -98,6 +114,21 @@ def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
     return image
 
 
+# A captcha file is kilobytes; a file this large is refused before it is read.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _read_file(path: Path) -> bytes:
+    """A regular file's bytes, refused first if it is not one (a pipe would block, a device
+    never end) or is larger than any image of the pixel limit."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageError(f"{path} is not a regular file (a folder, pipe or device)")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ImageTooLarge(f"{path} is {info.st_size:,} bytes: over the {MAX_FILE_BYTES:,} a captcha file could need")
+    return path.read_bytes()
+
+
 def check_size(size: tuple[int, int]) -> None:
     """Refuse an empty image, or one of more pixels than any captcha has."""
     width, height = size
@@ -109,14 +140,21 @@ def check_size(size: tuple[int, int]) -> None:
         )
 
 
+EXIF_ORIENTATION = 0x0112
+
+
 def flatten_onto_white(image: Image.Image) -> Image.Image:
     """First frame, any mode -> RGB; transparency becomes a white background.
 
     Captchas served as RGBA or palette images with a transparent background must not
     turn black, which is what a plain convert("RGB") would do.
     """
-    if getattr(image, "n_frames", 1) > 1:
-        image = next(ImageSequence.Iterator(image))
+    # The first frame, without counting frames: a TIFF's count walks every page (77,000
+    # one-pixel pages in 4 MB cost 31 s of CPU).
+    if hasattr(image, "tell") and image.tell() != 0:
+        image.seek(0)
+    if image.getexif().get(EXIF_ORIENTATION, 1) != 1:  # as browsers show it: a phone's photo of a captcha
+        image = ImageOps.exif_transpose(image)
     if image.mode.startswith("I") or image.mode == "F":
         image = _gray_to_8bit(image)
     try:
@@ -215,6 +253,11 @@ TEXT_MARGIN = 0.15  # of the box's height, on each side
 CROP_BELOW = 0.7
 
 
+# Images over this many pixels have their text box found on a copy scaled down to it: the
+# box of a 2000x2000 image cost 1.1 s and +230 MB at full size (the reliability review).
+BOX_PIXELS = 250_000
+
+
 def crop_to_text(rgb: Image.Image, box: tuple[int, int, int, int] | None = None) -> Image.Image:
     """`rgb` cut to its text's box (`text_box`, or the one given) where that is under
     CROP_BELOW of its height; else `rgb` as it is."""
@@ -225,9 +268,22 @@ def crop_to_text(rgb: Image.Image, box: tuple[int, int, int, int] | None = None)
 def text_box(rgb: Image.Image) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the text in an RGB image, with a margin; the whole
     image where nothing stands out from the background."""
+    if rgb.width * rgb.height > BOX_PIXELS:  # no captcha is this large: find the box on a smaller copy
+        scale = math.sqrt(BOX_PIXELS / (rgb.width * rgb.height))
+        small = rgb.resize((max(1, int(rgb.width * scale)), max(1, int(rgb.height * scale))), Image.Resampling.BOX)
+        sx, sy = small.width / rgb.width, small.height / rgb.height
+        left, top, right, bottom = _box_of_text(small)
+        return (int(left / sx), int(top / sy), min(rgb.width, math.ceil(right / sx)), min(rgb.height, math.ceil(bottom / sy)))
+    return _box_of_text(rgb)
+
+
+def _box_of_text(rgb: Image.Image) -> tuple[int, int, int, int]:
     pixels = np.asarray(rgb).astype(np.int16)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    ink = np.abs(pixels - np.median(border, axis=0)).max(axis=2) > INK_CONTRAST
+    # In int16, doubled (the median of integers is a whole or a half): the same test as with
+    # the float median, without a float64 copy of the whole image.
+    twice_median = (2 * np.median(border, axis=0)).astype(np.int16)
+    ink = np.abs(2 * pixels - twice_median).max(axis=2) > 2 * INK_CONTRAST
     mask = Image.fromarray(ink.astype(np.uint8) * 255)
     size = 2 * (LINE_WIDTH // 2) + 1
     box = mask.filter(ImageFilter.MinFilter(size)).filter(ImageFilter.MaxFilter(size)).getbbox() or mask.getbbox()
@@ -273,6 +329,15 @@ def _as_uint8(array: np.ndarray) -> np.ndarray:
         array = array[..., 0]
     if array.dtype == np.uint8:
         return array
-    if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255  # True is white, as Pillow's 1-bit images
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ImageError("an image array must hold real numbers, not complex ones")
+    top = float(array.max()) if array.size else 0.0
+    if np.issubdtype(array.dtype, np.floating) and top <= 1.0:
         array = array * 255.0  # floats in [0, 1]
+    elif np.issubdtype(array.dtype, np.integer) and top > 255:
+        # 16-bit (np.asarray of a 16-bit PNG) and wider integers: scaled like the file's pixels,
+        # not clipped to white (a blank image read with confidence).
+        array = array.astype(np.float64) * (255.0 / (65535.0 if top <= 65535 else top))
     return np.clip(array, 0, 255).astype(np.uint8)

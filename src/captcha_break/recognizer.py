@@ -106,8 +106,10 @@ class Recognizer:
         preprocess.ImageError for anything that is not a usable image.
         """
         single = not isinstance(x, (list, tuple))
-        images = [self._image(item, None if single else i) for i, item in enumerate([x] if single else x)]
-        results = self.predict_arrays([self.pixels(image) for image in images])
+        # Each image becomes its small array before the next is opened: a batch of large
+        # files never sits decoded in memory at once.
+        arrays = [self.pixels(self._image(item, None if single else i)) for i, item in enumerate([x] if single else x)]
+        results = self.predict_arrays(arrays)
         return results[0] if single else results
 
     def pixels(self, item: ImageInput) -> np.ndarray:
@@ -129,14 +131,14 @@ class Recognizer:
     def predict_each(self, items: Sequence[ImageInput]) -> list[Prediction | ImageError]:
         """`predict` on a list where an unreadable item does not fail the others: its
         ImageError stands in its place."""
-        images: dict[int, Image.Image] = {}
+        arrays: dict[int, np.ndarray] = {}
         errors: dict[int, ImageError] = {}
         for i, item in enumerate(items):
             try:
-                images[i] = as_image(item)
+                arrays[i] = self.pixels(item)  # decoded, resized, and the full image let go
             except ImageError as err:
                 errors[i] = err
-        read = dict(zip(images, self.predict(list(images.values()))))
+        read = dict(zip(arrays, self.predict_arrays(list(arrays.values()))))
         return [read[i] if i in read else errors[i] for i in range(len(items))]
 
     def _image(self, item: ImageInput, index: int | None) -> Image.Image:

@@ -7,17 +7,16 @@ it runs taken from the new command (resumed_config).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import math
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import Checkpoint
 from .config import TrainConfig
+from .locking import exclusive
 
 LOG_FIELDS = [
     "epoch",
@@ -121,28 +120,10 @@ def check_writable(out: Path) -> None:
         raise ValueError(f"cannot write the run to {out}: {err.strerror or err}") from None
 
 
-@contextlib.contextmanager
 def hold_run(out: Path):
     """Keep a second `train` out of this run folder while this one runs: two runs writing
-    one folder would overwrite each other's checkpoints. The lock (flock) goes with the
-    process, so a killed run leaves nothing to clean up."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock, as before
-        yield
-        return
-    with open(out / ".lock", "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "unknown"
-            raise FileExistsError(f"{out} is in use by another training run (process {holder}): wait for it or stop it") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"{os.getpid()}\n")
-        lock.flush()
-        yield
+    one folder would overwrite each other's checkpoints."""
+    return exclusive(out / ".lock", "another training run")
 
 
 def append_log(path: Path, record: EpochRecord) -> None:

@@ -14,6 +14,7 @@ import binascii
 import functools
 import hmac
 import json
+import math
 import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .assets import DEFAULT_MODEL, ModelInfo
 from .decoding import Prediction
-from .preprocess import ImageError, ImageTooLarge
+from .preprocess import ImageError, ImageTooLarge, max_pixels
 from .recognizer import TRAINED, Recognizer
 
 ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes
@@ -53,10 +54,12 @@ class ServeConfig:
     only_length: tuple[int, int] | str | None = TRAINED  # read only texts this long (Recognizer.only_length)
     providers: tuple[str, ...] = ("cpu",)  # ONNX Runtime execution providers (Recognizer.load)
     # Slow or stalled clients: a connection must send its request headers within
-    # header_timeout seconds, and each part of the body within body_timeout; beyond
+    # header_timeout seconds, each part of the body within body_timeout and the whole body
+    # within body_deadline (a trickle of a byte every few seconds never finishes); beyond
     # max_connections at once, new ones get 503 (uvicorn's limit_concurrency).
     header_timeout: float = 10.0
     body_timeout: float = 10.0
+    body_deadline: float = 30.0
     max_connections: int = 256
     # Images decoded at once: each costs memory up to the pixel limit (preprocess.py).
     max_decoding: int = max(2, os.cpu_count() or 2)
@@ -64,6 +67,19 @@ class ServeConfig:
     def __post_init__(self) -> None:
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("--api-key is empty: give a key, or leave the option out to serve without one")
+        if self.api_key is not None and self.api_key != self.api_key.strip():
+            raise ValueError("--api-key starts or ends with spaces, which HTTP strips from headers: no client could send it")
+        for name in ("max_body_bytes", "max_batch_images", "max_connections", "max_decoding"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        for name in ("header_timeout", "body_timeout", "body_deadline"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"--{name.replace('_', '-')} must be a number of seconds above 0, not {value}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"--threads must be at least 1, not {self.threads}")
+        if self.only_chars == "":
+            raise ValueError("--only-chars is empty: give the site's characters, or leave it out")
 
 
 def model_summary(source: str, info: ModelInfo) -> dict:
@@ -170,6 +186,7 @@ class MicroBatcher:
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     config = config or ServeConfig()
+    max_pixels()  # a bad CAPTCHA_BREAK_MAX_PIXELS stops the start, not every request
     recognizer = Recognizer.load(
         config.model, threads=config.threads, fold_case=config.fold_case, providers=config.providers,
         only_chars=config.only_chars, only_length=config.only_length,
@@ -177,9 +194,20 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
     decoding = asyncio.Semaphore(config.max_decoding)
 
+    def pixels(images: list[bytes]) -> list[np.ndarray]:
+        if len(images) == 1:
+            return [recognizer.pixels(images[0])]
+        arrays = []
+        for i, data in enumerate(images):  # a batch names its bad item, as the Python API does
+            try:
+                arrays.append(recognizer.pixels(data))
+            except ImageError as err:
+                raise type(err)(f"item {i}: {err}") from err
+        return arrays
+
     async def decode(images: list[bytes]) -> list[np.ndarray]:
         async with decoding:
-            return await run_in_threadpool(lambda: [recognizer.pixels(d) for d in images])
+            return await run_in_threadpool(pixels, images)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -195,16 +223,17 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         if config.api_key is None:
             return
         given = key or (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), config.api_key.encode()):
+        # Header values arrive decoded as Latin-1: their bytes are what the client sent (UTF-8).
+        if not hmac.compare_digest(given.encode("latin-1", "replace"), config.api_key.encode()):
             raise HTTPException(401, "missing or wrong API key (send it as X-API-Key)")
 
     keyed = [Depends(check_key)]
     app.state.recognizer, app.state.config = recognizer, config
-    app.add_middleware(TimedBody, timeout=config.body_timeout)
+    app.add_middleware(TimedBody, timeout=config.body_timeout, deadline=config.body_deadline)
 
     @app.exception_handler(BodyTimeout)
-    async def body_timeout(_request: Request, _err: BodyTimeout):
-        return JSONResponse({"detail": f"the body did not arrive within {config.body_timeout:g} s"}, status_code=408)
+    async def body_timeout(_request: Request, err: BodyTimeout):
+        return JSONResponse({"detail": str(err)}, status_code=408, headers={"Connection": "close"})
 
     @app.exception_handler(ImageError)
     async def image_error(_request: Request, err: ImageError):
@@ -261,7 +290,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def _images_from_request(request: Request, config: ServeConfig, many: bool) -> list[bytes]:
-    content_type = request.headers.get("content-type", "")
+    content_type = request.headers.get("content-type", "").lower()  # media types ignore case
     if content_type.startswith("multipart/form-data"):
         images = await _multipart_images(request, config, "files" if many else "file")
     else:
@@ -271,6 +300,8 @@ async def _images_from_request(request: Request, config: ServeConfig, many: bool
         images = _json_images(body, many) if content_type.startswith("application/json") else [body]
     if not images:
         raise HTTPException(400, "no image in the request")
+    if len(images) > 1 and not many:
+        raise HTTPException(400, f"{len(images)} images: /predict reads one, /predict/batch several")
     if len(images) > config.max_batch_images:
         raise HTTPException(413, f"{len(images)} images is over the limit of {config.max_batch_images} per request")
     if any(not image for image in images):
@@ -282,8 +313,9 @@ async def _multipart_images(request: Request, config: ServeConfig, field: str) -
     declared = request.headers.get("content-length")
     if not declared or not declared.isdigit():
         raise HTTPException(411, "multipart uploads need a Content-Length")
-    if int(declared) > config.max_body_bytes:
-        raise HTTPException(413, f"body of {declared} bytes is over the limit of {config.max_body_bytes}")
+    # Counted as it arrives, like a raw body: the declared length alone can lie (a chunked
+    # body beside a Content-Length). Starlette's form parser then reads the body kept here.
+    request._body = await _read_body(request, config.max_body_bytes)
     form = await request.form(max_files=config.max_batch_images, max_fields=config.max_batch_images)
     uploads = form.getlist(field) or ([form["file"]] if field == "files" and "file" in form else [])
     if not uploads:
@@ -319,20 +351,34 @@ def _b64(text: str) -> bytes:
 
 
 class TimedBody:
-    """ASGI middleware: a request whose next body part takes over `timeout` s fails (408)."""
+    """ASGI middleware: a request whose next body part takes over `timeout` s, or whose whole
+    body takes over `deadline` s, fails (408). Once the body is in, receiving is untimed
+    (it then only waits for the client to go)."""
 
-    def __init__(self, app, timeout: float):
-        self.app, self.timeout = app, timeout
+    def __init__(self, app, timeout: float, deadline: float = 30.0):
+        self.app, self.timeout, self.deadline = app, timeout, deadline
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + self.deadline
+        body_done = False
 
         async def timed_receive():
+            nonlocal body_done
+            if body_done:
+                return await receive()
+            wait = min(self.timeout, ends - loop.time())
             try:
-                return await asyncio.wait_for(receive(), self.timeout)
+                message = await asyncio.wait_for(receive(), max(wait, 0.0))
             except asyncio.TimeoutError:
-                raise BodyTimeout from None
+                late = wait < self.timeout
+                raise BodyTimeout(
+                    f"the body did not arrive within {self.deadline:g} s" if late else f"the body stalled for {self.timeout:g} s"
+                ) from None
+            body_done = message.get("type") != "http.request" or not message.get("more_body", False)
+            return message
 
         return await self.app(scope, timed_receive, send)
 

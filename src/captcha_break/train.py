@@ -316,12 +316,8 @@ class _Loop:
         it came from (too few labels, too high a rate) is worth less than that one: keep it.
         Returns what best.pt holds now."""
         trained = best.meta.get("accuracy", 0.0)
-        # A tie keeps the start: a model that cannot be shown better is not handed back.
-        # (The training images cannot break it: the fine-tune has fitted them.)
-        if self.start is None or (self.start["accuracy"], self.start["char_accuracy"]) < (
-            trained,
-            best.meta.get("char_accuracy", 0.0),
-        ):
+        start = (self.start["accuracy"], self.start["char_accuracy"]) if self.start else None
+        if start is None or not keeps_start(start, (trained, best.meta.get("char_accuracy", 0.0))):
             return best
         meta = {**best.meta, "epoch": 0, "accuracy": self.start["accuracy"], "char_accuracy": self.start["char_accuracy"]}
         meta.pop("val_loss", None)
@@ -630,6 +626,15 @@ def _feature_scale(config: TrainConfig) -> float:
 
 def _phase_lr(config: TrainConfig, phase: int) -> float:
     return config.lr if phase == 0 else config.phase2_lr
+
+
+def keeps_start(start: tuple[float, float], trained: tuple[float, float]) -> bool:
+    """Whether a fine-tune hands back the weights it started from: unless the trained ones
+    read more of the validation set (whole captchas, then characters), a tie included, since
+    a model that cannot be shown better is not handed back. The training images cannot break
+    the tie: the fine-tune has fitted them (40 labels read 100% of theirs, and less of fresh
+    captchas than the start)."""
+    return trained <= start
 
 
 def _cpu_state(model) -> dict[str, torch.Tensor]:
