@@ -42,11 +42,10 @@ def resolve(source: str | os.PathLike, kind: str) -> Path:
     suffix = KINDS[kind]
     name = str(source)
     is_name = name and "/" not in name and os.sep not in name and name not in (".", "..")  # a path is never a bundled name
-    bundled = ASSETS / f"{name}{suffix}"
-    if is_name and bundled.is_file():
-        return bundled
     path = Path(source)
     try:
+        if is_name and (ASSETS / f"{name}{suffix}").is_file():
+            return ASSETS / f"{name}{suffix}"
         if path.is_file():
             return path
     except OSError as err:  # a name too long for the file system, and the like
