@@ -8,9 +8,11 @@ Starts `captcha-break serve` as a subprocess on 127.0.0.1, then this process pla
 single images to POST /predict, then batches of 16 to POST /predict/batch.
 
 --abuse: the same single-image load with one request in five a bad one (junk, truncated
-PNGs, a decompression bomb, JSON nested a thousand deep, an oversized body), while the
-server's memory (RSS of all its processes) is sampled: good requests must see no error,
+PNGs, a decompression bomb, JSON nested a thousand deep, an oversized body, an icon hiding
+a huge PNG, a 5,000-page TIFF, two file fields, broken multipart...: bad_requests), while
+the server's memory (RSS of all its processes) is sampled: good requests must see no error,
 and memory must stay bounded. Then the same load without bad requests, for comparison.
+(Slow and chunked bodies are tested in tests/test_hardening.py.)
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from common import add_update_option, write_results  # noqa: E402
 from captcha_break.synth import SynthConfig, draw  # noqa: E402
 
 MAX_REQUESTS = 50_000  # a hard stop besides the time limit
+VALID_KINDS = ("tiff-5000-pages",)  # costly but valid: counted as good requests (no error allowed)
 
 
 def pngs(count: int) -> list[bytes]:
@@ -46,18 +49,47 @@ def pngs(count: int) -> list[bytes]:
     return out
 
 
+def _encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def _multipart(files: list[bytes], boundary: str = "bench") -> tuple[bytes, str]:
+    parts = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{i}.png"\r\n'.encode()
+        + b"Content-Type: image/png\r\n\r\n"
+        + data
+        + b"\r\n"
+        for i, data in enumerate(files)
+    )
+    return parts + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
 def bad_requests() -> list[tuple[str, bytes, str]]:
-    """(name, body, content type) of requests that must get a 4xx, never hurt the others."""
+    """(name, body, content type) of requests that must get a 4xx, never hurt the others:
+    the kinds of the reliability reviews, cheap and costly to decode."""
     good = pngs(1)[0]
-    bomb = io.BytesIO()
-    Image.new("1", (6320, 6320)).save(bomb, format="PNG", transparency=0)  # 5 KB -> 40 megapixels
+    one_pixel = Image.new("L", (1, 1))
+    icon_inner = _encoded(Image.new("1", (3000, 3000)), "PNG")
+    ico = (
+        b"\0\0\1\0\1\0" + bytes([16, 16, 0, 0, 1, 0, 32, 0]) + len(icon_inner).to_bytes(4, "little") + (22).to_bytes(4, "little")
+    )
+    two_files, two_files_type = _multipart([good, good])
     return [
         ("junk", b"not an image at all" * 10, "image/png"),
         ("truncated", good[: len(good) // 2], "image/png"),
-        ("bomb", bomb.getvalue(), "image/png"),
+        ("bomb", _encoded(Image.new("1", (6320, 6320)), "PNG", transparency=0), "image/png"),  # 5 KB -> 40 Mpx
         ("nested-json", b"[" * 1000 + b"]" * 1000, "application/json"),
         ("oversized", b"x" * (5 * 1024 * 1024), "image/png"),
         ("bad-base64", b'{"image": "@@@@"}', "application/json"),
+        ("empty", b"", "image/png"),
+        ("ico-hiding-3000x3000", ico + icon_inner, "image/x-icon"),
+        # 5,000 one-pixel pages: read from its first, it is one valid pixel, too small to be refused;
+        # as the costly kind it stands for, it must not slow the others (it is answered 200).
+        ("tiff-5000-pages", _encoded(one_pixel, "TIFF", save_all=True, append_images=[one_pixel] * 4999), "image/tiff"),
+        ("two-file-fields", two_files, two_files_type),
+        ("multipart-no-boundary", b"--x\r\n\r\n", "multipart/form-data"),
     ]
 
 
@@ -200,7 +232,7 @@ async def raw_load(port: int, images: list[bytes], clients: int, seconds: float)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="captcha4")
+    parser.add_argument("--model", default="general", help="the model served (default: the default model)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--batch", type=int, default=16)
@@ -274,7 +306,8 @@ def abuse_run(url: str, single, args, pid: int) -> None:
     async def mixed(c, i):
         if i % 5 == 4:  # one request in five
             name, body, kind = bad[(i // 5) % len(bad)]
-            return await c.post("/predict", content=body, headers={"content-type": kind}), True
+            response = await c.post("/predict", content=body, headers={"content-type": kind})
+            return response, name not in VALID_KINDS
         return await single(c, i)
 
     abused = asyncio.run(load(url, mixed, args.clients, args.seconds, pid))

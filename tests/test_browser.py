@@ -162,3 +162,40 @@ def test_the_demo_page_reads_a_captcha(browser, tmp_path):
     assert shown == expected and shown == name.split("_")[0]  # the bundled model reads it right
     assert "ms" in browser.find_element(By.ID, "details").text
     assert browser.find_element(By.ID, "model").text == "captcha4"  # the page says which model reads
+
+
+def test_two_tabs_a_length_slip_and_the_end_of_the_queue(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    folder = tmp_path / "shots"
+    names = write_pngs(SynthConfig(), folder, 2, seed="tabs")
+    for i, name in enumerate(sorted(names)):
+        (folder / name).rename(folder / f"shot_{i}.png")
+    port = free_port()
+    cmd = [sys.executable, "-m", "captcha_break", "label", str(folder), "--model", "captcha4", "--port", str(port),
+           "--order", "name", "--length", "4"]  # fmt: skip
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: _answers(f"http://127.0.0.1:{port}/api/progress"), 60, "the labeling server")
+    try:
+        open_page(browser, f"http://127.0.0.1:{port}/")
+        # Another tab (here: another client) labels shot_0 while this page still shows it unlabeled.
+        httpx.post(f"http://127.0.0.1:{port}/api/label", json={"file": "shot_0.png", "label": "JUG0", "page": "other"})
+        browser.find_element(By.ID, "answer").send_keys("JUGO", Keys.ENTER)
+        wait_for(lambda: "changed elsewhere" in browser.find_element(By.ID, "error").text, what="the stale-tab message")
+        assert labels(folder) == {"shot_0.png": "JUG0"}  # not overwritten
+        # A label of 5 characters where 4 are expected: the page asks; dismissing saves nothing.
+        browser.find_element(By.ID, "answer").send_keys(Keys.ARROW_DOWN)
+        wait_for(lambda: shown_file(browser) == "shot_1.png", what="the second image")
+        browser.execute_script("window.confirm = () => false")
+        browser.find_element(By.ID, "answer").send_keys("ABCDE", Keys.ENTER)
+        wait_for(lambda: "4 characters expected" in browser.find_element(By.ID, "error").text, what="the length question")
+        assert "shot_1.png" not in labels(folder)
+        browser.execute_script("window.confirm = () => true")
+        browser.find_element(By.ID, "answer").send_keys(Keys.ENTER)
+        wait_for(lambda: labels(folder).get("shot_1.png") == "ABCDE", what="the confirmed label")
+        end = wait_for(lambda: browser.find_element(By.ID, "end").text, what="the end of the queue")
+        assert "captcha-break train --data" in end and not browser.find_element(By.ID, "image").is_displayed()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

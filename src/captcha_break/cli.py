@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -734,7 +735,10 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="(default: 8000)")
     p.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
-    p.add_argument("--api-key", default=None, help="require this key in the X-API-Key header")
+    p.add_argument(
+        "--api-key", default=os.environ.get("CAPTCHA_BREAK_API_KEY"),
+        help="require this key in the X-API-Key header (default: $CAPTCHA_BREAK_API_KEY, which `ps` does not show)",
+    )  # fmt: skip
     p.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, help="largest request body (default: 4 MiB)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level (warning: no line per request)")  # fmt: skip

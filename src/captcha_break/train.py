@@ -61,6 +61,8 @@ SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
 JUDGE_IMAGES = 50
 # An epoch this many times slower than the fastest one so far: the machine is busy (a warning).
 SLOWDOWN = 3
+# The share of a time budget between two re-plans of it.
+REPLAN_SPACING = 0.1
 # For a reused synthetic set: the captcha library already varies warps, colours and noise,
 # so small extra variations are enough to make each epoch's copy of an image different.
 LIGHT_AUGMENT = AugmentConfig(
@@ -263,6 +265,7 @@ class _Loop:
         # The pretrained (--init) weights and what they read of the validation set, before any step.
         self.start: dict | None = None
         self.fastest, self.warned_slow = 0.0, False  # the best images/s so far; a slowdown said once
+        self.last_replan: float | None = None  # when the time budget's plan last changed (self.clock())
         self.replay = _replay_buffer(config, data, world)
 
     @property
@@ -351,10 +354,16 @@ class _Loop:
         has annealed when the budget ends (auto.replanned_epochs); what to log, if it changed."""
         if self.config.time_budget <= 0 or self.scheduler is None or state.phase != 0:
             return None
+        # At most one re-plan per REPLAN_SPACING of the budget: on a busy machine tiny epochs
+        # swing from 0.6 s to 14 s, and a plan that followed them swung ten times in 3 minutes,
+        # its learning rate jagged by each new curve.
+        if self.last_replan is not None and self.clock() - self.last_replan < REPLAN_SPACING * self.config.time_budget:
+            return None
         left, epoch_s = self._budget_view()
         epochs = replanned_epochs(state.phase_epochs, self.config.epochs, self.ceiling, left, epoch_s)
         if epochs == self.config.epochs:
             return None
+        self.last_replan = self.clock()
         message = f"re-planned: {epochs} epochs instead of {self.config.epochs} fit the time budget ({epoch_s:.0f}s an epoch)"
         self.config.epochs = epochs
         self.base.meta["train_config"]["epochs"] = epochs  # what --resume continues
