@@ -171,8 +171,8 @@ class LabelingSession:
     fold_case: bool = False
     lengths: tuple[int, int] | None = None  # --length; None: the lengths of the labels so far
     left_out: list[str] = field(default_factory=list)  # files the page does not show, with why
-    started: float = field(default_factory=time.monotonic)
-    answered: int = 0  # this session's answers, for the rate
+    answered: int = 0  # this session's answers
+    answer_times: list[float] = field(default_factory=list)  # when they came, for the rate
     # The queue a page works through, fixed when it opened (per mode): pages of it stay
     # put while answers move files out of "unlabeled". A reload takes a new snapshot.
     snapshots: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
@@ -210,13 +210,17 @@ class LabelingSession:
     def progress(self) -> dict:
         labels = self.store.labels
         done = sum(1 for f in self.images if f in labels)
-        minutes = (time.monotonic() - self.started) / 60
+        # The rate of this sitting: from the first answer of the last RATE_WINDOW seconds, so
+        # that it neither starts at the server's start nor decays during a pause.
+        now = time.monotonic()
+        recent = [t for t in self.answer_times if now - t < RATE_WINDOW]
+        minutes = (now - recent[0]) / 60 if len(recent) > 1 else 0.0
         return {
             "total": len(self.images),
             "labeled": sum(1 for f in self.images if labels.get(f)),
             "unreadable": sum(1 for f in self.images if labels.get(f) == ""),
             "done": done,
-            "per_minute": self.answered / minutes if minutes > 0.05 else 0.0,
+            "per_minute": (len(recent) - 1) / minutes if minutes > 0.05 else 0.0,
         }
 
     def check(self, name: str) -> None:
@@ -331,6 +335,9 @@ def _limited(receive):
     return limited
 
 
+# The labels-per-minute rate counts the answers of the last this many seconds.
+RATE_WINDOW = 300
+
 # Labels needed before their lengths count as the rule (without --length).
 LENGTH_EVIDENCE = 5
 
@@ -425,6 +432,7 @@ def create_label_app(
         seen = answer.seen if answer.check_seen else False
         session.store.set(answer.file, session.clean(answer.label, answer.confirm), answer.page, seen)
         session.answered += 1
+        session.answer_times.append(time.monotonic())
         return {**session.progress(), "label": session.store.labels[answer.file]}
 
     @app.post("/api/unreadable")
@@ -432,6 +440,7 @@ def create_label_app(
         session.check(ref.file)
         session.store.set(ref.file, "", ref.page, ref.seen if ref.check_seen else False)
         session.answered += 1
+        session.answer_times.append(time.monotonic())
         return session.progress()
 
     @app.post("/api/undo")
