@@ -310,3 +310,28 @@ def pace(step_s: float, fetch_s: float, workers: int) -> float:
     if workers <= 0:
         return step_s + fetch_s
     return max(step_s, fetch_s / workers)
+
+
+def plain_options(fields: dict, scratch: bool = False, log=print) -> dict:
+    """The plain command: the options of `fields` (TrainConfig's, None where unset) that the
+    user left unset, chosen from the folder `fields["data"]`, each choice logged with its
+    reason; `scratch` (--init none): for a model trained from nothing instead of fine-tuned."""
+    from .assets import DEFAULT_MODEL
+    from .config import TrainConfig
+    from .finetune import base_model_facts, frame_stride
+    from .models import default_config
+
+    known = TrainConfig(**{k: v for k, v in fields.items() if v is not None})  # defaults filled in
+    facts = FolderFacts.read(known.data, known.label_rule, known.fold_case)
+    if scratch:
+        base = None
+        config = default_config(scratch_model(fields), 2, facts.max_len)
+        height, stride = config.height, frame_stride(config)
+    else:
+        base = fields["init"] or DEFAULT_MODEL
+        height, stride = base_model_facts(base)
+    chosen = {}
+    for choice in plan(facts, height, stride, fields, base, (known.val_split, known.test_split)):
+        log(f"chose {choice.option} = {choice.value}: {choice.why}")
+        chosen[choice.option] = choice.value
+    return chosen

@@ -123,7 +123,9 @@ def cmd_train(args) -> int:
     elif fields["model"] and not args.resume:
         scratch = _model_without_base(fields)
     if fields["data"] and not args.resume:
-        fields.update(_auto_options(fields, scratch))
+        from .auto import plain_options
+
+        fields.update(plain_options(fields, scratch))
     # Options left unset (None) take TrainConfig's defaults; a soup resumes as it was planned.
     config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
     if args.resume and fields["out"] and (stored := stored_soup(config)):
@@ -133,8 +135,13 @@ def cmd_train(args) -> int:
         return 0
     check_soup(config)
     try:
-        run = self_train if config.unlabeled else soup_train if config.soup > 1 else train
-        result = run(config, resume=args.resume)
+        if config.unlabeled and not config.data:  # label-free: the site's images alone
+            from .adapt import adapt
+
+            result = adapt(config, resume=args.resume, rules={"chars": fields["chars"], "length": fields["length"]})
+        else:
+            run = self_train if config.unlabeled else soup_train if config.soup > 1 else train
+            result = run(config, resume=args.resume)
     except (FileNotFoundError, FileExistsError):
         raise  # main() prints these as they are
     except OSError as err:  # a full disk or a vanished folder mid-run; checkpoints are written atomically
@@ -207,29 +214,6 @@ def _add_config_options(groups: dict[str, argparse._ArgumentGroup]) -> None:
             continue
         kind = type(default) if default is not None else str
         group.add_argument(flag, type=kind, choices=f.metadata["choices"], metavar=f.metadata["metavar"], **kwargs)
-
-
-def _auto_options(fields: dict, scratch: bool = False) -> dict:
-    """The plain command: options the user left unset, chosen from the folder (auto.py);
-    `scratch` (--init none): for a model trained from nothing instead of fine-tuned."""
-    from .auto import FolderFacts, plan, scratch_model
-    from .finetune import base_model_facts, frame_stride
-    from .models import default_config
-
-    known = TrainConfig(**{k: v for k, v in fields.items() if v is not None})  # defaults filled in
-    facts = FolderFacts.read(known.data, known.label_rule, known.fold_case)
-    if scratch:
-        base = None
-        config = default_config(scratch_model(fields), 2, facts.max_len)
-        height, stride = config.height, frame_stride(config)
-    else:
-        base = fields["init"] or default_base()
-        height, stride = base_model_facts(base)
-    chosen = {}
-    for choice in plan(facts, height, stride, fields, base, (known.val_split, known.test_split)):
-        print(f"chose {choice.option} = {choice.value}: {choice.why}")
-        chosen[choice.option] = choice.value
-    return chosen
 
 
 def _model_without_base(fields: dict) -> bool:

@@ -117,6 +117,10 @@ class TrainConfig:
         "start from a checkpoint: a .pt file, a bundled model's name, or none (from scratch); with --data: the bundled model",
         group="model",
     )
+    keep_start: bool = option(
+        True, "keep the starting weights where the trained ones read no more of the validation set (off where the "
+        "validation labels are the start's own readings: label-free adaptation judges otherwise)", cli=False, group="model",
+    )  # fmt: skip
     augment: str = option(
         "auto",
         "augmentation; auto: on for --data folders, light for a --pregenerate set, off for fresh captchas",

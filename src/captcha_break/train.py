@@ -307,7 +307,7 @@ class _Loop:
         _, scores, _ = self._validate(self.model)
         self.start = {"state": _cpu_state(self.model), "accuracy": scores.accuracy, "char_accuracy": scores.char_accuracy}
         self.log(f"before training, the starting weights read {scores.accuracy:.2%} of the validation set")
-        if scores.count < JUDGE_IMAGES:
+        if scores.count < JUDGE_IMAGES and self.config.keep_start:
             self.log(
                 f"warning: {scores.count} validation images are too few to show that training made the model better: "
                 f"the trained weights are kept only if they read more of them than the starting ones (label at least "
@@ -319,7 +319,7 @@ class _Loop:
         it came from (too few labels, too high a rate) is worth less than that one: keep it.
         Returns what best.pt holds now."""
         trained = best.meta.get("accuracy", 0.0)
-        start = (self.start["accuracy"], self.start["char_accuracy"]) if self.start else None
+        start = (self.start["accuracy"], self.start["char_accuracy"]) if self.start and self.config.keep_start else None
         if start is None or not keeps_start(start, (trained, best.meta.get("char_accuracy", 0.0))):
             return best
         meta = {**best.meta, "epoch": 0, "accuracy": self.start["accuracy"], "char_accuracy": self.start["char_accuracy"]}

@@ -1,0 +1,196 @@
+"""Label-free adaptation: a site's unlabeled images teach the base model to read that site.
+
+`captcha-break train --unlabeled DIR --out RUN` with no `--data`: the base model (`general`,
+or `--init`) reads DIR's images, held to the site's alphabet and lengths where given
+(`--chars`, `--length`); the readings it is at least `--pseudo-threshold` sure of become the
+labels of a fine-tune (the plain command's choices, on a run-local folder of links, so DIR is
+never written to); the adapted model reads DIR again, and so on for ROUNDS rounds.
+
+No label says whether that helped, so a share of DIR (CHECK_SHARE, by a hash of the file
+name) is never trained on, and each model is scored there by what needs no label: the share
+of images it reads at >= the threshold *and* reads alike in AUGMENTED_VIEWS slightly perturbed
+copies (_steady_augment: augment.py's perturbations, milder than training's, which turned a
+model that reads 99% of its own captchas to other readings in most of them). A model reading the site better is surer and steadier
+on images it never saw; one that learned its own mistakes is not steadier under a warp.
+RUN/best.pt is the adapted model only where that score rose by MARGIN or more; else the base
+model is handed back, and the run says so. RUN/adapt_report.json holds every round's counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig
+from .labels import image_files
+from .synth import parse_length
+from .train import TrainResult
+
+ROUNDS = 2
+CHECK_SHARE = 0.15
+AUGMENTED_VIEWS = 2
+MARGIN = 0.02  # of the check images: a rise smaller than this is noise, not a better model
+MIN_READINGS = 20  # sure readings a round needs to train on
+
+
+def _steady_augment():
+    from .augment import AugmentConfig
+
+    return AugmentConfig(
+        rotate_degrees=2.0, shear=0.1, scale=(0.95, 1.02), translate=0.02, perspective=0.02, blur_p=0.0,
+        noise_std=0.02, contrast=0.1, brightness=0.05, erase_p=0.0,
+    )  # fmt: skip
+
+
+def adapt(config: TrainConfig, resume: bool = False, log=print, rules: dict | None = None) -> TrainResult:
+    """Adapt the base model to `config.unlabeled` without labels (see the module's docstring).
+    rules: the site's {"chars", "length"} as the user gave them (None where not given)."""
+    from .assets import DEFAULT_MODEL
+    from .auto import plain_options
+    from .finetune import pretrained, resolve_checkpoint
+    from .train import train
+
+    started = time.monotonic()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pool, check = split_images(Path(config.unlabeled))
+    log(f"{len(pool) + len(check)} unlabeled images: {len(pool)} to adapt on, {len(check)} kept apart to judge by")
+    if len(pool) < MIN_READINGS or not check:
+        raise ValueError(f"--unlabeled {config.unlabeled}: {len(pool) + len(check)} images are too few to adapt on: collect more")
+    base = resolve_checkpoint(config.init or DEFAULT_MODEL)
+    rules = rules or {"chars": config.chars, "length": None}
+    base_score = steadiness(base, check, config.pseudo_threshold, rules)
+    log(f"the base model reads {base_score:.1%} of the judging images surely and steadily")
+    current, rounds = base, []
+    for k in range(1, ROUNDS + 1):
+        left = config.time_budget - (time.monotonic() - started) if config.time_budget else 0.0
+        if config.time_budget and left < 60:
+            log(f"round {k}: the time budget is spent")
+            break
+        round_dir = out / f"round_{k}"
+        readings = read_surely(current, pool, config.pseudo_threshold, rules)
+        log(f"round {k}: {len(readings)} of {len(pool)} images read at >= {config.pseudo_threshold:.0%}")
+        if len(readings) < MIN_READINGS:
+            log(f"round {k}: too few sure readings to train on")
+            break
+        folder = link_folder(round_dir / "data", readings)
+        fields = {f.name: None for f in dataclasses.fields(TrainConfig)}
+        fields.update(data=str(folder), out=str(round_dir), init=str(current), chars=config.chars, seed=config.seed + k,
+                      workers=config.workers, threads=config.threads, device=config.device, precision=config.precision,
+                      test_split=0.0, soup=1, time_budget=left / (ROUNDS - k + 1) if config.time_budget else None,
+                      fold_case=config.fold_case or None, dry_run=config.dry_run or None, keep_start=False)  # fmt: skip
+        # keep_start off: the validation labels are the start's own readings, which it reads
+        # whole by construction; the judging images decide instead, below.
+        # The base model's own input: its readings are the labels, and only as it reads them
+        # (a wider or colour input chosen for the folder would make it another reader).
+        spec = pretrained(current).input
+        fields.update(input_width=spec.width, input_height=spec.height, channels=spec.channels, fit=spec.fit)
+        fields.update(plain_options(fields, log=log))
+        result = train(TrainConfig(**{k: v for k, v in fields.items() if v is not None}), resume=resume, log=log)
+        score = steadiness(result.best_path, check, config.pseudo_threshold, rules)
+        log(f"round {k}: the adapted model reads {score:.1%} of the judging images surely and steadily")
+        rounds.append({"round": k, "sure_readings": len(readings), "score": score})
+        current = result.best_path
+    best_score = max((r["score"] for r in rounds), default=base_score)
+    better = best_score >= base_score + MARGIN
+    best = out / "best.pt"
+    chosen = Path(next(out / f"round_{r['round']}" / "best.pt" for r in rounds if r["score"] == best_score)) if better else base
+    shutil.copyfile(chosen, best)
+    verdict = (
+        f"adapted: {best_score:.1%} of the judging images read surely and steadily, against {base_score:.1%} by the base model"
+        if better
+        else f"kept the base model: adapting read {best_score:.1%} surely and steadily against its {base_score:.1%}, "
+        f"not {MARGIN:.0%} more (label some images: `captcha-break label {config.unlabeled}`)"
+    )
+    log(verdict)
+    report = {
+        "base": str(base),
+        "base_score": base_score,
+        "rounds": rounds,
+        "adapted": better,
+        "pool": len(pool),
+        "check": len(check),
+    }
+    (out / "adapt_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return TrainResult(best_path=best)
+
+
+def split_images(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(images to adapt on, images kept apart to judge by), split by a hash of each name so
+    that a rerun or a grown folder splits its images the same way."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--unlabeled: no folder at {folder}")
+    pool, check = [], []
+    for path in image_files(folder):
+        share = int.from_bytes(hashlib.sha256(path.name.encode("utf-8", "surrogateescape")).digest()[:4], "big") / 2**32
+        (check if share < CHECK_SHARE else pool).append(path)
+    return pool, check
+
+
+def _recognizer(model: Path, rules: dict):
+    from .recognizer import TRAINED, Recognizer
+
+    lengths = parse_length(rules["length"]) if rules.get("length") else TRAINED
+    return Recognizer.load(model, only_chars=rules.get("chars"), only_length=lengths)
+
+
+def read_surely(model: Path, images: list[Path], threshold: float, rules: dict) -> list[tuple[Path, str]]:
+    """(image, reading) for the images `model` reads at >= `threshold`, held to the rules."""
+    from .preprocess import ImageError
+
+    recognizer = _recognizer(model, rules)
+    kept = []
+    for path, p in zip(images, recognizer.predict_each(images)):
+        if not isinstance(p, ImageError) and p.text and p.confidence >= threshold:
+            kept.append((path, p.text))
+    return kept
+
+
+def steadiness(model: Path, images: list[Path], threshold: float, rules: dict, seed: int = 0) -> float:
+    """The share of `images` that `model` reads at >= `threshold` and reads alike in
+    AUGMENTED_VIEWS perturbed copies: a score that needs no label."""
+    import torch
+
+    from .augment import augment
+    from .preprocess import ImageError, normalize
+
+    recognizer = _recognizer(model, rules)
+    generator = torch.Generator().manual_seed(seed)
+    mild = _steady_augment()
+    steady = 0
+    for path in images:
+        try:
+            pixels = recognizer.pixels(path)
+        except ImageError:
+            continue
+        [plain] = recognizer.predict_arrays([pixels])
+        if not plain.text or plain.confidence < threshold:
+            continue
+        batch = torch.from_numpy(normalize(np.repeat(pixels[None], AUGMENTED_VIEWS, axis=0)))
+        views = (augment(batch, mild, generator).numpy() * 255).round().astype(np.uint8)
+        steady += all(v.text == plain.text for v in recognizer.predict_pixels(views))
+    return steady / max(1, len(images))
+
+
+def link_folder(folder: Path, readings: list[tuple[Path, str]]) -> Path:
+    """A folder of links to the images with a labels.csv of the readings: what `train --data`
+    reads, made without writing into the user's folder."""
+    import csv
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    rows = []
+    for i, (path, text) in enumerate(readings):
+        link = folder / f"{i:06d}{path.suffix.lower()}"
+        link.symlink_to(path.resolve())
+        rows.append((link.name, text))
+    with (folder / "labels.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("file", "label"), *rows])
+    return folder
