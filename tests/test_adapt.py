@@ -2,7 +2,7 @@
 
 import json
 
-from captcha_break.adapt import CHECK_SHARE, split_images, steadiness
+from captcha_break.adapt import CHECK_SHARE, split_images, steady_readings
 from captcha_break.assets import ASSETS
 from captcha_break.cli import main
 from captcha_break.synth import SynthConfig, write_pngs
@@ -21,11 +21,12 @@ def test_steadiness_needs_no_label_and_tells_a_reader_from_a_stranger(tmp_path):
     write_pngs(SynthConfig(), tmp_path, 24, seed="steady", answers=tmp_path.parent / "answers.csv")
     images = sorted(tmp_path.glob("*.png"))
     rules = {"chars": None, "length": None}
-    own = steadiness(ASSETS / "captcha4.pt", images, 0.9, rules)  # its own task
-    assert own > 0.6
-    assert (
-        steadiness(ASSETS / "captcha4.pt", images, 0.9, {"chars": "0123456789", "length": None}) < own
-    )  # held to the wrong alphabet
+    own = steady_readings(ASSETS / "captcha4.pt", images, 0.9, rules)  # its own task
+    assert len(own) > 0.6 * len(images)
+    wrong = steady_readings(ASSETS / "captcha4.pt", images, 0.9, {"chars": "0123456789", "length": None})
+    assert len(wrong) < len(own)  # held to the wrong alphabet
+    every = steady_readings(ASSETS / "captcha4.pt", images, 0.9, rules, all_readings=True)
+    assert {p: text for p, (text, steady) in every.items() if steady} == own
 
 
 def test_train_unlabeled_alone_adapts_or_hands_back_the_base_and_says_which(tmp_path, capsys):

@@ -138,7 +138,8 @@ def cmd_train(args) -> int:
         if config.unlabeled and not config.data:  # label-free: the site's images alone
             from .adapt import adapt
 
-            result = adapt(config, resume=args.resume, rules={"chars": fields["chars"], "length": fields["length"]})
+            rules = {"chars": fields["chars"], "length": fields["length"], "lr": fields["lr"]}
+            result = adapt(config, resume=args.resume, rules=rules)
         else:
             run = self_train if config.unlabeled else soup_train if config.soup > 1 else train
             result = run(config, resume=args.resume)
