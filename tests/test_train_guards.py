@@ -116,7 +116,7 @@ def test_a_bad_label_rule_is_one_line(tmp_path, capsys):
 
 
 def test_fonts_are_checked_before_the_data_is_read(tmp_path, monkeypatch, symbol_font):
-    folder = labeled_folder(tmp_path / "data", ["1234"] * 12)
+    folder = labeled_folder(tmp_path / "data", [str(1234 + 7 * i) for i in range(12)])
     monkeypatch.setattr(sources, "load_folder", lambda *a, **k: pytest.fail("the folder was read"))
     config = tiny(tmp_path, data=str(folder), mix_synthetic=8, fonts=(str(symbol_font),))
     with pytest.raises(ValueError, match="no glyph"):
