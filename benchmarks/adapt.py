@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, write_results  # noqa: E402
+from common import add_update_option, datasets_folder, write_results  # noqa: E402
 from held_out import held_out_sites  # noqa: E402
 from out_of_box import alphabet  # noqa: E402
 
@@ -82,7 +81,7 @@ def adapt_site(folder: Path, fold: bool, budget: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=os.environ.get("CAPTCHA_BREAK_DATASETS"))
+    parser.add_argument("--datasets", type=Path, default=datasets_folder())
     parser.add_argument("--only", action="append", help="a site's folder name (repeatable; default: every held-out site)")
     parser.add_argument("--budget", default="6m", help="each adaptation's --time-budget (default: 6m)")
     add_update_option(parser)

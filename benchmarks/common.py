@@ -20,6 +20,16 @@ RESULTS = Path(__file__).parent / "results"  # the committed figures
 NEW_RESULTS = Path(__file__).parent.parent / "runs" / "bench" / time.strftime("%Y%m%d-%H%M%S")
 
 
+def datasets_folder() -> Path | None:
+    """Where the real labeled captchas are: $CAPTCHA_BREAK_DATASETS, else a `shared/datasets`
+    beside the checkout (this project's workspace), else None (the script asks for --datasets)."""
+    given = os.environ.get("CAPTCHA_BREAK_DATASETS")
+    if given:
+        return Path(given)
+    beside = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    return beside if beside.is_dir() else None
+
+
 def add_update_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--update",

@@ -15,14 +15,13 @@ benchmarks/results/held_out.{json,md}; this is the general-reader issue's target
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, write_results  # noqa: E402
+from common import add_update_option, datasets_folder, write_results  # noqa: E402
 from out_of_box import _ddddocr_within, alphabet, read_with  # noqa: E402
 
 from captcha_break.labels import scan_folder  # noqa: E402
@@ -61,7 +60,7 @@ def read_ddddocr(items, chars: str, lengths: tuple[int, int], fold: bool, beta: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=os.environ.get("CAPTCHA_BREAK_DATASETS"), required=False)
+    parser.add_argument("--datasets", type=Path, default=datasets_folder(), required=False)
     parser.add_argument("--model", action="append", help="bundled model names or model files (default: general)")
     parser.add_argument("--no-ddddocr", action="store_true", help="leave ddddocr out (it is most of the time)")
     add_update_option(parser)

@@ -24,11 +24,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, add_update_option, write_results  # noqa: E402
+from common import RESULTS, add_update_option, datasets_folder, write_results  # noqa: E402
 
 from captcha_break.labels import scan_folder  # noqa: E402
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = datasets_folder()  # $CAPTCHA_BREAK_DATASETS, or the workspace's shared sets
 MODEL = "general"
 ROUND_LABELS = "300"
 

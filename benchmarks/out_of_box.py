@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, add_update_option, write_results  # noqa: E402
+from common import RESULTS, add_update_option, datasets_folder, write_results  # noqa: E402
 
 from captcha_break.assets import bundled_names  # noqa: E402
 from captcha_break.charset import Charset  # noqa: E402
@@ -40,7 +40,7 @@ from captcha_break.recognizer import Recognizer  # noqa: E402
 from captcha_break.sources import labeled_samples  # noqa: E402
 from captcha_break.synth import SynthConfig  # noqa: E402
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = datasets_folder()  # $CAPTCHA_BREAK_DATASETS, or the workspace's shared sets
 
 
 def alphabet(items: list[tuple[Path, str]]) -> tuple[str, bool, tuple[int, int]]:

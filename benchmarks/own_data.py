@@ -35,12 +35,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, results_dir, write_results  # noqa: E402
+from common import add_update_option, datasets_folder, results_dir, write_results  # noqa: E402
 
 from captcha_break.folders import holdout_split, split_indices  # noqa: E402
 from captcha_break.labels import scan_folder  # noqa: E402
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = datasets_folder()  # $CAPTCHA_BREAK_DATASETS, or the workspace's shared sets
 BUDGET = "30m"
 TARGETS = {"digits_wave_4": 0.995, "henan_digits_4": 0.995, "variable_upper": 0.90}
 OTHER_SITES = 0.98  # the bar for any other real site
