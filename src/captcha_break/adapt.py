@@ -12,8 +12,8 @@ name) is never trained on, and each model is judged there by what needs no label
 of images it reads at >= the threshold *and* reads alike in AUGMENTED_VIEWS slightly perturbed
 copies (_steady_augment: augment.py's perturbations, milder than training's, which turned a
 model that reads 99% of its own captchas to other readings in most of them). A model can grow
-steadier by learning its own mistakes (on one site 74.7% -> 80.5% steady while its right
-readings fell), so it must also read the judging images that the base model read surely and
+steadier by learning its own mistakes (a held-out site's first trial: steadier, and fewer of
+its readings right), so it must also read the judging images that the base model read surely and
 steadily as the base did, all but MAX_DISAGREE of them: adapting may add readings, not
 overturn sure ones. RUN/best.pt is the adapted model only where the steady share rose by
 MARGIN or more under that rule; else the base model is handed back, and the run says so.

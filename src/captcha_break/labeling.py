@@ -388,9 +388,8 @@ def open_session(
         raise ValueError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     store = LabelStore.open(folder)
     guesses = read_guesses(recognizer, folder, names)
-    session = LabelingSession(folder, store, names, guesses, Charset(chars) if chars else None, fold_case, lengths)
-    session.left_out = left_out
-    return session
+    charset = Charset(chars) if chars else None
+    return LabelingSession(folder, store, names, guesses, charset, fold_case, lengths, left_out=left_out)
 
 
 def create_label_app(
