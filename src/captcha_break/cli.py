@@ -126,6 +126,10 @@ def cmd_train(args) -> int:
         from .auto import plain_options
 
         fields.update(plain_options(fields, scratch))
+    if fields["model"] is None and fields["init"] and not args.resume:
+        from .finetune import pretrained
+
+        fields["model"] = pretrained(fields["init"]).model_name  # what trains, in config.json and --print-config
     # Options left unset (None) take TrainConfig's defaults; a soup resumes as it was planned.
     config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
     if args.resume and fields["out"] and (stored := stored_soup(config)):

@@ -344,12 +344,17 @@ LENGTH_EVIDENCE = 5
 
 def read_guesses(recognizer: Recognizer, folder: Path, names: list[str], batch: int = 256) -> dict[str, Guess]:
     """The model's reading of every image (an unreadable file gets an empty guess)."""
+    from tqdm import tqdm
+
     guesses: dict[str, Guess] = {}
+    bar = tqdm(total=len(names), unit="img", desc="reading the guesses", leave=False, disable=None)  # a terminal only
     for start in range(0, len(names), batch):
         chunk = names[start : start + batch]
         for name, d in zip(chunk, recognizer.predict_each([folder / name for name in chunk])):
             bad = isinstance(d, ImageError)
             guesses[name] = Guess("", 0.0, [], readable=False) if bad else Guess(d.text, d.confidence, d.char_probs)
+        bar.update(len(chunk))
+    bar.close()
     return guesses
 
 
