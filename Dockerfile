@@ -1,7 +1,7 @@
 # The HTTP service on a CPU, with the bundled models inside: no torch, no GPU packages.
 #   docker build -t captcha-break .
-#   docker run --rm -p 8000:8000 captcha-break                     # the bundled default model
-#   docker run --rm -p 8000:8000 captcha-break --model general --api-key s3cret
+#   docker run --rm -p 8000:8000 captcha-break                     # the default model, general
+#   docker run --rm -p 8000:8000 -e CAPTCHA_BREAK_API_KEY=s3cret captcha-break --model captcha4
 FROM python:3.11-slim
 
 RUN useradd --create-home --uid 10001 app
