@@ -58,9 +58,10 @@ def test_a_resumed_run_does_not_train_the_first_stage_again(site, capsys):
     assert "first stage done" in capsys.readouterr().out
 
 
-def test_unlabeled_needs_labeled_data(tmp_path, capsys):
+def test_unlabeled_alone_adapts_and_refuses_a_folder_too_small(tmp_path, capsys):
+    # Without --data, --unlabeled is label-free adaptation (adapt.py, tests/test_adapt.py).
     code = main(["train", "--unlabeled", str(tmp_path), "--out", str(tmp_path / "run"), "--dry-run"])
-    assert code == 2 and "--unlabeled needs --data" in capsys.readouterr().err
+    assert code == 2 and "too few to adapt on" in capsys.readouterr().err
 
 
 def test_the_labeled_folder_itself_gives_only_its_unlabeled_images(site, tmp_path, capsys):

@@ -116,7 +116,8 @@ def adapt(config: TrainConfig, resume: bool = False, log=print, rules: dict | No
     shutil.copyfile(out / f"round_{better['round']}" / "best.pt" if better else base, best)
     verdict = (
         f"adapted: {better['score']:.1%} of the judging images read surely and steadily, against {base_score:.1%} "
-        "by the base model, its sure readings kept"
+        "by the base model, its sure readings kept. That is judged without labels: before relying on it, label a "
+        f"few dozen images and compare (`captcha-break evaluate --data LABELED --model {best}`, and with the base model)"
         if better
         else "kept the base model: no round read the judging images surely and steadily by "
         f"{MARGIN:.0%} more than its {base_score:.1%} while keeping its sure readings "
