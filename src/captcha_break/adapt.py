@@ -2,10 +2,10 @@
 
 `captcha-break train --unlabeled DIR --out RUN` with no `--data`: the base model (`general`,
 or `--init`) reads DIR's images, held to the site's alphabet and lengths where given
-(`--chars`, `--length`); the readings it is at least `--pseudo-threshold` sure of become the
-labels of a fine-tune (the plain command's choices at the base model's own input, on a
-run-local folder of links, so DIR is never written to); the adapted model reads DIR again,
-and so on for ROUNDS rounds.
+(`--chars`, `--length`); the readings it is at least `--pseudo-threshold` sure of, and reads
+alike in perturbed copies (below), become the labels of a fine-tune (the plain command's
+choices at the base model's own input, on a run-local folder of links, so DIR is never
+written to); the adapted model reads DIR again, and so on for ROUNDS rounds.
 
 No label says whether that helped, so a share of DIR (CHECK_SHARE, by a hash of the file
 name) is never trained on, and each model is judged there by what needs no label: the share
@@ -82,8 +82,9 @@ def adapt(config: TrainConfig, resume: bool = False, log=print, rules: dict | No
             log(f"round {k}: the time budget is spent")
             break
         round_dir = out / f"round_{k}"
-        readings = read_surely(current, pool, config.pseudo_threshold, rules)
-        log(f"round {k}: {len(readings)} of {len(pool)} images read at >= {config.pseudo_threshold:.0%}")
+        # The labels pass the judge's own test: sure, and read alike when slightly perturbed.
+        readings = list(steady_readings(current, pool, config.pseudo_threshold, rules, seed=k).items())
+        log(f"round {k}: {len(readings)} of {len(pool)} images read at >= {config.pseudo_threshold:.0%} and steadily")
         if len(readings) < MIN_READINGS:
             log(f"round {k}: too few sure readings to train on")
             break
@@ -147,18 +148,6 @@ def _recognizer(model: Path, rules: dict):
 
     lengths = parse_length(rules["length"]) if rules.get("length") else TRAINED
     return Recognizer.load(model, only_chars=rules.get("chars"), only_length=lengths)
-
-
-def read_surely(model: Path, images: list[Path], threshold: float, rules: dict) -> list[tuple[Path, str]]:
-    """(image, reading) for the images `model` reads at >= `threshold`, held to the rules."""
-    from .preprocess import ImageError
-
-    recognizer = _recognizer(model, rules)
-    kept = []
-    for path, p in zip(images, recognizer.predict_each(images)):
-        if not isinstance(p, ImageError) and p.text and p.confidence >= threshold:
-            kept.append((path, p.text))
-    return kept
 
 
 def steady_readings(model: Path, images: list[Path], threshold: float, rules: dict, all_readings: bool = False, seed: int = 0):
