@@ -293,7 +293,7 @@ def cmd_evaluate(args) -> int:
         print(json.dumps(result.to_dict()))
         return 0
     s = result.scores
-    print(f"model:           {result.model}")
+    print(f"model:           {describe_model(args.model, recognizer.info)}")
     print(f"captchas:        {s.count}")
     print(f"accuracy:        {s.accuracy:.4f}  (whole captcha right)")
     print(f"char accuracy:   {s.char_accuracy:.4f}")
