@@ -73,7 +73,9 @@ def test_health_models_docs(client):
     assert model["architecture"] == "crnn_fast" and model["charset"].startswith("0123") and model["input"]["height"] == 64
     assert "path" not in model and "notes" not in json.dumps(model)
     assert client.get("/docs").status_code == 200
-    assert "/predict/batch" in client.get("/openapi.json").json()["paths"]
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/predict/batch" in paths
+    assert {"400", "401", "408", "413"} <= set(paths["/predict"]["post"]["responses"])  # what a client must handle
 
 
 def bomb() -> bytes:

@@ -97,6 +97,21 @@ def model_summary(source: str, info: ModelInfo) -> dict:
     }
 
 
+class Problem(BaseModel):
+    """Every 4xx answer: what was wrong, in one line."""
+
+    detail: str
+
+
+# The answers a client must handle, in the API's documentation (/docs) beside 200.
+ERRORS = {
+    400: {"model": Problem, "description": "not an image (or a bad batch item, named), bad base64 or JSON, empty body"},
+    401: {"model": Problem, "description": "missing or wrong API key (the server runs with --api-key)"},
+    408: {"model": Problem, "description": "the body stalled or did not arrive in time"},
+    413: {"model": Problem, "description": "body over --max-body-bytes, image over the pixel limit, too many images"},
+}
+
+
 class BodyTimeout(Exception):
     """The client stopped sending its body."""
 
@@ -219,7 +234,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     app = FastAPIOffline(title="captcha_break", version=recognizer.info.meta.get("version", "1"), lifespan=lifespan)
     key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="needed when the server runs with --api-key")
 
-    def check_key(key: str | None = Security(key_header), authorization: str | None = Header(None)) -> None:
+    def check_key(
+        key: str | None = Security(key_header),
+        authorization: str | None = Header(None, description="`Bearer KEY`: the same key as X-API-Key, another way"),
+    ) -> None:
         if config.api_key is None:
             return
         given = key or (authorization or "").removeprefix("Bearer ").strip()
@@ -257,6 +275,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     @app.post(
         "/predict", dependencies=keyed, response_model=PredictionOut, openapi_extra=_body_doc(ImageBody, "file", many=False),
+        responses=ERRORS,
         summary='Read one captcha: multipart field `file`, a raw image body, or JSON {"image": base64}',
     )  # fmt: skip
     async def predict(request: Request) -> dict:
@@ -266,6 +285,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     @app.post(
         "/predict/batch", dependencies=keyed, response_model=BatchOut, openapi_extra=_body_doc(ImagesBody, "files", many=True),
+        responses=ERRORS,
         summary='Read several: multipart fields `files`, or JSON {"images": [base64, ...]}',
     )  # fmt: skip
     async def predict_batch(request: Request) -> dict:
