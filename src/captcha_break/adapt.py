@@ -10,8 +10,8 @@ written to); the adapted model reads DIR again, and so on for ROUNDS rounds.
 No label says whether that helped, so a share of DIR (CHECK_SHARE, by a hash of the file
 name) is never trained on, and each model is judged there by what needs no label: the share
 of images it reads at >= the threshold *and* reads alike in AUGMENTED_VIEWS slightly perturbed
-copies (_steady_augment: augment.py's perturbations, milder than training's, which turned a
-model that reads 99% of its own captchas to other readings in most of them). A model can grow
+copies (_steady_augment: augment.py's perturbations, milder than training's, which turned
+even a model that reads nearly all of its own captchas to other readings in most of them). A model can grow
 steadier by learning its own mistakes (a held-out site's first trial: steadier, and fewer of
 its readings right), so it must also read the judging images that the base model read surely and
 steadily as the base did, all but MAX_DISAGREE of them: adapting may add readings, not

@@ -28,7 +28,8 @@ DEFAULT_MAX_PIXELS = 4_000_000
 
 
 # Icon containers: their directory states a small size, then an embedded PNG decodes at its
-# own (a 656 KB ICO cost +645 MB before the pixel check could refuse it). No captcha is an icon.
+# own (hundreds of MB from a small file, before the pixel check could refuse it). No captcha
+# is an icon.
 CONTAINER_FORMATS = ("ICO", "ICNS", "CUR")
 
 
@@ -149,8 +150,8 @@ def flatten_onto_white(image: Image.Image) -> Image.Image:
     Captchas served as RGBA or palette images with a transparent background must not
     turn black, which is what a plain convert("RGB") would do.
     """
-    # The first frame, without counting frames: a TIFF's count walks every page (77,000
-    # one-pixel pages in 4 MB cost 31 s of CPU).
+    # The first frame, without counting frames: a TIFF's count walks every page, and a few
+    # MB of one-pixel pages cost tens of seconds of CPU (the reliability review).
     if hasattr(image, "tell") and image.tell() != 0:
         image.seek(0)
     if image.getexif().get(EXIF_ORIENTATION, 1) != 1:  # as browsers show it: a phone's photo of a captcha
@@ -193,11 +194,9 @@ def as_image(source: str | Path | bytes | Image.Image | np.ndarray) -> Image.Ima
 
 # A model that reads any width (CTC) reads an image wider than its padded input at the
 # image's own aspect ratio, up to this many times its width, instead of squeezing the text
-# narrower: `general` out of the box read 24.87% of variable_upper (300-640 x 80 px, fit
-# pad) against 21.90% squeezed into its 256, and 51.60% of 2,000 fresh captchas of its own broad
-# style against 49.00% (10 characters: 45.9% against 34.7%; up to 4, the same). Padding
-# every image to 384 instead cost the images that fit (digits_wave_4: 75.15% against
-# 75.59%), so only the wide ones are widened.
+# narrower: squeezed long texts are misread more often, while padding every image wider cost
+# the images that fit, so only the wide ones are widened (measured: docs/notebook.md,
+# "Reading wide images and small text").
 MAX_WIDEN = 2.0
 WIDTH_STEP = 16
 
@@ -245,16 +244,15 @@ TEXT_MARGIN = 0.15  # of the box's height, on each side
 
 # "crop" cuts an image to its text where the text's box is under this share of its
 # height; text that (nearly) fills its image is left as it is, so that a stroke the line
-# filter takes for clutter (dotted digits) can never cut a character off. The `general` of
-# commit 4fad1e3, which trained padded, read variable_upper 30.03% cut so (24.87% uncut),
-# digits_wave_4 and henan_digits_4 as before (75.59% / 98.12%), and 45.10% of 2,000 of its
-# own broad style (44.60% uncut); cutting every image instead cost digits_wave_4 0.47
-# points of 1,500.
+# filter takes for clutter (dotted digits) can never cut a character off. Cutting helped
+# small text in wide margins and left other sets as they were; cutting every image cost
+# digits_wave_4 (measured: docs/notebook.md, "Reading wide images and small text").
 CROP_BELOW = 0.7
 
 
-# Images over this many pixels have their text box found on a copy scaled down to it: the
-# box of a 2000x2000 image cost 1.1 s and +230 MB at full size (the reliability review).
+# Images over this many pixels have their text box found on a copy scaled down to it: at
+# full size the box of an image near the pixel limit cost seconds and hundreds of MB
+# (the reliability review of 2026-12-07; tests/test_hardening.py bounds the time).
 BOX_PIXELS = 250_000
 
 

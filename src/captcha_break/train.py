@@ -354,9 +354,9 @@ class _Loop:
         has annealed when the budget ends (auto.replanned_epochs); what to log, if it changed."""
         if self.config.time_budget <= 0 or self.scheduler is None or state.phase != 0:
             return None
-        # At most one re-plan per REPLAN_SPACING of the budget: on a busy machine tiny epochs
-        # swing from 0.6 s to 14 s, and a plan that followed them swung ten times in 3 minutes,
-        # its learning rate jagged by each new curve.
+        # At most one re-plan per REPLAN_SPACING of the budget: on a busy machine the times of
+        # tiny epochs swing many-fold, and a plan that followed each one swung again and again,
+        # its learning rate jagged by each new curve (the newcomer review of 2026-12-07).
         if self.last_replan is not None and self.clock() - self.last_replan < REPLAN_SPACING * self.config.time_budget:
             return None
         left, epoch_s = self._budget_view()
@@ -641,8 +641,8 @@ def keeps_start(start: tuple[float, float], trained: tuple[float, float]) -> boo
     """Whether a fine-tune hands back the weights it started from: unless the trained ones
     read more of the validation set (whole captchas, then characters), a tie included, since
     a model that cannot be shown better is not handed back. The training images cannot break
-    the tie: the fine-tune has fitted them (40 labels read 100% of theirs, and less of fresh
-    captchas than the start)."""
+    the tie: the fine-tune has fitted them, and reads all of them while it may read fewer fresh
+    captchas than the start (the newcomer review of 2026-12-07)."""
     return trained <= start
 
 
