@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, datasets_folder, write_results  # noqa: E402
+from common import add_datasets_option, add_update_option, write_results  # noqa: E402
 from held_out import held_out_sites  # noqa: E402
 from out_of_box import alphabet  # noqa: E402
 
@@ -81,13 +81,11 @@ def adapt_site(folder: Path, fold: bool, budget: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=datasets_folder())
+    add_datasets_option(parser)
     parser.add_argument("--only", action="append", help="a site's folder name (repeatable; default: every held-out site)")
     parser.add_argument("--budget", default="6m", help="each adaptation's --time-budget (default: 6m)")
     add_update_option(parser)
     args = parser.parse_args()
-    if args.datasets is None:
-        parser.error("give --datasets DIR or set CAPTCHA_BREAK_DATASETS")
     results = {}
     for folder, fold in held_out_sites(args.datasets).items():
         if args.only and Path(folder).name not in args.only:

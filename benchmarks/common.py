@@ -30,6 +30,15 @@ def datasets_folder() -> Path | None:
     return beside if beside.is_dir() else None
 
 
+def add_datasets_option(parser: argparse.ArgumentParser) -> None:
+    """--datasets DIR, defaulting to datasets_folder(); required where there is none."""
+    found = datasets_folder()
+    parser.add_argument(
+        "--datasets", type=Path, default=found, required=found is None,
+        help="the datasets folder (default: $CAPTCHA_BREAK_DATASETS, or the workspace's shared sets)",
+    )  # fmt: skip
+
+
 def add_update_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--update",

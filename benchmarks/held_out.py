@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, datasets_folder, write_results  # noqa: E402
+from common import add_datasets_option, add_update_option, write_results  # noqa: E402
 from out_of_box import _ddddocr_within, alphabet, read_with  # noqa: E402
 
 from captcha_break.labels import scan_folder  # noqa: E402
@@ -60,13 +60,11 @@ def read_ddddocr(items, chars: str, lengths: tuple[int, int], fold: bool, beta: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=datasets_folder(), required=False)
+    add_datasets_option(parser)
     parser.add_argument("--model", action="append", help="bundled model names or model files (default: general)")
     parser.add_argument("--no-ddddocr", action="store_true", help="leave ddddocr out (it is most of the time)")
     add_update_option(parser)
     args = parser.parse_args()
-    if args.datasets is None:
-        parser.error("give --datasets DIR or set CAPTCHA_BREAK_DATASETS")
     models = args.model or ["general"]
     results: dict[str, dict] = {}
     for folder, fold in held_out_sites(args.datasets).items():

@@ -93,6 +93,15 @@ class ModelInfo:
         }
 
 
+def model_line(source: str | os.PathLike, info: ModelInfo) -> str:
+    """'general (crnn_lite: 1-10 characters of a 62-character set)': the model a command
+    uses, named as it was asked for (a bundled name, or a file's name)."""
+    lengths = info.label_lengths
+    span = "" if lengths is None else f"{lengths[0]}" if lengths[0] == lengths[1] else f"{lengths[0]}-{lengths[1]}"
+    span = f"{span} characters" if span else "texts"
+    return f"{Path(str(source)).name} ({info.name}: {span} of a {len(info.charset)}-character set)"
+
+
 def describe(info: ModelInfo, quantization: str = "none") -> dict[str, Any]:
     """The description an exported file carries (written by export.py)."""
     return {

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .assets import DEFAULT_MODEL
+from .assets import DEFAULT_MODEL, model_line
 from .charset import DEFAULT_CHARS, LabelError
 from .config import INT8_MODES, WEIGHT_FORMATS, TrainConfig
 from .fonts import find_fonts
@@ -293,7 +293,7 @@ def cmd_evaluate(args) -> int:
         print(json.dumps(result.to_dict()))
         return 0
     s = result.scores
-    print(f"model:           {describe_model(args.model, recognizer.info)}")
+    print(f"model:           {model_line(args.model, recognizer.info)}")
     print(f"captchas:        {s.count}")
     print(f"accuracy:        {s.accuracy:.4f}  (whole captcha right)")
     print(f"char accuracy:   {s.char_accuracy:.4f}")
@@ -316,7 +316,7 @@ def cmd_predict(args) -> int:
 
     paths = expand_inputs(args.images)
     recognizer = _recognizer(args, args.model)
-    print(f"reading {plural(len(paths), 'image')} with {describe_model(args.model, recognizer.info)}", file=sys.stderr)
+    print(f"reading {plural(len(paths), 'image')} with {model_line(args.model, recognizer.info)}", file=sys.stderr)
     with result_writer(args.output, "jsonl" if args.json else "tsv") as write:
         failed = predict_files(recognizer, paths, write, progress=args.output is not None or None)
     if args.output:
@@ -328,14 +328,6 @@ def cmd_predict(args) -> int:
 def plural(count: int, noun: str) -> str:
     """'1 image', '2 images'."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def describe_model(source, info) -> str:
-    """'general (crnn_lite, reads 1-10 characters of 62)': the model a command uses, named."""
-    lengths = info.label_lengths
-    span = "" if lengths is None else f"{lengths[0]}" if lengths[0] == lengths[1] else f"{lengths[0]}-{lengths[1]}"
-    span = f"{span} characters" if span else "texts"
-    return f"{Path(str(source)).name} ({info.name}: {span} of a {len(info.charset)}-character set)"
 
 
 def cmd_plot(args) -> int:
@@ -420,10 +412,6 @@ def cmd_serve(args) -> int:
     check_port(args.host, args.port)
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, not {args.workers}")
-    from .recognizer import Recognizer
-
-    info = Recognizer.load(args.model, threads=1).info
-    print(f"serving {describe_model(args.model, info)} on http://{args.host}:{args.port}/ (API docs: /docs)")
     serve(config, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
 
@@ -437,7 +425,7 @@ def cmd_label(args) -> int:
     if args.length and args.only_length == TRAINED:  # guesses of the site's length too
         args.only_length = parse_length(args.length)
     recognizer = _recognizer(args, args.model, args.chars)  # guesses in the labels' alphabet
-    print(f"reading {args.folder} with {describe_model(args.model, recognizer.info)} for the guesses ...")
+    print(f"reading {args.folder} with {model_line(args.model, recognizer.info)} for the guesses ...")
     lengths = parse_length(args.length) if args.length else None
     with exclusive(Path(args.folder) / ".labels.lock", "another label server"):  # two would drop each other's answers
         session = open_session(args.folder, recognizer, chars=args.chars, fold_case=args.fold_case, lengths=lengths)

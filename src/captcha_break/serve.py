@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .assets import DEFAULT_MODEL, ModelInfo
+from .assets import DEFAULT_MODEL, ModelInfo, model_line
 from .decoding import Prediction
 from .preprocess import ImageError, ImageTooLarge, max_pixels
 from .recognizer import TRAINED, Recognizer
@@ -450,9 +450,10 @@ def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, worker
 
     import uvicorn
 
-    Recognizer.load(  # fail here, not in a worker
+    checked = Recognizer.load(  # fail here, not in a worker
         config.model, fold_case=config.fold_case, only_chars=config.only_chars, only_length=config.only_length
     )
+    print(f"serving {model_line(config.model, checked.info)} on http://{host}:{port}/ (API docs: /docs)", flush=True)
     os.environ[ENV_CONFIG] = json.dumps(dataclasses.asdict(config))
     uvicorn.run(
         "captcha_break.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
