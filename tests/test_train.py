@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from captcha_break import train as train_module
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
 from captcha_break.finetune import resolve_checkpoint
 from captcha_break.recognizer import Recognizer
-from captcha_break.train import TrainConfig, train
+from captcha_break.train import TrainConfig, budget, loop, train
 
 
 def tiny(tmp_path, **kw) -> TrainConfig:
@@ -49,17 +48,17 @@ def test_a_time_budget_plan_follows_the_epochs_and_anneals_in_time(tmp_path, mon
     epochs, ends by its plan inside the budget, and its rate has annealed by the last one.
     The run's clock is simulated, each epoch 0.5 s wobbling by up to 20% (as epochs do), so
     that the test checks the plan, not how busy the machine is."""
-    monkeypatch.setattr(train_module, "_probe_seconds_per_image", lambda *a, **k: 1e-7)
+    monkeypatch.setattr(budget, "probe_seconds_per_image", lambda *a, **k: 1e-7)
     now = [0.0]
-    monkeypatch.setattr(train_module, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(budget, "time", SimpleNamespace(perf_counter=lambda: now[0]))
     wobble = iter(np.random.default_rng(0).uniform(0.8, 1.2, size=1000))
-    train_epoch = train_module._Loop._train_epoch
+    train_epoch = loop.Loop._train_epoch
 
-    def timed_epoch(loop, state):
+    def timed_epoch(self):
         now[0] += 0.5 * float(next(wobble))
-        return train_epoch(loop, state)
+        return train_epoch(self)
 
-    monkeypatch.setattr(train_module._Loop, "_train_epoch", timed_epoch)
+    monkeypatch.setattr(loop.Loop, "_train_epoch", timed_epoch)
     lines = []
     config = tiny(tmp_path, epochs=200, schedule="onecycle", time_budget=10.0)
     result = train(config, log=lines.append)
@@ -168,7 +167,7 @@ def test_tensorboard_events_beside_the_log(tmp_path):
 
 
 def test_augmentation_by_data_source():
-    from captcha_break.train import LIGHT_AUGMENT, augmentation_for
+    from captcha_break.augment import LIGHT_AUGMENT, augmentation_for
 
     assert augmentation_for(TrainConfig()) is None  # fresh captchas every epoch need none
     assert augmentation_for(TrainConfig(pregenerate=1000)) is LIGHT_AUGMENT  # a reused set: a little

@@ -6,13 +6,12 @@ import pytest
 from PIL import Image
 
 from captcha_break import sources
-from captcha_break import train as train_module
 from captcha_break.charset import Charset
 from captcha_break.checkpoint import load_checkpoint
 from captcha_break.cli import main
 from captcha_break.folders import describe, load_folder
 from captcha_break.preprocess import InputSpec
-from captcha_break.train import TrainConfig, train
+from captcha_break.train import TrainConfig, loop, run, state, train
 
 QUIET = dict(log=lambda *_: None)
 
@@ -32,7 +31,7 @@ def labeled_folder(folder, labels, size=(120, 40)):
 
 def test_an_unwritable_run_folder_fails_before_any_work(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("not a folder")
-    monkeypatch.setattr(train_module, "prepare", lambda *a: pytest.fail("data was prepared"))
+    monkeypatch.setattr(run, "prepare", lambda *a: pytest.fail("data was prepared"))
     with pytest.raises(ValueError, match="cannot write the run to"):
         train(tiny(tmp_path, out=str(tmp_path / "file" / "run")), **QUIET)
 
@@ -41,7 +40,7 @@ def test_a_full_disk_mid_run_is_one_line_and_keeps_the_last_checkpoint(tmp_path,
     run = tmp_path / "run"
     args = ["train", "--model", "crnn_fast", "--out", str(run), "--pregenerate", "32", "--val-size", "16",
             "--batch-size", "16", "--epochs", "3", "--workers", "0"]  # fmt: skip
-    real = train_module.save_checkpoint
+    real = state.save_checkpoint
     saves = []
 
     def disk_fills_up(checkpoint, path):
@@ -50,7 +49,8 @@ def test_a_full_disk_mid_run_is_one_line_and_keeps_the_last_checkpoint(tmp_path,
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real(checkpoint, path)
 
-    monkeypatch.setattr(train_module, "save_checkpoint", disk_fills_up)
+    monkeypatch.setattr(loop, "save_checkpoint", disk_fills_up)  # best.pt
+    monkeypatch.setattr(state, "save_checkpoint", disk_fills_up)  # last.pt
     assert main(args) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("captcha-break:")]
     assert len(errors) == 2 and "No space left on device" in errors[0] and "--resume" in errors[1]

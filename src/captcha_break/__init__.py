@@ -1,10 +1,12 @@
 """captcha_break: learn to read text captchas.
 
 Pipeline, one module (or two) a stage: charset -> synth, broad, fonts (generation) ->
-preprocess -> labels, folders, cache, datasets -> models -> losses -> augment, finetune,
-auto, config -> device, train, distributed, tensorboard, report -> decoding, metrics,
-evaluate -> assets, recognizer, predict -> export, serve, labeling; plots, pool and cli
-alongside. Importing the package never imports torch.
+preprocess -> labels, folders, cache, sources, datasets -> models, schemes -> losses ->
+augment, finetune, config, plain (the plain command) -> device, distributed, train/ (one
+run: setup, loop, state, judge, budget, optim), runfolder, replay, tensorboard, report ->
+selftrain, soup, average, adapt -> decoding, metrics, evaluate -> assets, recognizer,
+predict -> export, serve, labeling; plots, pool, locking and cli alongside. Importing the
+package never imports torch.
 """
 
 __version__ = "0.1.0"

@@ -59,8 +59,8 @@ def adapt(config: TrainConfig, resume: bool = False, log=print, rules: dict | No
     rules: the site's {"chars", "length"} and the rate ("lr") as the user gave them (None
     where not given)."""
     from .assets import DEFAULT_MODEL
-    from .auto import plain_options
     from .finetune import pretrained, resolve_checkpoint
+    from .plain import plain_options
     from .train import train
 
     started = time.monotonic()

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .config import TrainConfig
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -30,6 +32,32 @@ class AugmentConfig:
     # Largest erased box width, as a share of the height: a character is about as wide as
     # the image is high, whatever the width, so a box never hides a whole one.
     erase_size: float = 0.16
+
+
+# For a reused synthetic set: the captcha library already varies warps, colours and noise,
+# so small extra variations are enough to make each epoch's copy of an image different.
+LIGHT_AUGMENT = AugmentConfig(
+    rotate_degrees=2.0,
+    shear=0.1,
+    scale=(0.95, 1.03),
+    translate=0.03,
+    perspective=0.02,
+    blur_p=0.1,
+    noise_std=0.02,
+    contrast=0.15,
+    brightness=0.1,
+    erase_p=0.0,
+)
+
+
+def augmentation_for(config: TrainConfig) -> AugmentConfig | None:
+    """ "auto": the full set for folders of real images; a light one for a synthetic set drawn
+    once and reused every epoch (so that reuse does not overfit); none for fresh captchas."""
+    if config.augment == "off":
+        return None
+    if config.augment == "on" or config.data is not None:
+        return AugmentConfig()
+    return LIGHT_AUGMENT if config.pregenerate > 0 else None
 
 
 def augment(images: torch.Tensor, config: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -3,9 +3,7 @@
 Runs that start from the same weights and train on with different seeds end in one basin
 of the loss, each at a different point of it; the mean of their weights sits nearer its
 middle and tends to read better than each of them, at no cost when reading: the result is
-one model of the same size. Measured on `cnn_fast` (10,000 fresh captcha 0.7 captchas): two
-continuations of the bundled model read 99.25% and 99.27%, their average 99.33%, and with
-the model they started from 99.36%. Only runs from the same starting weights average:
+one model of the same size (measured: docs/notebook.md, "Weight averaging"). Only runs from the same starting weights average:
 networks trained from different random weights do not line up unit for unit. What is
 checked here is the least of it: one architecture, charset and input.
 """

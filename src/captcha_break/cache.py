@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
+
 
 def cache_root() -> Path:
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "captcha_break"
@@ -46,10 +48,10 @@ def save_arrays(kind: str, key: str, pixels: np.ndarray, meta: dict) -> None:
     base = cache_root() / kind / key
     try:
         base.mkdir(parents=True, exist_ok=True)
-        np.save(base / "pixels.tmp.npy", pixels)
-        os.replace(base / "pixels.tmp.npy", base / "pixels.npy")
-        (base / "meta.tmp").write_text(json.dumps({**meta, "count": len(pixels)}))
-        os.replace(base / "meta.tmp", base / "meta.json")
+        with atomic_write(base / "pixels.npy", binary=True) as f:
+            np.save(f, pixels)
+        with atomic_write(base / "meta.json") as f:  # last: a cache is complete when its meta is there
+            f.write(json.dumps({**meta, "count": len(pixels)}))
     except OSError:
         pass
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .charset import Charset
 from .models import build_model, config_from_dict, config_to_dict
 from .preprocess import InputSpec
@@ -80,19 +79,11 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | Path) -> None:
     """Write atomically: the file at `path` is always either the old or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            try:
-                torch.save(checkpoint.to_dict(), f)
-            except RuntimeError as err:  # torch's writer says a full disk as "unexpected pos ..."
-                raise OSError(errno.EIO, f"could not write the checkpoint (a full disk?): {err}", str(path)) from err
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, binary=True) as f:
+        try:
+            torch.save(checkpoint.to_dict(), f)
+        except RuntimeError as err:  # torch's writer says a full disk as "unexpected pos ..."
+            raise OSError(errno.EIO, f"could not write the checkpoint (a full disk?): {err}", str(path)) from err
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

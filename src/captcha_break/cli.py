@@ -42,9 +42,23 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _duration(text: str) -> float:
-    from .auto import parse_duration
+def parse_duration(text: str) -> float:
+    """'30m' -> 1800.0; '1h', '90s', '1.5h'; a bare number is minutes."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            seconds = float(text[:-1]) * units[text[-1]]
+        else:
+            seconds = float(text) * 60
+    except ValueError:
+        raise ValueError(f"a duration is like 30m, 1h or 90s, not {text!r}") from None
+    if not seconds > 0:
+        raise ValueError(f"a duration must be positive, not {text!r}")
+    return seconds
 
+
+def _duration(text: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as err:
@@ -110,43 +124,18 @@ def cmd_generate(args) -> int:
 
 def cmd_train(args) -> int:
     from .distributed import launched
-    from .selftrain import self_train
-    from .soup import check_soup, soup_train, stored_soup
-    from .train import train
+    from .plain import resolve, run
 
     fields = train_fields(args)
     if fields["out"] is None and not args.print_config:
         raise ValueError("train needs --out (the run folder), or a --config that names one")
-    scratch = fields["init"] == "none"  # train from scratch, as asked: no base model
-    if scratch:
-        fields["init"] = None
-    elif fields["model"] and not args.resume:
-        scratch = _model_without_base(fields)
-    if fields["data"] and not args.resume:
-        from .auto import plain_options
-
-        fields.update(plain_options(fields, scratch))
-    if fields["model"] is None and fields["init"] and not args.resume:
-        from .finetune import pretrained
-
-        fields["model"] = pretrained(fields["init"]).model_name  # what trains, in config.json and --print-config
-    # Options left unset (None) take TrainConfig's defaults; a soup resumes as it was planned.
-    config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})
-    if args.resume and fields["out"] and (stored := stored_soup(config)):
-        config = stored
+    rules = {"chars": fields["chars"], "length": fields["length"], "lr": fields["lr"]}  # as given, before any choice
+    config = resolve(fields, args.resume)
     if args.print_config:
         print(config.to_json())
         return 0
-    check_soup(config)
     try:
-        if config.unlabeled and not config.data:  # label-free: the site's images alone
-            from .adapt import adapt
-
-            rules = {"chars": fields["chars"], "length": fields["length"], "lr": fields["lr"]}
-            result = adapt(config, resume=args.resume, rules=rules)
-        else:
-            run = self_train if config.unlabeled else soup_train if config.soup > 1 else train
-            result = run(config, resume=args.resume)
+        result = run(config, resume=args.resume, rules=rules)
     except (FileNotFoundError, FileExistsError):
         raise  # main() prints these as they are
     except OSError as err:  # a full disk or a vanished folder mid-run; checkpoints are written atomically
@@ -219,32 +208,6 @@ def _add_config_options(groups: dict[str, argparse._ArgumentGroup]) -> None:
             continue
         kind = type(default) if default is not None else str
         group.add_argument(flag, type=kind, choices=f.metadata["choices"], metavar=f.metadata["metavar"], **kwargs)
-
-
-def _model_without_base(fields: dict) -> bool:
-    """--model with a base model of another architecture: an error where --init named
-    that base, else (the plain command's own choice of base) the model trains from nothing.
-    True when it does; fine-tuning would otherwise replace the asked-for model unseen."""
-    from .finetune import pretrained
-
-    base = fields["init"] or (default_base() if fields["data"] else None)
-    if base is None:
-        return False
-    architecture = pretrained(base).model_name
-    if architecture == fields["model"]:
-        return False
-    if fields["init"]:
-        raise ValueError(
-            f"--model {fields['model']} and --init {base} disagree: {base} is a {architecture}. Leave out --model "
-            f"to fine-tune {base}, or pass --init none to train {fields['model']} from nothing"
-        )
-    print(f"chose init = none: --model {fields['model']} is not the base model's architecture ({base} is a {architecture})")
-    return True
-
-
-def default_base() -> str:
-    """The bundled model to fine-tune from: the default one (the broad `general`)."""
-    return DEFAULT_MODEL
 
 
 def _recognizer(args, model: str, only_chars: str | None = None):

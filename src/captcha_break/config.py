@@ -73,7 +73,7 @@ class TrainConfig:
         None, "with --data: a folder of unlabeled images of the same site; a second model trains on the labels plus "
         "the readings of them that the first one is sure of (self-training)", metavar="DIR", group="data"
     )  # fmt: skip
-    # 0.9: why not 0.8, measured, in selftrain's docstring.
+    # 0.9 rather than 0.8: docs/notebook.md, "Self-training".
     pseudo_threshold: float = option(0.9, "with --unlabeled: the confidence a reading needs to be trained on", group="data")
     pseudo_labels: str | None = option(
         None, "a labels file of image paths (file,label) added to the training images only (with --data: to its "
@@ -210,6 +210,10 @@ class TrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be a number above 0, not {value}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"--ema must be from 0 (off) to below 1, not {self.ema}")
+        if self.soup < 1:
+            raise ValueError(f"--soup {self.soup}: the number of members is 1 (no soup) or more")
+        if self.soup > 1 and self.unlabeled:
+            raise ValueError("--soup and --unlabeled together: pick one (self-training trains two models already)")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

@@ -63,9 +63,8 @@ def draws(dataset: Dataset) -> bool:
 def loader_workers(dataset: Dataset, workers: int) -> int:
     """The worker processes a training loader of `dataset` gets: `workers` where it draws,
     none where it reads arrays in memory. There a worker only indexes the array and pickles
-    the batch back, and is started again every epoch: on 2 CPU cores the plain command's
-    runs took 0.3 s an epoch less without workers on 90 images, 0.8 s less (a quarter) on
-    900 (digits_wave_4's 100 and 1,000 labels, the same accuracy)."""
+    the batch back, and is started again every epoch, which costs more than it saves
+    (docs/notebook.md, "CPU levers")."""
     return workers if draws(dataset) else 0
 
 

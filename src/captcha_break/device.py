@@ -41,10 +41,8 @@ def cpu_has_bf16() -> bool:
 
 
 def pick_precision(name: str, device: torch.device) -> str:
-    """'auto' -> 'bf16' on CUDA with bf16 support or a CPU with native bf16, else 'fp32'.
-
-    Measured on 2 Zen 4 cores: the CRNNs train 1.9-2.2x faster under bf16 autocast.
-    """
+    """'auto' -> 'bf16' on CUDA with bf16 support or a CPU with native bf16 (where it is
+    faster: docs/notebook.md, "CPU levers"), else 'fp32'."""
     import torch
 
     if name not in PRECISIONS:
@@ -80,13 +78,11 @@ def share_cores(workers: int, threads: int, device: torch.device, draws: bool, p
     """(loader workers, torch threads) for a training process; values a user gave are kept.
 
     `draws`: the loader draws captchas as it goes, which costs about 2 ms an image on a core.
-    On a CPU the cores are split between drawing and training, half each (2 cores, images/s
-    training on fresh captchas: crnn_fast 255 with 1 and 1, 232 with the earlier default of
-    2 workers and 2 threads, 221 with 1 and 2; cnn_fast 368 against 269). On a GPU drawing
-    is what limits (15 processes drew 4,200 captchas a second for a step that trains
-    20,000), so all cores but one draw. Data that is only read (a folder, a set drawn up
-    front) needs little loading: 2 workers to decode or draw it up front (the training loader
-    then reads the arrays without workers: datasets.loader_workers), and every core trains.
+    On a CPU the cores are split between drawing and training, half each; on a GPU drawing
+    is what limits, so all cores but one draw (measured: docs/notebook.md, "CPU levers").
+    Data that is only read (a folder, a set drawn up front) needs little loading: 2 workers
+    to decode or draw it up front (the training loader then reads the arrays without
+    workers: datasets.loader_workers), and every core trains.
     `processes`: training processes on this machine (torchrun), sharing its cores.
     """
     cores = max(1, usable_cores() // max(1, processes))

@@ -117,3 +117,10 @@ def wrap(model: torch.nn.Module, world: World, device: torch.device) -> torch.nn
         return model
     ids = [device.index] if device.type == "cuda" else None
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def sync_buffers(model: torch.nn.Module, world: World) -> None:
+    """Every rank's buffers (BatchNorm statistics) as rank 0 has them."""
+    if world.distributed:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, 0)

@@ -10,6 +10,7 @@ charsets share copied over, so what the model knew of them is kept.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from pathlib import Path
 
@@ -29,13 +30,17 @@ def resolve_checkpoint(source: str | os.PathLike) -> Path:
 
 
 def pretrained(source: str | os.PathLike) -> Checkpoint:
-    return load_checkpoint(resolve_checkpoint(source))
+    """The checkpoint a run starts from, read once however many steps of a run (the plain
+    command's choices, the set-up, each soup member) ask for it; read again if the file
+    changed. Shared: callers copy before they change it."""
+    path = resolve_checkpoint(source)
+    stat = path.stat()
+    return _read_once(path.resolve(), stat.st_mtime_ns, stat.st_size)
 
 
-def base_model_facts(source: str | os.PathLike) -> tuple[int, int]:
-    """(input height, pixels of input width per output frame) of a pretrained model."""
-    checkpoint = pretrained(source)
-    return checkpoint.input.height, frame_stride(checkpoint.config)
+@functools.lru_cache(maxsize=2)
+def _read_once(path: Path, _mtime_ns: int, _size: int) -> Checkpoint:
+    return load_checkpoint(path)
 
 
 def frame_stride(config: ModelConfig) -> int:

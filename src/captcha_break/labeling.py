@@ -26,6 +26,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
+from .atomic import atomic_write
 from .charset import Charset, LabelError
 from .labels import IMAGE_SUFFIXES, find_labels_file, image_files, read_labels_file
 from .preprocess import ImageError
@@ -104,28 +105,8 @@ class LabelStore:
         rows = csv.writer(buffer, lineterminator="\n")
         rows.writerow(["file", "label"])
         rows.writerows(sorted(self.labels.items()))
-        # Atomic: the file on disk is always a whole old or a whole new version.
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".labels.", suffix=".tmp")
-        try:
-            os.chmod(tmp, _file_mode(self.path))  # mkstemp's 0600 would hide the labels from a shared folder's users
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                f.write(buffer.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def _file_mode(path: Path) -> int:
-    """The mode a rewritten file keeps: the old file's, or a new file's under the umask."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        with atomic_write(self.path, keep_mode=True) as f:  # a whole old or a whole new version
+            f.write(buffer.getvalue())
 
 
 class Stale(Exception):

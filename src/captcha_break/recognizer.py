@@ -37,8 +37,7 @@ def resolve_model(source: str | os.PathLike = DEFAULT_MODEL) -> Path:
 
 # Recognizer's only_length by default: the label lengths the model was trained on. A site
 # whose captchas always have 4 characters never gets a reading of 3 or 5 from its model:
-# such a reading becomes the likeliest one of an allowed length (on digits_wave_4, 2 of a
-# trained model's 8 test errors were such readings, and both became right).
+# such a reading becomes the likeliest one of an allowed length.
 TRAINED = "trained"
 ANY = "any"
 Lengths = int | tuple[int, int] | str | None

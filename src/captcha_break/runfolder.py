@@ -1,15 +1,15 @@
 """A run folder: its log, its state, and what a resumed run may change.
 
-RUN/log.csv gets one row per epoch (EpochRecord); RUN/last.pt holds the RunState with the
-weights; a resumed run takes its config from there, with only the options that change how
-it runs taken from the new command (resumed_config).
+RUN/log.csv gets one row per epoch (EpochRecord), RUN/config.json the run's config
+(write_config); RUN/last.pt holds the run's state with the weights (train/state.py); a
+resumed run takes its config from there, with only the options that change how it runs
+taken from the new command (resumed_config).
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,18 +47,6 @@ class EpochRecord:
 
     def row(self) -> dict:
         return {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()}
-
-
-@dataclass
-class RunState:
-    """Where the recipe stands; stored in last.pt so a run can resume."""
-
-    epoch: int = 0  # epochs finished, both phases together
-    phase: int = 0
-    phase_epochs: int = 0
-    best_loss: float = math.inf
-    bad_epochs: int = 0
-    elapsed: float = 0.0  # wall seconds spent by the run before this process
 
 
 # Options a resumed run takes from the new command: how it runs, not what it learns.
@@ -124,6 +112,12 @@ def hold_run(out: Path):
     """Keep a second `train` out of this run folder while this one runs: two runs writing
     one folder would overwrite each other's checkpoints."""
     return exclusive(out / ".lock", "another training run")
+
+
+def write_config(out: Path, config: TrainConfig) -> None:
+    """The run's config as a file a user can read and reuse (train --config); what
+    `train --resume` of a soup reads back."""
+    (out / "config.json").write_text(config.to_json() + "\n")
 
 
 def append_log(path: Path, record: EpochRecord) -> None:

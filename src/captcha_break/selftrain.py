@@ -8,14 +8,8 @@ start on the labels plus those readings (into RUN). Validation and the test spli
 labeled images only, so both models are scored alike, and RUN/best.pt is the better of the
 two on validation.
 
-On two sites in fonts the base model never saw (`benchmarks/unseen_fonts.py --unlabeled
-10000`: 3,000 labels each, 10,000 unlabeled images), the first models kept 5,426 and 3,856
-readings at confidence >= 0.9 (98.8% and 98.2% of them right), and the second models read
-93.17% and 90.67% of the test splits against 90.17% and 85.83% (results/unseen_fonts_unlabeled.md);
-on a third, 92.17% against its first stage's 90.67% (89.30 -> 91.83% of 3,000 more of its images).
-Kept at 0.8 rather than 0.9, the readings were more and a little less often right on each
-of three sites, and the second models read +1.2, +1.2 and -1.0 points of 3,000 other images
-of the sites: no threshold wins across sites, and 0.9 stays.
+What it gained on sites in fonts the base model never saw, and why the threshold is 0.9 and
+not 0.8: docs/notebook.md, "Self-training".
 """
 
 from __future__ import annotations
@@ -26,6 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
+from .atomic import atomic_write
 from .config import TrainConfig
 from .labels import image_files, scan_folder
 from .train import TrainResult, train
@@ -89,10 +84,8 @@ def write_readings(
                 unreadable += 1
             elif p.confidence >= threshold and p.text:
                 rows.append((str(file.resolve()), p.text))
-    partial = path.with_suffix(".tmp")
-    with partial.open("w", newline="") as f:
+    with atomic_write(path) as f:
         csv.writer(f).writerows([("file", "label"), *rows])
-    partial.replace(path)
     return len(rows), len(files) - unreadable, unreadable
 
 

@@ -9,11 +9,8 @@ of what is left of the time budget, and writes their mean to RUN/best.pt, scored
 test split (which every member held out alike). Members that start from random weights
 would not line up unit for unit, so a soup needs --init.
 
-The plain command chooses `--soup 2` itself with a time budget of 20 minutes or more; what
-it was measured on is beside auto.SOUP_MIN_BUDGET. Before that, on digits_wave_4 (the plain
-command's options, 2 CPU cores): two members of 15 minutes read 99.40% and 99.30% of its
-1,000-image test split and their mean 99.70%; two runs of 30 minutes each (seeds 0 and 1)
-99.50% and 99.30%, their mean 99.70%.
+The plain command chooses `--soup 2` itself with a time budget of 20 minutes or more (what
+it was measured on: docs/notebook.md, "Soups").
 
 The members validate on different images (the validation split follows the seed) and each
 trains on images another validates on: no validation split is clean for the mean, so it
@@ -23,21 +20,13 @@ is not chosen against its members; the test split reports it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from .config import TrainConfig
+from .runfolder import write_config
 from .train import TrainResult, train
 
 DONE = "member_done"  # written in a member's folder once it finished: --resume skips it
-
-
-def check_soup(config: TrainConfig) -> None:
-    """Refuse, before any work, a --soup that cannot be what was asked."""
-    if config.soup < 1:
-        raise ValueError(f"--soup {config.soup}: the number of members is 1 (no soup) or more")
-    if config.soup > 1 and config.unlabeled:
-        raise ValueError("--soup and --unlabeled together: pick one (self-training trains two models already)")
 
 
 def soup_train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
@@ -52,7 +41,7 @@ def soup_train(config: TrainConfig, resume: bool = False, log=print) -> TrainRes
     out = Path(config.out)
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(config.to_json())  # what `train --resume --out RUN` reads back
+        write_config(out, config)  # what `train --resume --out RUN` reads back
     members: list[Path] = []
     for k in range(config.soup):
         member_out = out / f"member_{k + 1}"
@@ -106,20 +95,3 @@ def _average(config: TrainConfig, members: list[Path], out: Path, log) -> TrainR
         if len(test):
             result.test_report = write_report(best, loaded.samples.subset(test), out, log, folder=config.data)
     return result
-
-
-def stored_soup(given: TrainConfig) -> TrainConfig | None:
-    """The soup run in `given.out` as it was planned, with how it runs taken from the
-    command that resumes it (`given`: --workers, --threads, a moved folder...), for
-    --resume: None where that folder holds no soup."""
-    from .runfolder import merge_resumed
-
-    out = Path(given.out)
-    path = out / "config.json"
-    if (out / "last.pt").exists() or not path.exists():
-        return None
-    stored = TrainConfig.from_saved(json.loads(path.read_text()))
-    if stored.soup == 1:
-        return None
-    # The folder it is in now: a run folder that was moved resumes where it is.
-    return dataclasses.replace(merge_resumed(stored, given), out=str(out))

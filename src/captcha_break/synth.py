@@ -143,8 +143,7 @@ class LegacyWarpCaptcha(ImageCaptcha):
     also sized each character's box with `draw.textsize`, which is `textbbox((0, 0))`'s
     right and bottom (checked against captcha 0.3 under Pillow 9.5: the same pixels), one
     pixel less each way than 0.7's `multiline_textbbox((1, 1))`. Each glyph is squeezed
-    into that box, and the pixel matters: `default` read 98.05% of 10,000 captchas drawn
-    with 0.7's box, and 97.3% both of real captcha 0.3's and of this style's (mostly 0/O).
+    into that box, and the pixel matters (docs/notebook.md, "captcha 0.3's warps").
     """
 
     def _draw_character(self, c: str, draw, color) -> Image.Image:

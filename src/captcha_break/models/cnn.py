@@ -59,9 +59,8 @@ def _cnn_fast(num_classes: int, max_len: int) -> CNNConfig:
 
 
 # cnn_fast without the second conv of block 2 (64 channels at 16x32 positions), the costliest
-# layer of a training step on a CPU. Measured (benchmarks/results/variants.md): 1.4x cnn_fast's
-# training images/s on 2 cores, 0.7 point less after 200,000 images (still above crnn_fast);
-# dropping block 3's second conv too was faster still but read 1.2 points less again.
+# layer of a training step on a CPU; block 3's second conv stays, since dropping it too cost
+# more accuracy than it saved time (benchmarks/results/variants.md).
 @register("cnn_lite", MultiHeadCNN, CNNConfig, "cnn_fast with one conv in block 2: faster to train on a CPU")
 def _cnn_lite(num_classes: int, max_len: int) -> CNNConfig:
     config = _cnn_fast(num_classes, max_len)

@@ -69,9 +69,8 @@ def _crnn_fast(num_classes: int, max_len: int) -> CRNNConfig:
 
 
 # Narrower convolutions: the convolutions are most of the cost on a CPU, and 4 characters
-# of one font need nothing like the tutorial's 256 channels. Measured on one Zen 4 core
-# under bf16 autocast: 406 training images/s against crnn_fast's 234-300, and 1.9x its
-# inference speed (benchmarks/).
+# of one font need nothing like the tutorial's 256 channels (speed against crnn_fast:
+# benchmarks/results/variants.md, inference.md).
 LITE_CONVS = dataclasses.replace(FAST_CONVS, channels=(24, 48, 96, 128))
 
 

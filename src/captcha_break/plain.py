@@ -10,6 +10,8 @@ which `train` prints before it starts.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -18,56 +20,40 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .config import PADDED_FITS
+from .assets import DEFAULT_MODEL
+from .config import PADDED_FITS, TrainConfig
+from .finetune import frame_stride, pretrained
 from .folders import holdout_split
 from .labels import scan_folder
 from .preprocess import CROP_BELOW, crop_to_text, flatten_onto_white, text_box
+from .runfolder import merge_resumed
 
 # Images of a set whose aspect ratios differ by more than this are padded, not stretched.
 ASPECT_SPREAD = 1.15
 # How many training images a fine-tuning run should see in all, without a time budget:
-# enough passes over a small set for augmentation to pay, few over a large one. digits_wave_4
-# (3,500 training images) read 99.70% of its test split after 60 epochs against 99.40% after
-# the 34 that 120,000 gave (twice, 11 and 15 minutes of the 30 the plain command allows).
+# enough passes over a small set for augmentation to pay, few over a large one. The measured
+# curves behind this and the constants below: docs/notebook.md, "The plain command's constants".
 TARGET_IMAGES = 240_000
 MIN_EPOCHS, MAX_EPOCHS = 8, 60
 # ... but at least this many optimizer steps, past MAX_EPOCHS: a few hundred labels make an
-# epoch of a few steps, and 60 of them left the model short of training. digits_wave_4's
-# label curve (2 CPU cores, one run each, the same 1,000 test images, steps as run): 100
-# labels read 91.3% after 120 steps, 95.6% after 1,200, 95.8% after 2,000 (3 runs), 92.8% after
-# 2,700, 94.7% after 3,000; 300 labels 95.7% after 480, 97.1% after 2,000, 98.1% and 97.7%
-# after 2,672-2,700, 97.9% after 4,000; 1,000 labels 98.9% after 1,680, 98.7% after 2,000
-# (3.7 min), 99.2% and 98.8% after 2,688-2,700 (4.5 min), 98.8% after 4,004 (7.6 min).
-# Past 2,000 steps the runs differ by their noise, a few test images, and take longer.
+# epoch of a few steps, and 60 of them left the model short of training; past this many the
+# runs differed only by their noise, and took longer.
 MIN_STEPS = 2000
 # A stretched set is widened until each character has this many CTC frames, stretching
-# its aspect ratio at most MAX_STRETCH times: digits_wave_4's 4 touching digits read 99.37%
-# at 24 frames (192 px) against 98.83% at its aspect ratio's 18 (144 px; 3 runs each).
+# its aspect ratio at most MAX_STRETCH times: touching characters need frames to tell apart.
 FRAMES_PER_CHAR = 6
 MAX_STRETCH = 1.5
 # A padded set (widths that vary) gets an input as wide as this share of its images, so
-# that only the widest few are squeezed: the wide ones hold the long labels. On a made-up
-# site of 4-8 characters (benchmarks/unseen_fonts.py, lines_upper4to8), the median image's
-# width (224 px) read 88.50% of the test split and 8-character labels 73.64%; 448 px
-# (97% of the images unsqueezed) read 94.17% and 91.47%, at 1.9x the time an image.
+# that only the widest few are squeezed: the wide ones hold the long labels.
 PAD_PERCENTILE = 95
 # A set is cropped to its text (fit "crop") where the median image's text box is under
-# preprocess.CROP_BELOW (70%) of its height: variable_upper's is 56% (300-640 x 80 images),
-# digits_wave_4's and henan_digits_4's 100% (91% and 100% for the lowest 5%).
+# preprocess.CROP_BELOW of its height.
 
 # With a time budget of at least SOUP_MIN_BUDGET seconds, the plain command fine-tunes
 # SOUP_MEMBERS models with consecutive seeds, each in an equal share of it, and keeps the
-# mean of their weights (soup.py). The plain command with 30 minutes on 2 CPU cores, the
-# 20% test split, each soup's figure (its members' in brackets) against single runs:
-# digits_wave_4 99.50% (99.30, 99.10) and 99.30% (99.40, 99.00) against 99.30-99.50% in
-# five single runs; henan_digits_4 98.57% and 98.52% (98.52, 98.52 both times) against
-# 98.62% (its label ceiling: 98.68%); variable_upper 48.17% (46.00, 44.83) and 47.00%
-# (43.67, 43.00) against 45.33, 42.50 and 44.50%; benchmarks/unseen_fonts.py's
-# library_lower5_jpeg 91.00% (90.67, 91.67) against 90.67 and 90.83%. Within two test
-# images of the single runs where they read well already, +2 to +3 points where one run
-# is noisiest, for twice the time. Each member still ran all (or nearly all) the epochs a
-# single run plans on these sets; under 20 minutes the shares would cut them, which was
-# not measured.
+# mean of their weights (soup.py): as good as single runs where they read well already,
+# better where one run is noisiest, for twice the time (docs/notebook.md, "Soups"). Under
+# SOUP_MIN_BUDGET the members' shares would cut their epochs.
 SOUP_MEMBERS = 2
 SOUP_MIN_BUDGET = 20 * 60
 # What `--init none` trains from nothing: the CPU-fast CTC model that reads any width.
@@ -231,7 +217,7 @@ def plan(
         epochs, why = enough, f"at least {MIN_STEPS:,} steps of {batch} images ({train_images:,} training images each epoch)"
     choose("epochs", epochs, f"{why}; a --time-budget may lower it")
     budget = float(given.get("time_budget") or 0)
-    if base and budget >= SOUP_MIN_BUDGET and not given.get("unlabeled"):  # soup.check_soup refuses both
+    if base and budget >= SOUP_MIN_BUDGET and not given.get("unlabeled"):  # TrainConfig refuses both
         choose(
             "soup", SOUP_MEMBERS,
             f"a budget of {budget / 60:.0f} min: {SOUP_MEMBERS} fine-tunes with consecutive seeds in equal shares of "
@@ -244,81 +230,85 @@ def _round_up(value: float, step: int) -> int:
     return int(math.ceil(value / step) * step)
 
 
-def parse_duration(text: str) -> float:
-    """'30m' -> 1800.0; '1h', '90s', '1.5h'; a bare number is minutes."""
-    text = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        if text and text[-1] in units:
-            seconds = float(text[:-1]) * units[text[-1]]
-        else:
-            seconds = float(text) * 60
-    except ValueError:
-        raise ValueError(f"a duration is like 30m, 1h or 90s, not {text!r}") from None
-    if not seconds > 0:
-        raise ValueError(f"a duration must be positive, not {text!r}")
-    return seconds
+def resolve(fields: dict, resume: bool = False, log=print) -> TrainConfig:
+    """The plain command: the TrainConfig of `train`'s options (`fields`: TrainConfig's
+    fields, None where the user left them unset). With --data, what is unset is chosen from
+    the folder (plan), each choice logged with its reason; `--init none` trains from
+    nothing; a resumed soup is taken as it was planned."""
+    scratch = fields["init"] == "none"  # train from scratch, as asked: no base model
+    if scratch:
+        fields["init"] = None
+    elif fields["model"] and not resume:
+        scratch = _model_without_base(fields, log)
+    if fields["data"] and not resume:
+        fields.update(plain_options(fields, scratch, log))
+    if fields["model"] is None and fields["init"] and not resume:
+        fields["model"] = pretrained(fields["init"]).model_name  # what trains, in config.json and --print-config
+    config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})  # unset: TrainConfig's defaults
+    if resume and fields["out"] and (stored := stored_soup(config)):
+        config = stored
+    return config
 
 
-def epochs_within(budget_s: float, seconds_per_image: float, train_images: int, epochs: int) -> int:
-    """The most epochs (at most `epochs`) that fit in `budget_s`, at least one."""
-    per_epoch = max(1e-9, seconds_per_image * train_images)
-    return max(1, min(epochs, int(budget_s // per_epoch)))
+def run(config: TrainConfig, resume: bool = False, rules: dict | None = None):
+    """Train as `config` asks: label-free adaptation (--unlabeled without --data),
+    self-training (--unlabeled with --data), a soup (--soup N) or one run. rules: the
+    site's {"chars", "length", "lr"} as the user gave them, for adaptation."""
+    if config.unlabeled and not config.data:
+        from .adapt import adapt
+
+        return adapt(config, resume=resume, rules=rules)
+    if config.unlabeled:
+        from .selftrain import self_train
+
+        return self_train(config, resume=resume)
+    if config.soup > 1:
+        from .soup import soup_train
+
+        return soup_train(config, resume=resume)
+    from .train import train
+
+    return train(config, resume=resume)
 
 
-# How far a time budget's plan may stray from what the epochs measured before it moves:
-# a share of the epochs that fit, and at least a quarter of an epoch before it grows.
-PLAN_TOLERANCE = 0.1
-GROW_MARGIN = 0.25
+def stored_soup(given: TrainConfig) -> TrainConfig | None:
+    """The soup run in `given.out` as it was planned, with how it runs taken from the
+    command that resumes it (`given`: --workers, --threads, a moved folder...), for
+    --resume: None where that folder holds no soup."""
+    out = Path(given.out)
+    path = out / "config.json"
+    if (out / "last.pt").exists() or not path.exists():
+        return None
+    stored = TrainConfig.from_saved(json.loads(path.read_text()))
+    if stored.soup == 1:
+        return None
+    # The folder it is in now: a run folder that was moved resumes where it is.
+    return dataclasses.replace(merge_resumed(stored, given), out=str(out))
 
 
-def replanned_epochs(done: int, planned: int, ceiling: int, left_s: float, epoch_s: float) -> int:
-    """A time-budgeted run's plan again, from what its epochs really take: `done` epochs run
-    of the `planned`, at most `ceiling` in all, `left_s` seconds left at `epoch_s` an epoch.
-
-    The probe that made the plan times a few steps; the epochs that follow may run slower
-    (workers drawing beside the training threads) or faster. A run cut by its budget before
-    its schedule has annealed keeps weights trained at a high rate: on a made-up site the
-    second stage of `--unlabeled` planned 19 epochs from a probe of 127 images/s, ran at
-    about 95, and was stopped after 16 at 8% of the peak rate. Re-planned after every epoch,
-    the schedule is squeezed or stretched to end with the budget; a plan that grows late
-    raises a falling rate a little, which costs less than time left unused.
-
-    The plan stays while it is within PLAN_TOLERANCE of the epochs that fit: epochs' lengths
-    wobble by 10-20% (10-14 s on a 2-core CPU), and a plan that followed every wobble moved
-    23 times in a 52-epoch run, and swung a 9-epoch GPU run to 8 and back, its rate down to
-    5% of the peak two epochs before the end. An overrun is tolerated only on the epochs
-    before the last two, so that a plan that overruns is cut while its schedule can still be
-    squeezed: kept into the last epoch, the budget stops it early (a GPU run that kept a plan
-    one epoch too long stopped at 13% of its peak rate; a test's 10-s run, a tenth of an
-    epoch over, was stopped before its last epoch). In a simulation of 2,000 runs with
-    epochs wobbling by 10%, that tolerance ended 95% of them annealed, against 90% with a
-    tolerance of a tenth of all the epochs that fit, for 0.04 epoch more left unused."""
-    fit = max(0.0, left_s) / max(epoch_s, 1e-9)
-    remaining, tolerance = planned - done, PLAN_TOLERANCE * fit
-    overrun = PLAN_TOLERANCE * max(0.0, fit - 2)
-    if remaining > fit + overrun or fit - remaining > 1 + max(GROW_MARGIN, tolerance):
-        return max(done, min(ceiling, done + int(fit)))
-    return min(planned, ceiling)
-
-
-def pace(step_s: float, fetch_s: float, workers: int) -> float:
-    """Seconds per training image when each image costs `step_s` of the training step and
-    `fetch_s` to load (draw, decode) in one process: loader workers load while the model
-    trains, so the slower side sets the pace; without workers the two add up (on a GPU,
-    drawing is the slower side: device.share_cores)."""
-    if workers <= 0:
-        return step_s + fetch_s
-    return max(step_s, fetch_s / workers)
+def _model_without_base(fields: dict, log) -> bool:
+    """--model with a base model of another architecture: an error where --init named
+    that base, else (the plain command's own choice of base) the model trains from nothing.
+    True when it does; fine-tuning would otherwise replace the asked-for model unseen."""
+    base = fields["init"] or (DEFAULT_MODEL if fields["data"] else None)
+    if base is None:
+        return False
+    architecture = pretrained(base).model_name
+    if architecture == fields["model"]:
+        return False
+    if fields["init"]:
+        raise ValueError(
+            f"--model {fields['model']} and --init {base} disagree: {base} is a {architecture}. Leave out --model "
+            f"to fine-tune {base}, or pass --init none to train {fields['model']} from nothing"
+        )
+    log(f"chose init = none: --model {fields['model']} is not the base model's architecture ({base} is a {architecture})")
+    return True
 
 
 def plain_options(fields: dict, scratch: bool = False, log=print) -> dict:
     """The plain command: the options of `fields` (TrainConfig's, None where unset) that the
     user left unset, chosen from the folder `fields["data"]`, each choice logged with its
     reason; `scratch` (--init none): for a model trained from nothing instead of fine-tuned."""
-    from .assets import DEFAULT_MODEL
-    from .config import TrainConfig
-    from .finetune import base_model_facts, frame_stride
     from .models import default_config
 
     known = TrainConfig(**{k: v for k, v in fields.items() if v is not None})  # defaults filled in
@@ -329,7 +319,8 @@ def plain_options(fields: dict, scratch: bool = False, log=print) -> dict:
         height, stride = config.height, frame_stride(config)
     else:
         base = fields["init"] or DEFAULT_MODEL
-        height, stride = base_model_facts(base)
+        checkpoint = pretrained(base)
+        height, stride = checkpoint.input.height, frame_stride(checkpoint.config)
     chosen = {}
     for choice in plan(facts, height, stride, fields, base, (known.val_split, known.test_split)):
         log(f"chose {choice.option} = {choice.value}: {choice.why}")

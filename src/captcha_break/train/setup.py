@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from .charset import DEFAULT_CHARS, Charset
-from .checkpoint import Checkpoint
-from .config import TrainConfig
-from .finetune import choose_charset, finetune_config, pretrained
-from .fonts import check_font
-from .labels import scan_folder
-from .models import ModelConfig, default_config, with_channels
-from .preprocess import InputSpec
-from .schemes import get_scheme
-from .sources import DataBundle, training_data
+from ..charset import DEFAULT_CHARS, Charset
+from ..checkpoint import Checkpoint
+from ..config import TrainConfig
+from ..finetune import choose_charset, finetune_config, pretrained
+from ..fonts import check_font
+from ..labels import scan_folder
+from ..models import ModelConfig, default_config, with_channels
+from ..preprocess import InputSpec
+from ..schemes import get_scheme
+from ..sources import DataBundle, training_data
 
 
 def prepare(config: TrainConfig, saved: Checkpoint | None, log) -> tuple[ModelConfig, InputSpec, DataBundle]:

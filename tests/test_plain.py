@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_break.auto import FolderFacts, epochs_within, pace, parse_duration, plan, replanned_epochs
 from captcha_break.charset import Charset
+from captcha_break.cli import parse_duration
 from captcha_break.decoding import fold_case, greedy_decode, restrict
+from captcha_break.plain import FolderFacts, plan
+from captcha_break.train.budget import epochs_within, pace, replanned_epochs
 
 
 def write(folder, name, size, colour=(0, 0, 0)):
