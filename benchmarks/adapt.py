@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_datasets_option, add_update_option, write_results  # noqa: E402
-from held_out import held_out_sites  # noqa: E402
-from out_of_box import alphabet  # noqa: E402
+from common import add_datasets_option, add_update_option, alphabet, held_out_sites, write_results
 
-from captcha_break.cli import main as cli  # noqa: E402
-from captcha_break.labels import scan_folder  # noqa: E402
-from captcha_break.metrics import score  # noqa: E402
-from captcha_break.recognizer import Recognizer  # noqa: E402
+from captcha_break.cli import main as cli
+from captcha_break.labels import scan_folder
+from captcha_break.metrics import score
+from captcha_break.recognizer import Recognizer
 
 RUNS = Path(__file__).resolve().parents[1] / "runs" / "bench_adapt"
 ADAPT_SHARE = 0.7

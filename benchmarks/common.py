@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import signal
 import sys
 import time
@@ -96,3 +97,46 @@ def write_results(name: str, data: dict, table: list[tuple[str, str]], title: st
     print("\n".join(lines))
     print(f"(written to {folder})")
     return path
+
+
+# --- the real sets ------------------------------------------------------------------------
+
+_ROW = re.compile(r"^\|\s*`(\w+)`\s*\|\s*\**held out\**\s*\|(?:[^|]*\|){4}\s*([^|]*?)\s*\|")
+SINGLE_HELD_OUT = ("variable_upper",)  # no licence stated: measured, never trained on
+
+
+def held_out_sites(datasets: Path) -> dict[str, bool]:
+    """{site folder: whether the site ignores case}, from real_sites/README.md's table."""
+    sites = {}
+    for line in (datasets / "real_sites" / "README.md").read_text(encoding="utf-8").splitlines():
+        match = _ROW.match(line)
+        if match:
+            sites[str(datasets / "real_sites" / match.group(1))] = match.group(2).startswith("fold")
+    for name in SINGLE_HELD_OUT:
+        if (datasets / name).is_dir():
+            sites[str(datasets / name)] = False
+    return sites
+
+
+def alphabet(items: list[tuple[Path, str]]) -> tuple[str, bool, tuple[int, int]]:
+    """(the characters the set's labels use, whether they have no lower case, their
+    shortest and longest length)."""
+    labels = [label for _, label in items]
+    chars = "".join(sorted(set("".join(labels))))
+    return chars, chars == chars.upper(), (min(map(len, labels)), max(map(len, labels)))
+
+
+def length_option(lengths: tuple[int, int]) -> str:
+    return f"--only-length {lengths[0]}" + (f"-{lengths[1]}" if lengths[1] != lengths[0] else "")
+
+
+def pair_errors(truths: list[str], preds: list[str], pair: str = "0O") -> tuple[int, int]:
+    """(characters of `pair` misread as the other one, characters of `pair` in the truths), position by
+    position where the lengths agree (a length error is not a look-alike error)."""
+    wrong = total = 0
+    for truth, pred in zip(truths, preds):
+        for t, p in zip(truth, pred if len(pred) == len(truth) else truth):
+            if t in pair:
+                total += 1
+                wrong += p in pair and p != t
+    return wrong, total

@@ -11,19 +11,17 @@ batched throughput.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, write_results  # noqa: E402
+from common import add_update_option, write_results
 
-from captcha_break.evaluate import evaluate  # noqa: E402
-from captcha_break.export import export_onnx  # noqa: E402
-from captcha_break.recognizer import Recognizer  # noqa: E402
-from captcha_break.sources import fresh_samples  # noqa: E402
-from captcha_break.synth import SynthConfig  # noqa: E402
+from captcha_break.evaluate import evaluate
+from captcha_break.export import export_onnx
+from captcha_break.recognizer import Recognizer
+from captcha_break.sources import fresh_samples
+from captcha_break.synth import SynthConfig
 
 VARIANTS = {"fp32": {}, "fp16 weights": {"weights": "fp16"}, "int8 weights": {"weights": "int8"},
             "int8 dynamic quantization": {"int8": True},

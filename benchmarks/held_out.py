@@ -15,47 +15,12 @@ benchmarks/results/held_out.{json,md}; this is the general-reader issue's target
 from __future__ import annotations
 
 import argparse
-import re
-import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_datasets_option, add_update_option, write_results  # noqa: E402
-from out_of_box import _ddddocr_within, alphabet, read_with  # noqa: E402
+from common import add_datasets_option, add_update_option, alphabet, held_out_sites, write_results
+from readers import read_ddddocr, read_with
 
-from captcha_break.labels import scan_folder  # noqa: E402
-from captcha_break.metrics import score  # noqa: E402
-
-_ROW = re.compile(r"^\|\s*`(\w+)`\s*\|\s*\**held out\**\s*\|(?:[^|]*\|){4}\s*([^|]*?)\s*\|")
-SINGLE_HELD_OUT = ("variable_upper",)  # no licence stated: measured, never trained on
-
-
-def held_out_sites(datasets: Path) -> dict[str, bool]:
-    """{site folder: whether the site ignores case}, from real_sites/README.md's table."""
-    sites = {}
-    for line in (datasets / "real_sites" / "README.md").read_text(encoding="utf-8").splitlines():
-        match = _ROW.match(line)
-        if match:
-            sites[str(datasets / "real_sites" / match.group(1))] = match.group(2).startswith("fold")
-    for name in SINGLE_HELD_OUT:
-        if (datasets / name).is_dir():
-            sites[str(datasets / name)] = False
-    return sites
-
-
-def read_ddddocr(items, chars: str, lengths: tuple[int, int], fold: bool, beta: bool) -> dict:
-    try:
-        import ddddocr
-    except ImportError:
-        return {"skipped": "ddddocr not installed (pip install '.[bench]')"}
-    ocr = ddddocr.DdddOcr(show_ad=False, beta=beta)
-    start = time.perf_counter()
-    # ddddocr reads lower case: compared case-insensitively on every site (its own best mode).
-    preds = [_ddddocr_within(ocr, path.read_bytes(), chars, lengths) for path, _ in items]
-    seconds = time.perf_counter() - start
-    s = score([label.upper() for _, label in items], preds)
-    return {"accuracy": s.accuracy, "char_accuracy": s.char_accuracy, "count": s.count, "ms_per_image": 1000 * seconds / s.count}
+from captcha_break.labels import scan_folder
 
 
 def main() -> None:

@@ -15,23 +15,20 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import add_update_option, write_results
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, write_results  # noqa: E402
-
-from captcha_break.evaluate import evaluate  # noqa: E402
-from captcha_break.folders import Samples  # noqa: E402
-from captcha_break.metrics import score  # noqa: E402
-from captcha_break.preprocess import InputSpec  # noqa: E402
-from captcha_break.recognizer import Recognizer  # noqa: E402
-from captcha_break.sources import fresh_samples  # noqa: E402
-from captcha_break.synth import SynthConfig, draw, draw_arrays  # noqa: E402
+from captcha_break.evaluate import evaluate
+from captcha_break.folders import Samples
+from captcha_break.metrics import score
+from captcha_break.preprocess import InputSpec
+from captcha_break.recognizer import Recognizer
+from captcha_break.sources import fresh_samples
+from captcha_break.synth import SynthConfig, draw, draw_arrays
 
 PASSES = 5
 

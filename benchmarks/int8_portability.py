@@ -14,22 +14,20 @@ Run it on a CPU with VNNI and on one without: the CPU's flags are written beside
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 from unittest import mock
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, write_results  # noqa: E402
+from common import add_update_option, write_results
 
-from captcha_break import export  # noqa: E402
-from captcha_break.assets import ASSETS  # noqa: E402
-from captcha_break.evaluate import evaluate  # noqa: E402
-from captcha_break.preprocess import normalize  # noqa: E402
-from captcha_break.recognizer import Recognizer  # noqa: E402
-from captcha_break.sources import fresh_samples  # noqa: E402
-from captcha_break.synth import SynthConfig  # noqa: E402
+from captcha_break import export
+from captcha_break.assets import ASSETS
+from captcha_break.evaluate import evaluate
+from captcha_break.preprocess import normalize
+from captcha_break.recognizer import Recognizer
+from captcha_break.sources import fresh_samples
+from captcha_break.synth import SynthConfig
 
 
 def cpu_flags() -> str:

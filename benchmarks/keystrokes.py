@@ -20,15 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, add_update_option, datasets_folder, write_results  # noqa: E402
+from common import RESULTS, add_datasets_option, add_update_option, write_results
 
-from captcha_break.labels import scan_folder  # noqa: E402
+from captcha_break.labels import scan_folder
 
-DATASETS = datasets_folder()  # $CAPTCHA_BREAK_DATASETS, or the workspace's shared sets
 MODEL = "general"
 ROUND_LABELS = "300"
 
@@ -41,7 +38,7 @@ def saved(share: float, mean_length: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="source", type=Path, default=RESULTS, help="where the two benchmarks' JSON is")
-    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    add_datasets_option(parser)
     add_update_option(parser)
     args = parser.parse_args()
     out_of_box = json.loads((args.source / "out_of_box.json").read_text())["datasets"]

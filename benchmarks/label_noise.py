@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
+from common import add_datasets_option, add_update_option, alphabet, results_dir, write_results
 from PIL import Image, ImageDraw
+from plain_runs import evaluated, labeled_copy, split
+from readers import ddddocr_within
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, results_dir, write_results  # noqa: E402
-from out_of_box import _ddddocr_within, alphabet  # noqa: E402
-from own_data import DATASETS, evaluated, labeled_copy, split  # noqa: E402
-
-from captcha_break.recognizer import Recognizer  # noqa: E402
+from captcha_break.recognizer import Recognizer
 
 FIXES = Path(__file__).parent / "label_fixes"
 
@@ -48,7 +45,7 @@ def suspects(items: list[tuple[Path, str]]) -> list[tuple[Path, str, str]]:
     found = []
     for (path, label), reading in zip(items, readings):
         truth = label.upper() if no_lower else label
-        if reading != truth and _ddddocr_within(theirs, path.read_bytes(), chars, lengths) == reading:
+        if reading != truth and ddddocr_within(theirs, path.read_bytes(), chars, lengths) == reading:
             found.append((path, label, reading))
     return found
 
@@ -84,8 +81,9 @@ def gallery(found: list[tuple[Path, str, str]], fixes: dict[str, str], out: Path
     sheet.save(out)
 
 
-def check_set(name: str, model: str, runs: Path) -> dict:
-    _, test = split(DATASETS / name)
+def check_set(folder: Path, model: str, runs: Path) -> dict:
+    name = folder.name
+    _, test = split(folder)
     found = suspects(test)
     fixes = read_fixes(name, test)
     gallery(found, fixes, results_dir() / f"label_noise_{name}.png")
@@ -125,11 +123,12 @@ def main() -> None:
     parser.add_argument("--only", action="append", required=True, help="a shared set's name (repeatable)")
     parser.add_argument("--model", help="the model to score (default: own_data.py's run, runs/own_data/SET/all/best.pt)")
     parser.add_argument("--runs", type=Path, default=Path("runs/label_noise"), help="where the labeled copies go")
+    add_datasets_option(parser)
     add_update_option(parser)
     args = parser.parse_args()
     results, table = {}, []
     for name in args.only:
-        results[name] = check_set(name, args.model or f"runs/own_data/{name}/all/best.pt", args.runs)
+        results[name] = check_set(args.datasets / name, args.model or f"runs/own_data/{name}/all/best.pt", args.runs)
         table += table_rows(name, results[name])
     title = "Wrong labels in the test splits, and the model against checked labels"
     write_results("label_noise", {"datasets": results}, table, title)

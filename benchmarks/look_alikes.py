@@ -28,32 +28,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, write_results  # noqa: E402
+from common import add_update_option, pair_errors, write_results
 
-from captcha_break.charset import DEFAULT_CHARS  # noqa: E402
-from captcha_break.evaluate import evaluate  # noqa: E402
-from captcha_break.recognizer import Recognizer  # noqa: E402
-from captcha_break.runfolder import read_log  # noqa: E402
-from captcha_break.sources import fresh_samples  # noqa: E402
-from captcha_break.synth import SynthConfig  # noqa: E402
+from captcha_break.charset import DEFAULT_CHARS
+from captcha_break.evaluate import evaluate
+from captcha_break.recognizer import Recognizer
+from captcha_break.runfolder import read_log
+from captcha_break.sources import fresh_samples
+from captcha_break.synth import SynthConfig
 
 PAIR = "0O"
 PROBE_RECIPE = ["--chars", PAIR, "--length", "4", "--epoch-size", "50000", "--epochs", "60",
                 "--schedule", "onecycle", "--lr", "2e-3", "--val-size", "5000",
                 "--workers", "1", "--threads", "1", "--seed", "5"]  # fmt: skip
-
-
-def pair_errors(truths: list[str], preds: list[str]) -> tuple[int, int]:
-    """(0/O characters misread as the other one, 0/O characters in the truths), position by
-    position where the lengths agree (a length error is not a look-alike error)."""
-    wrong = total = 0
-    for truth, pred in zip(truths, preds):
-        for t, p in zip(truth, pred if len(pred) == len(truth) else truth):
-            if t in PAIR:
-                total += 1
-                wrong += p in PAIR and p != t
-    return wrong, total
 
 
 def allowed_accuracy(error: float, length: int = 4, classes: int = len(DEFAULT_CHARS)) -> float:

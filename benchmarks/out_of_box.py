@@ -21,58 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from common import RESULTS, add_datasets_option, add_update_option, alphabet, length_option, write_results
+from readers import Way, ddddocr_within, read_with
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, add_update_option, datasets_folder, write_results  # noqa: E402
-
-from captcha_break.assets import bundled_names  # noqa: E402
-from captcha_break.charset import Charset  # noqa: E402
-from captcha_break.decoding import greedy_decode  # noqa: E402
-from captcha_break.evaluate import read_samples  # noqa: E402
-from captcha_break.labels import scan_folder  # noqa: E402
-from captcha_break.metrics import score  # noqa: E402
-from captcha_break.recognizer import Recognizer  # noqa: E402
-from captcha_break.sources import labeled_samples  # noqa: E402
-from captcha_break.synth import SynthConfig  # noqa: E402
-
-DATASETS = datasets_folder()  # $CAPTCHA_BREAK_DATASETS, or the workspace's shared sets
-
-
-def alphabet(items: list[tuple[Path, str]]) -> tuple[str, bool, tuple[int, int]]:
-    """(the characters the set's labels use, whether they have no lower case, their
-    shortest and longest length)."""
-    labels = [label for _, label in items]
-    chars = "".join(sorted(set("".join(labels))))
-    return chars, chars == chars.upper(), (min(map(len, labels)), max(map(len, labels)))
-
-
-def length_option(lengths: tuple[int, int]) -> str:
-    return f"--only-length {lengths[0]}" + (f"-{lengths[1]}" if lengths[1] != lengths[0] else "")
-
-
-Way = tuple[str, bool, str | None, tuple[int, int] | None]  # name, fold_case, only_chars, only_length
-
-
-def read_with(model: str, folder: Path, ways: list[Way]) -> dict[str, dict]:
-    """{name: figures} for each way of reading the set; its images are decoded once for
-    them all."""
-    spec = Recognizer.load(model).spec
-    # Labels outside the model's charset stay in: a model that cannot read them is wrong there.
-    samples = labeled_samples(spec, SynthConfig(), str(folder), workers=2)
-    figures = {}
-    for name, fold_case, only_chars, only_length in ways:
-        recognizer = Recognizer.load(model, threads=2, fold_case=fold_case, only_chars=only_chars, only_length=only_length)
-        decoded, seconds = read_samples(recognizer, samples, folder=folder)  # wide images at their width
-        preds = [p.text for p in decoded]
-        s = score([label.upper() for label in samples.labels] if fold_case else samples.labels, preds)
-        figures[name] = {"accuracy": s.accuracy, "char_accuracy": s.char_accuracy, "count": s.count,
-                         "ms_per_image": 1000 * seconds / s.count}  # fmt: skip
-    return figures
+from captcha_break.assets import bundled_names
+from captcha_break.labels import scan_folder
+from captcha_break.metrics import score
 
 
 def read_with_ddddocr(
@@ -85,22 +42,12 @@ def read_with_ddddocr(
     ocr = ddddocr.DdddOcr(show_ad=False)
     start = time.perf_counter()
     if only_chars:
-        preds = [_ddddocr_within(ocr, path.read_bytes(), only_chars, only_length) for path, _ in items]
+        preds = [ddddocr_within(ocr, path.read_bytes(), only_chars, only_length) for path, _ in items]
     else:
         preds = [ocr.classification(path.read_bytes()).upper() for path, _ in items]
     seconds = time.perf_counter() - start
     s = score([label.upper() for _, label in items], preds)
     return {"accuracy": s.accuracy, "char_accuracy": s.char_accuracy, "count": s.count, "ms_per_image": 1000 * seconds / s.count}
-
-
-def _ddddocr_within(ocr, image: bytes, chars: str, lengths: tuple[int, int] | None) -> str:
-    """ddddocr's reading held to `chars` (either case) and `lengths` by our own decoder."""
-    result = ocr.classification(image, probability=True)
-    charset, allowed = result["charset"], set(chars.upper())
-    columns = [0] + [i for i, c in enumerate(charset) if c and c.upper() in allowed]  # 0: ddddocr's blank
-    probs = np.asarray(result["probabilities"], dtype=np.float32).reshape(-1, len(charset))[:, columns]
-    kept = Charset("".join(charset[i] for i in columns[1:]))
-    return greedy_decode(probs[None], kept, "ctc", lengths)[0].text.upper()
 
 
 def previous_ddddocr(name: str, count: int) -> dict:
@@ -116,7 +63,7 @@ def _figure(r: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    add_datasets_option(parser)
     parser.add_argument("--model", action="append", help="bundled model names or files (default: every bundled model)")
     parser.add_argument("--reuse-ddddocr", action="store_true", help="ddddocr's figures from the committed results")
     add_update_option(parser)

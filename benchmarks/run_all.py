@@ -14,8 +14,6 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-
-sys.path.insert(0, str(HERE))
 import common  # noqa: E402, F401 - a SIGTERM stops the benchmark and the one it runs
 
 UPDATE = ["--update"] if "--update" in sys.argv[1:] else []  # rewrite benchmarks/results/

@@ -29,12 +29,10 @@ import time
 from pathlib import Path
 
 import httpx
+from common import add_update_option, write_results
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, write_results  # noqa: E402
-
-from captcha_break.synth import SynthConfig, draw  # noqa: E402
+from captcha_break.synth import SynthConfig, draw
 
 MAX_REQUESTS = 50_000  # a hard stop besides the time limit
 VALID_KINDS = ("tiff-2000-pages",)  # costly but valid: counted as good requests (no error allowed)

@@ -15,17 +15,13 @@ characters are 0 and O taken for each other.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, write_results  # noqa: E402
-from look_alikes import pair_errors  # noqa: E402
+from common import add_update_option, pair_errors, write_results
 
-from captcha_break.metrics import edit_ops, score  # noqa: E402
-from captcha_break.recognizer import Recognizer  # noqa: E402
-from captcha_break.sources import fresh_samples  # noqa: E402
-from captcha_break.synth import SynthConfig  # noqa: E402
+from captcha_break.metrics import edit_ops, score
+from captcha_break.recognizer import Recognizer
+from captcha_break.sources import fresh_samples
+from captcha_break.synth import SynthConfig
 
 MODELS = ("captcha4", "cnn_fast")
 VERSIONS = {"captcha 0.7": ("v07", "card-v07"), "captcha 0.3": ("v03", "card-v03")}

@@ -20,14 +20,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, results_dir, write_results  # noqa: E402
+from common import add_update_option, results_dir, write_results
 
-from captcha_break.evaluate import evaluate  # noqa: E402
-from captcha_break.recognizer import Recognizer  # noqa: E402
-from captcha_break.runfolder import read_log  # noqa: E402
-from captcha_break.sources import fresh_samples  # noqa: E402
-from captcha_break.synth import SynthConfig  # noqa: E402
+from captcha_break.evaluate import evaluate
+from captcha_break.recognizer import Recognizer
+from captcha_break.runfolder import read_log
+from captcha_break.sources import fresh_samples
+from captcha_break.synth import SynthConfig
 
 # The 15-minute recipe; the README's figures come from it. cnn_lite trains on fresh captchas
 # (one process draws, one trains): 95.77% of 10,000 at 12.1 min, against 94.52% at 13.3 min for

@@ -31,11 +31,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from common import add_update_option
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option  # noqa: E402
-from own_data import run_sets  # noqa: E402
+from plain_runs import run_sets
 
 LOWER = "abcdefghijkmnpqrstuvwxyz23456789"  # without l, o, 0 and 1, as such sites leave them out
 MIXED = "abcdefghjkmnpqrtuwyABDEFGHJKLMNQRTY2346789"  # no pair that differs only in size

@@ -31,18 +31,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import add_update_option, results_dir, write_results
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import add_update_option, results_dir, write_results  # noqa: E402
-
-from captcha_break.device import autocast, cpu_has_bf16  # noqa: E402
-from captcha_break.evaluate import evaluate  # noqa: E402
-from captcha_break.export import export_onnx  # noqa: E402
-from captcha_break.losses import compute_loss  # noqa: E402
-from captcha_break.models import build_model, default_config  # noqa: E402
-from captcha_break.recognizer import Recognizer  # noqa: E402
-from captcha_break.sources import fresh_samples  # noqa: E402
-from captcha_break.synth import SynthConfig  # noqa: E402
+from captcha_break.device import autocast, cpu_has_bf16
+from captcha_break.evaluate import evaluate
+from captcha_break.export import export_onnx
+from captcha_break.losses import compute_loss
+from captcha_break.models import build_model, default_config
+from captcha_break.recognizer import Recognizer
+from captcha_break.sources import fresh_samples
+from captcha_break.synth import SynthConfig
 
 # Measured and not kept: CTC models with 1-D convolutions over time instead of the BiGRUs
 # (commit e39a426, results/variants_ctc_fast_ctc_lite.md): in bf16, 1.6x crnn_fast fp32's

@@ -18,7 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PAGE = ROOT / "docs" / "results.md"
 # Sections first by what a user asks: does it read my site, how fast, then how it was trained.
-ORDER = ("held_out", "out_of_box", "own_data", "keystrokes", "unseen_fonts", "inference", "int8_portability", "server")
+ORDER = (
+    "held_out",
+    "out_of_box",
+    "own_data",
+    "keystrokes",
+    "unseen_fonts",
+    "inference",
+    "int8_portability",
+    "int8_portability_vnni",
+    "server",
+)
 
 
 def render() -> str:

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from captcha_break.charset import DEFAULT_CHARS, Charset, LabelError
 from captcha_break.decoding import greedy_decode
+from captcha_break.schemes import CTC_SCHEME, POSITIONS_SCHEME
 
 CHARSET = Charset()
 labels = st.text(alphabet=DEFAULT_CHARS, min_size=1, max_size=8)
@@ -37,7 +38,7 @@ def test_ctc_greedy_collapse(text, data):
     frames = ctc_frames(text, repeats, blanks)
     probs = np.full((1, len(frames), CHARSET.num_classes), 0.01)
     probs[0, np.arange(len(frames)), frames] = 0.9
-    [decoded] = greedy_decode(probs, CHARSET, "ctc")
+    [decoded] = greedy_decode(probs, CHARSET, CTC_SCHEME)
     assert decoded.text == text
     assert len(decoded.char_probs) == len(text)
     assert decoded.confidence == pytest.approx(0.9 ** len(frames))
@@ -48,15 +49,15 @@ def test_ctc_keeps_doubled_letters_split_by_blank_and_merges_runs():
     a, b = DEFAULT_CHARS.index("A") + 1, DEFAULT_CHARS.index("B") + 1
     for t, k in enumerate([a, a, 0, a, b, b]):
         probs[0, t, k] = 1.0
-    assert greedy_decode(probs, CHARSET, "ctc")[0].text == "AAB"
-    assert greedy_decode(probs, CHARSET, "positions")[0].text == "AAABB"
+    assert greedy_decode(probs, CHARSET, CTC_SCHEME)[0].text == "AAB"
+    assert greedy_decode(probs, CHARSET, POSITIONS_SCHEME)[0].text == "AAABB"
 
 
 def test_positions_drop_empty_slots():
     probs = np.zeros((1, 4, CHARSET.num_classes))
     for t, k in enumerate([1, 0, 2, 0]):
         probs[0, t, k] = 1.0
-    assert greedy_decode(probs, CHARSET, "positions")[0].text == "01"
+    assert greedy_decode(probs, CHARSET, POSITIONS_SCHEME)[0].text == "01"
 
 
 @pytest.mark.parametrize("label", ["abc", "AB-C", ""])

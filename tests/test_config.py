@@ -8,6 +8,7 @@ from PIL import Image
 
 from captcha_break.cli import build_parser, main, train_fields
 from captcha_break.config import TrainConfig
+from captcha_break.runfolder import merge_resumed
 
 
 def parse(*argv: str):
@@ -104,3 +105,22 @@ def test_the_plain_command_with_a_30_minute_budget_chooses_a_soup_unless_told_no
     assert json.loads(out[out.index("{") :])["soup"] == 2 and "chose soup = 2: a budget of 30 min" in out
     assert main([*run, "--time-budget", "30m", "--soup", "1"]) == 0
     assert json.loads((out := capsys.readouterr().out)[out.index("{") :])["soup"] == 1
+
+
+def test_a_resume_takes_what_the_command_line_gave_even_at_its_default_value():
+    default = TrainConfig()
+    stored = TrainConfig(patience=default.patience + 2, batch_size=default.batch_size * 2)
+    # From the command line: `--patience N` is taken, whatever N is; a learning option is refused.
+    assert merge_resumed(stored, default, given={"patience"}, log=lambda *_: None).patience == default.patience
+    with pytest.raises(ValueError, match="batch_size"):
+        merge_resumed(stored, default, given={"batch_size"})
+    # A config built in Python says nothing of which fields were meant: its defaults are unset.
+    assert merge_resumed(stored, default).patience == stored.patience
+
+
+def test_time_budget_is_an_option_generated_from_its_field(capsys):
+    args = build_parser().parse_args(["train", "--out", "r", "--time-budget", "90s"])
+    assert train_fields(args)["time_budget"] == 90.0
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--time-budget", "soon"])
+    assert "a duration is like 30m" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 
 from captcha_break.charset import Charset
 from captcha_break.decoding import greedy_decode
-from captcha_break.schemes import get_scheme
+from captcha_break.schemes import CTC_SCHEME, get_scheme
 
 SMALL = Charset("AB")  # 3 classes with the blank: every path of a few steps can be listed
 
@@ -65,22 +65,22 @@ def test_a_doubled_digit_read_once_is_read_twice_when_the_length_says_so():
     probs = probs_of([one, one, one, one, 0, five, 0, five], digits.num_classes)
     probs[0, 2, 0] = 0.45  # the blank between the two 1s almost won
     probs[0, 2, one] = 0.5
-    assert greedy_decode(probs, digits, "ctc")[0].text == "155"
-    read = greedy_decode(probs, digits, "ctc", lengths=(4, 4))[0]
+    assert greedy_decode(probs, digits, CTC_SCHEME)[0].text == "155"
+    read = greedy_decode(probs, digits, CTC_SCHEME, lengths=(4, 4))[0]
     assert read.text == "1155"
     assert len(read.char_probs) == 4
-    assert read.confidence < greedy_decode(probs, digits, "ctc")[0].confidence
+    assert read.confidence < greedy_decode(probs, digits, CTC_SCHEME)[0].confidence
 
 
 @given(arrays(np.float64, (6, SMALL.num_classes), elements=st.floats(0.01, 1.0)))
 def test_a_reading_already_of_an_allowed_length_is_left_as_it_is(weights):
     probs = (weights / weights.sum(axis=1, keepdims=True))[None]
-    greedy = greedy_decode(probs, SMALL, "ctc")[0]
-    held = greedy_decode(probs, SMALL, "ctc", lengths=(max(1, len(greedy.text)), 6))[0]
+    greedy = greedy_decode(probs, SMALL, CTC_SCHEME)[0]
+    held = greedy_decode(probs, SMALL, CTC_SCHEME, lengths=(max(1, len(greedy.text)), 6))[0]
     if greedy.text:
         assert held == greedy
 
 
 def test_too_few_steps_for_the_length_keeps_the_greedy_reading():
     probs = probs_of([1, 0, 2], SMALL.num_classes)
-    assert greedy_decode(probs, SMALL, "ctc", lengths=(5, 6))[0].text == "AB"
+    assert greedy_decode(probs, SMALL, CTC_SCHEME, lengths=(5, 6))[0].text == "AB"

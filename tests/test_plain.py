@@ -7,9 +7,10 @@ import pytest
 from PIL import Image
 
 from captcha_break.charset import Charset
-from captcha_break.cli import parse_duration
 from captcha_break.decoding import fold_case, greedy_decode, restrict
+from captcha_break.options import parse_duration
 from captcha_break.plain import FolderFacts, plan
+from captcha_break.schemes import CTC_SCHEME, POSITIONS_SCHEME
 from captcha_break.train.budget import epochs_within, pace, replanned_epochs
 
 
@@ -176,7 +177,7 @@ def test_fold_case_adds_the_two_cases():
     folded, upper = fold_case(probs, charset)
     assert upper.chars == "AB"
     assert folded.shape == (1, 1, 3) and np.allclose(folded.sum(-1), 1)
-    [decoded] = greedy_decode(folded, upper, "positions")
+    [decoded] = greedy_decode(folded, upper, POSITIONS_SCHEME)
     assert decoded.text == "A" and decoded.confidence == pytest.approx(0.65)
     digits = np.full((1, 1, 3), 1 / 3, dtype=np.float32)
     kept, same = fold_case(digits, Charset("01"))
@@ -187,10 +188,10 @@ def test_restrict_reads_only_the_given_characters():
     charset = Charset("0OS5")
     # Step 1: O 0.5 beats 0 0.4; step 2: blank; step 3: S 0.6 beats 5 0.3. Digits only: "05".
     probs = np.array([[[0.0, 0.4, 0.5, 0.05, 0.05], [1, 0, 0, 0, 0], [0.1, 0.0, 0.0, 0.6, 0.3]]], dtype=np.float32)
-    assert greedy_decode(probs, charset, "ctc")[0].text == "OS"
+    assert greedy_decode(probs, charset, CTC_SCHEME)[0].text == "OS"
     kept, digits = restrict(probs, charset, "05")
     assert digits.chars == "05" and np.allclose(kept.sum(-1), 1)
-    [decoded] = greedy_decode(kept, digits, "ctc")
+    [decoded] = greedy_decode(kept, digits, CTC_SCHEME)
     assert decoded.text == "05" and decoded.char_probs == pytest.approx([0.4 / 0.45, 0.3 / 0.4])
     with pytest.raises(ValueError, match="cannot read 'X'"):
         restrict(probs, charset, "0X")

@@ -58,7 +58,7 @@ def test_onnx_matches_torch_on_200_captchas(tiny_model):
 
 def test_onnx_carries_its_own_description_and_int8_runs(tiny_model, tmp_path):
     r = Recognizer.load(tiny_model["onnx"])
-    assert r.info.name == "crnn_fast" and r.info.input.shape == (1, 64, 128) and r.info.scheme == "ctc"
+    assert r.info.name == "crnn_fast" and r.info.input.shape == (1, 64, 128) and r.info.scheme.name == "ctc"
     int8 = Recognizer.load(export_onnx(tiny_model["pt"], tmp_path / "q.onnx", int8="dynamic"))
     assert (tmp_path / "q.onnx").stat().st_size < tiny_model["onnx"].stat().st_size
     assert isinstance(int8.predict(Image.new("RGB", (128, 64), "white")).text, str)

@@ -8,8 +8,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from captcha_break.fonts import find_fonts
+from captcha_break.options import parse_length
 from captcha_break.preprocess import InputSpec
-from captcha_break.synth import SynthConfig, _generator, _seeded, draw, draw_arrays, parse_length, write_pngs
+from captcha_break.synth import SynthConfig, _generator, _seeded, draw, draw_arrays, write_pngs
 
 
 def png_digest(image) -> str:

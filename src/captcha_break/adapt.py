@@ -33,7 +33,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .labels import image_files
-from .synth import parse_length
+from .options import parse_length
 from .train import TrainResult
 
 ROUNDS = 2

@@ -17,6 +17,7 @@ from typing import Any
 
 from .charset import Charset
 from .preprocess import InputSpec
+from .schemes import Scheme, get_scheme
 
 ASSETS = Path(__file__).parent / "assets"
 ONNX_METADATA_KEY = "captcha_break"
@@ -68,7 +69,7 @@ class ModelInfo:
     name: str
     charset: Charset
     input: InputSpec
-    scheme: str
+    scheme: Scheme
     meta: dict = dataclasses.field(default_factory=dict)
     path: str = ""
 
@@ -87,7 +88,7 @@ class ModelInfo:
             "path": self.path,
             "charset": self.charset.chars,
             "input": {"height": self.input.height, "width": self.input.width, "channels": self.input.channels},
-            "scheme": self.scheme,
+            "scheme": self.scheme.name,
             "label_lengths": self.label_lengths,
             "meta": self.meta,
         }
@@ -108,7 +109,7 @@ def describe(info: ModelInfo, quantization: str = "none") -> dict[str, Any]:
         "model_name": info.name,
         "charset": info.charset.chars,
         "input": dataclasses.asdict(info.input),
-        "scheme": info.scheme,
+        "scheme": info.scheme.name,
         "preprocessing": PREPROCESSING,
         "quantization": quantization,
         "meta": info.meta,
@@ -118,5 +119,5 @@ def describe(info: ModelInfo, quantization: str = "none") -> dict[str, Any]:
 def info_from_description(data: dict[str, Any]) -> ModelInfo:
     """The inverse of describe (read by recognizer.py)."""
     return ModelInfo(
-        data["model_name"], Charset(data["charset"]), InputSpec(**data["input"]), data["scheme"], data.get("meta", {})
+        data["model_name"], Charset(data["charset"]), InputSpec(**data["input"]), get_scheme(data["scheme"]), data.get("meta", {})
     )

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from . import __version__
 from .assets import DEFAULT_MODEL, model_line
 from .charset import DEFAULT_CHARS, LabelError
-from .config import INT8_MODES, WEIGHT_FORMATS, TrainConfig
+from .config import INT8_MODES, PLAIN_CHOICES, WEIGHT_FORMATS, TrainConfig
 from .fonts import find_fonts
 from .locking import exclusive
+from .options import add_options, checked, given, parse_length, parse_size
 from .preprocess import ImageError
-from .recognizer import ANY, TRAINED
-from .synth import STYLES, SynthConfig, parse_length
+from .recognizer import ReaderOptions
+from .synth import SynthConfig, SynthOptions
 
 # Which install extra brings a module that a command imports on demand.
 EXTRAS = {
@@ -31,84 +31,16 @@ EXTRAS = {
 }
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'128x64' -> (128, 64)."""
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, like 128x64, not {text!r}") from None
-    if width < 16 or height < 16:
-        raise argparse.ArgumentTypeError(f"size {text} is too small")
-    return width, height
-
-
-def parse_duration(text: str) -> float:
-    """'30m' -> 1800.0; '1h', '90s', '1.5h'; a bare number is minutes."""
-    text = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        if text and text[-1] in units:
-            seconds = float(text[:-1]) * units[text[-1]]
-        else:
-            seconds = float(text) * 60
-    except ValueError:
-        raise ValueError(f"a duration is like 30m, 1h or 90s, not {text!r}") from None
-    if not seconds > 0:
-        raise ValueError(f"a duration must be positive, not {text!r}")
-    return seconds
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _length(text: str) -> str:
-    try:
-        parse_length(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
-
-
-def _length_range(text: str) -> tuple[int, int] | str:
-    """--only-length: N, MIN-MAX, "any", or "trained" (the model's own label lengths)."""
-    return text if text in (ANY, TRAINED) else parse_length(_length(text))
-
-
-def _add_synth_options(p, task: str = "", chars: bool = True) -> None:
-    """The synthetic captchas' options. Unset they are None, and the command fills them in:
-    `task` says from what (shown in the help), e.g. the model's own task for evaluate.
-    chars=False: the command defines --chars itself (train: for folders too)."""
-    task = task or f"{DEFAULT_CHARS}"
-    if chars:
-        p.add_argument("--chars", default=None, help=f"characters to draw from (default: {task})")
-    p.add_argument("--length", type=_length, default=None, help="label length: N or MIN-MAX (default: 4)")
-    p.add_argument("--size", type=parse_size, default=None, help="image size WIDTHxHEIGHT (default: 128x64)")
-    p.add_argument(
-        "--style", choices=STYLES, default=None,
-        help="v07: captcha 0.7 as is; v03: captcha 0.3 as it drew (stronger warps; the tutorial's version); mixed: both; "
-        "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text; "
-        "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training (default: v07)",
-    )  # fmt: skip
-    p.add_argument(
-        "--font", action="append", default=[], metavar="PATH",
-        help="draw with this .ttf/.otf file, or every font in this folder; 'system': the broad style's fonts plus "
-        "the machine's Debian fonts-* packages (repeatable; default: the library's font, or for broad the fonts "
-        "the install brings, the same on every machine)",
-    )  # fmt: skip
-
-
 def _synth_config(args, task: SynthConfig | None = None) -> SynthConfig:
     """The captchas the synth options ask for; what they leave unset comes from `task` (a
     model's own captchas), else from SynthConfig's defaults (the tutorial's task)."""
-    task = task or SynthConfig()
-    length = args.length or f"{task.min_len}-{task.max_len}"
-    size = args.size or (task.width, task.height)
-    fonts = find_fonts(args.font) if args.font else ()  # (): the library's font, or broad's own set
-    return SynthConfig.from_options(args.chars or task.chars, length, size, args.style or task.style, fonts)
+    return SynthOptions(**given(args, SynthOptions)).config(task)
+
+
+def _add_synth_options(p, task: str = "") -> None:
+    """The synthetic captchas' options (SynthOptions); `task` says where the unset ones come from."""
+    task = task or f"{DEFAULT_CHARS}, 4 characters, 128x64, v07"
+    add_options(p, SynthOptions, note={"chars": task, "length": task, "size": task, "style": task})
 
 
 def cmd_generate(args) -> int:
@@ -124,18 +56,19 @@ def cmd_generate(args) -> int:
 
 def cmd_train(args) -> int:
     from .distributed import launched
-    from .plain import resolve, run
+    from .plain import given_names, resolve, run
 
     fields = train_fields(args)
     if fields["out"] is None and not args.print_config:
         raise ValueError("train needs --out (the run folder), or a --config that names one")
     rules = {"chars": fields["chars"], "length": fields["length"], "lr": fields["lr"]}  # as given, before any choice
+    given = given_names(fields)
     config = resolve(fields, args.resume)
     if args.print_config:
         print(config.to_json())
         return 0
     try:
-        result = run(config, resume=args.resume, rules=rules)
+        result = run(config, resume=args.resume, rules=rules, given=given)
     except (FileNotFoundError, FileExistsError):
         raise  # main() prints these as they are
     except OSError as err:  # a full disk or a vanished folder mid-run; checkpoints are written atomically
@@ -156,69 +89,31 @@ def cmd_train(args) -> int:
 
 
 def train_fields(args) -> dict:
-    """TrainConfig fields from --config and the options; None where neither gave one."""
+    """TrainConfig fields from --config and the options; None where neither gave one. A
+    value given on the command line beats --config's and the --data choices."""
     from dataclasses import fields as config_fields
 
-    given = TrainConfig.from_file(args.config) if args.config else {}
-    for f in config_fields(TrainConfig):
-        value = getattr(args, f.name, None)
-        if f.metadata["cli"] and value is not None:
-            given[f.name] = value
-    # The options the command line defines itself, shared with generate and evaluate.
-    width, height = args.size or (None, None)
+    fields = TrainConfig.from_file(args.config) if args.config else {}
+    fields.update({k: v for k, v in given(args, TrainConfig).items() if k not in ("length", "style", "chars")})
+    # The options that set several fields, or are shared with generate and evaluate (SynthOptions).
+    synth = SynthOptions(**given(args, SynthOptions))
+    width, height = synth.size or (None, None)
     input_w, input_h = args.input_size or (None, None)
     composite = dict(
-        chars=args.chars, length=args.length, image_width=width, image_height=height, style=args.style,
-        fonts=find_fonts(args.font) if args.font else None, input_width=input_w, input_height=input_h,
-        channels={"gray": 1, "rgb": 3}.get(args.color), time_budget=args.time_budget,
+        chars=synth.chars, length=synth.length, image_width=width, image_height=height, style=synth.style,
+        fonts=find_fonts(synth.font) if synth.font else None, input_width=input_w, input_height=input_h,
+        channels={"gray": 1, "rgb": 3}.get(args.color),
     )  # fmt: skip
-    for name, value in composite.items():
-        if value is not None:  # given on the command line: it beats --config and the --data choices
-            given[name] = value
-    return {f.name: given.get(f.name) for f in config_fields(TrainConfig)}
-
-
-def _help(name: str) -> str:
-    from dataclasses import fields as config_fields
-
-    return next(f.metadata["help"] for f in config_fields(TrainConfig) if f.name == name)
-
-
-def _add_config_options(groups: dict[str, argparse._ArgumentGroup]) -> None:
-    """One option per TrainConfig field (metadata cli=True), its help, choices, default and
-    section taken from the field: defined once. The parsed value is None when not given, so
-    that choices (--data) and --config can fill what the user left out."""
-    from dataclasses import MISSING
-    from dataclasses import fields as config_fields
-
-    from .config import PLAIN_CHOICES
-
-    for f in config_fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if not f.metadata["cli"] or flag in groups["data"]._option_string_actions:  # defined by the command itself
-            continue
-        default = f.default if f.default is not MISSING else f.default_factory()
-        shown = f" (default: {default})" if default not in (None, "", ()) and not isinstance(default, bool) else ""
-        if f.name in PLAIN_CHOICES:
-            shown = f" (default: with --data chosen from the folder; else {default})"
-        kwargs = dict(dest=f.name, default=None, help=f.metadata["help"] + shown)
-        group = groups[f.metadata["group"]]
-        if isinstance(default, bool):
-            group.add_argument(flag, action="store_const", const=True, **kwargs)
-            continue
-        kind = type(default) if default is not None else str
-        group.add_argument(flag, type=kind, choices=f.metadata["choices"], metavar=f.metadata["metavar"], **kwargs)
+    fields.update({name: value for name, value in composite.items() if value is not None})
+    return {f.name: fields.get(f.name) for f in config_fields(TrainConfig)}
 
 
 def _recognizer(args, model: str, only_chars: str | None = None):
     """The Recognizer that the model options (_add_model_option) ask for; `only_chars`
     holds it to an alphabet where --only-chars is not given."""
-    from .recognizer import Recognizer
-
-    return Recognizer.load(
-        model, threads=args.threads, fold_case=args.fold_case, providers=args.provider or ("cpu",),
-        only_chars=args.only_chars or only_chars, only_length=args.only_length,
-    )  # fmt: skip
+    options = ReaderOptions(**given(args, ReaderOptions))
+    options.only_chars = options.only_chars or only_chars
+    return options.load(model)
 
 
 def cmd_evaluate(args) -> int:
@@ -366,16 +261,9 @@ def cmd_average(args) -> int:
 def cmd_serve(args) -> int:
     from .serve import ServeConfig, serve
 
-    config = ServeConfig(
-        model=args.model, api_key=args.api_key, threads=args.threads, max_body_bytes=args.max_body_bytes,
-        fold_case=args.fold_case, only_chars=args.only_chars, only_length=args.only_length,
-        header_timeout=args.header_timeout, body_timeout=args.body_timeout, body_deadline=args.body_deadline,
-        max_connections=args.max_connections, providers=tuple(args.provider or ("cpu",)),
-    )  # fmt: skip
-    check_port(args.host, args.port)
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, not {args.workers}")
-    serve(config, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+    config = ServeConfig(**given(args, ServeConfig))
+    check_port(config.host, config.port)
+    serve(config)
     return 0
 
 
@@ -385,7 +273,7 @@ def cmd_label(args) -> int:
     from .labeling import create_label_app, open_session
 
     check_port(args.host, args.port)  # before the slow reading, and before printing an address
-    if args.length and args.only_length == TRAINED:  # guesses of the site's length too
+    if args.length and args.only_length is None:  # guesses of the site's length too
         args.only_length = parse_length(args.length)
     recognizer = _recognizer(args, args.model, args.chars)  # guesses in the labels' alphabet
     print(f"reading {args.folder} with {model_line(args.model, recognizer.info)} for the guesses ...")
@@ -575,18 +463,18 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     from .config import GROUPS
 
     groups = {key: p.add_argument_group(title) for key, title in GROUPS.items()}
-    _add_synth_options(groups["synthetic"], chars=False)  # --length, --size, --style, --font: shared with generate
+    note = {name: f"with --data chosen from the folder; else {getattr(TrainConfig(), name)}" for name in PLAIN_CHOICES}
+    add_options(p, TrainConfig, groups, note)
+    _add_synth_options(groups["synthetic"])  # --length, --size, --style, --font: shared with generate (--chars: data)
     model = groups["model"]
     model.add_argument(
-        "--input-size", type=parse_size, help="model input WIDTHxHEIGHT (default: the model's; with --data chosen)"
+        "--input-size", type=checked(parse_size), help="model input WIDTHxHEIGHT (default: the model's; with --data chosen)"
     )
     model.add_argument(
         "--color", choices=["auto", "gray", "rgb"], default="auto",
         help="model input: the model's own (auto; with --data chosen from the images), grayscale, "
         "or RGB for captchas whose colours tell text from clutter",
     )  # fmt: skip
-    groups["schedule"].add_argument("--time-budget", type=_duration, metavar="DURATION", help=_help("time_budget"))
-    _add_config_options(groups)  # every other TrainConfig field, from its metadata
     out = groups["output"]
     out.add_argument("--config", metavar="FILE", help="start from this config.json (a run folder's); options given here win")
     out.add_argument(
@@ -631,7 +519,7 @@ def _label_options(p: argparse.ArgumentParser) -> None:
         "(--only-chars changes only the guesses)",
     )  # fmt: skip
     p.add_argument(
-        "--length", metavar="N|MIN-MAX", type=_length,
+        "--length", metavar="N|MIN-MAX", type=checked(parse_length, keep_text=True),
         help="the site's label length: other lengths need a confirmation (default: the lengths of the labels so far)",
     )  # fmt: skip
     _add_model_option(p)
@@ -671,21 +559,10 @@ def _average_options(p: argparse.ArgumentParser) -> None:
 
 
 def _serve_options(p: argparse.ArgumentParser) -> None:
+    from .serve import ServeConfig
+
     _add_model_option(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="(default: 8000)")
-    p.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
-    p.add_argument(
-        "--api-key", default=os.environ.get("CAPTCHA_BREAK_API_KEY"),
-        help="require this key in the X-API-Key header (default: $CAPTCHA_BREAK_API_KEY, which `ps` does not show)",
-    )  # fmt: skip
-    p.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, help="largest request body (default: 4 MiB)")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
-                   help="uvicorn's log level (warning: no line per request)")  # fmt: skip
-    p.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client has to send its request headers")
-    p.add_argument("--body-timeout", type=float, default=10.0, help="seconds a client may pause while sending a body (408)")
-    p.add_argument("--body-deadline", type=float, default=30.0, help="seconds a client has to send a whole body (408)")
-    p.add_argument("--max-connections", type=int, default=256, help="connections served at once; more get 503")
+    add_options(p, ServeConfig)
 
 
 def _plot_options(p: argparse.ArgumentParser) -> None:
@@ -711,26 +588,8 @@ def _add_model_option(p: argparse.ArgumentParser) -> None:
         help=f"a bundled model's name (`captcha-break models` lists them) or a model file (.onnx, or a training "
         f"run's .pt) (default: {DEFAULT_MODEL}, the broad model that reads many sites' captchas)",
     )  # fmt: skip
-    p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
-    p.add_argument(
-        "--fold-case", action="store_true",
-        help="read case-insensitively: a letter's two cases count as one, the text comes out in upper case",
-    )  # fmt: skip
-    p.add_argument(
-        "--only-chars", metavar="CHARS",
-        help="read only these characters, e.g. 0123456789 for a digits-only site (default: all the model knows)",
-    )  # fmt: skip
-    p.add_argument(
-        "--only-length", metavar="N|MIN-MAX|any", type=_length_range, default=TRAINED,
-        help="read only texts of this many characters, e.g. 4 for a site whose captchas always have 4: a reading "
-        "of another length becomes the likeliest one of that length (default: the label lengths the model was "
-        "trained on; any: any length)",
-    )  # fmt: skip
-    p.add_argument(
-        "--provider", action="append", default=None, metavar="NAME",
-        help="ONNX Runtime execution provider, in order of preference (cpu, cuda, tensorrt, coreml, openvino, dml; "
-        "repeatable; default cpu)",
-    )  # fmt: skip
+    note = {"only_length": "trained: the label lengths the model was trained on"}
+    add_options(p, ReaderOptions, note=note)  # --threads, --fold-case, --only-chars, --only-length, --provider
 
 
 COMMAND_FUNCS = {

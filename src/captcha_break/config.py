@@ -11,9 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .options import checked, option, parse_duration
 
 SCHEDULES = ("plateau", "onecycle")
 FITS = ("stretch", "pad", "crop")
@@ -37,14 +39,6 @@ GROUPS = {
 }
 # Options the plain command (`train --data DIR`) chooses from the folder when left unset.
 PLAIN_CHOICES = ("model", "init", "fit", "input_width", "batch_size", "schedule", "epochs", "soup")
-
-
-def option(default: Any, help: str, *, group: str, choices: tuple | None = None, metavar: str | None = None, cli: bool = True):
-    """A config field with its command-line help and `train --help` section (GROUPS).
-    cli=False: set through another option that the command line defines itself (--size
-    sets image_width and image_height)."""
-    factory = {"default_factory": lambda: default} if isinstance(default, (list, dict)) else {"default": default}
-    return field(**factory, metadata={"help": help, "choices": choices, "metavar": metavar, "cli": cli, "group": group})
 
 
 @dataclass
@@ -164,7 +158,7 @@ class TrainConfig:
     )
     time_budget: float = option(
         0.0, "at most this long (30m, 1h, 90s): fewer epochs are planned to fit, and the run stops when it is spent",
-        metavar="DURATION", cli=False, group="schedule"
+        metavar="DURATION", group="schedule", parse=checked(parse_duration)
     )  # fmt: skip
     soup: int = option(
         1, "with --init: train N fine-tunes with seeds SEED..SEED+N-1, each with an equal share of the time budget, and "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .charset import BLANK, Charset
-from .schemes import get_scheme
+from .schemes import Scheme
 
 
 @dataclass
@@ -33,7 +33,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def greedy_decode(probs: np.ndarray, charset: Charset, scheme: str, lengths: tuple[int, int] | None = None) -> list[Prediction]:
+def greedy_decode(
+    probs: np.ndarray, charset: Charset, scheme: Scheme, lengths: tuple[int, int] | None = None
+) -> list[Prediction]:
     """(B, T, C) class probabilities -> one `Prediction` per row.
 
     lengths: (low, high) characters a text may have. A row whose greedy reading has
@@ -41,16 +43,15 @@ def greedy_decode(probs: np.ndarray, charset: Charset, scheme: str, lengths: tup
     captchas are always 4 digits: a doubled digit read once is then read twice); rows
     already in range are the same either way, as greedy is the likeliest output of all.
     """
-    rule = get_scheme(scheme)
     best = probs.argmax(axis=-1)  # (B, T)
-    keep = rule.keep(best)
+    keep = scheme.keep(best)
     if lengths is not None:
         counts = keep.sum(axis=1)
         for row in np.flatnonzero((counts < lengths[0]) | (counts > lengths[1])):
-            path = rule.best_path(np.log(np.clip(probs[row], 1e-12, 1.0)), *lengths)
+            path = scheme.best_path(np.log(np.clip(probs[row], 1e-12, 1.0)), *lengths)
             if path is not None:  # else too few steps for that many characters: greedy stays
                 best[row] = path
-        keep = rule.keep(best)
+        keep = scheme.keep(best)
     best_p = np.take_along_axis(probs, best[..., None], axis=-1)[..., 0]  # (B, T)
     # The whole string's confidence is the product over every step, the blanks and
     # empty slots included: a doubtful blank can hide a character just as well.

@@ -25,7 +25,6 @@ from .checkpoint import load_checkpoint
 from .config import INT8_MODES, WEIGHT_FORMATS, TrainConfig
 from .labels import image_files
 from .preprocess import ImageError, normalize, to_pixels
-from .schemes import get_scheme
 from .sources import synth_config
 from .synth import SynthConfig, draw_arrays
 
@@ -60,7 +59,7 @@ def export_onnx(
     model = ckpt.build("cpu")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    dynamic = {0: "batch", 3: "width"} if get_scheme(model.scheme).variable_width else {0: "batch"}
+    dynamic = {0: "batch", 3: "width"} if model.scheme.variable_width else {0: "batch"}
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "model.onnx"
         with warnings.catch_warnings():

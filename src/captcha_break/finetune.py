@@ -21,7 +21,6 @@ from .assets import resolve
 from .charset import Charset
 from .checkpoint import Checkpoint, load_checkpoint
 from .models import ModelConfig, scheme_of, with_channels
-from .schemes import get_scheme
 
 
 def resolve_checkpoint(source: str | os.PathLike) -> Path:
@@ -62,7 +61,7 @@ def finetune_config(source: Checkpoint, charset: Charset, width: int | None, cha
     if channels:
         config = with_channels(config, channels)  # load_pretrained converts the first convolution
     if width and width != config.width:
-        if not get_scheme(scheme_of(source.model_name)).variable_width:
+        if not scheme_of(source.model_name).variable_width:
             raise ValueError(f"{source.model_name} reads one input size ({config.width} wide): it cannot be widened")
         config = dataclasses.replace(config, width=width)  # convolutions and GRUs read any width
     return config

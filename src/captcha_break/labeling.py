@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from .atomic import atomic_write
 from .charset import Charset, LabelError
+from .decoding import Prediction
 from .labels import IMAGE_SUFFIXES, find_labels_file, image_files, read_labels_file
 from .preprocess import ImageError
 from .recognizer import Recognizer
@@ -36,12 +37,7 @@ WEB = Path(__file__).parent / "web"
 ORDERS = ("confidence", "name")
 
 
-@dataclass
-class Guess:
-    text: str
-    confidence: float
-    char_probs: list[float]
-    readable: bool = True  # False: the file is not an image the model could read
+UNREAD = Prediction("", 0.0, [])  # the guess shown for a file the model could not read
 
 
 @dataclass
@@ -147,7 +143,7 @@ class LabelingSession:
     folder: Path
     store: LabelStore
     images: list[str]  # file names, in name order
-    guesses: dict[str, Guess]
+    guesses: dict[str, Prediction | ImageError]  # ImageError: not an image the model could read
     charset: Charset | None = None
     fold_case: bool = False
     lengths: tuple[int, int] | None = None  # --length; None: the lengths of the labels so far
@@ -168,24 +164,28 @@ class LabelingSession:
         if mode == "unlabeled":
             files = [f for f in self.images if f not in self.store.labels]
         elif mode == "review":
-            files = [f for f in self.images if self.store.labels.get(f) and self.guesses[f].text != self.store.labels[f]]
+            files = [f for f in self.images if self.store.labels.get(f) and self._guess(f).text != self.store.labels[f]]
         elif mode == "all":
             files = list(self.images)
         else:
             raise HTTPException(400, f"mode must be unlabeled, review or all, not {mode!r}")
         if order == "confidence":
-            files.sort(key=lambda f: self.guesses[f].confidence)  # stable: name order among equals
+            files.sort(key=lambda f: self._guess(f).confidence)  # stable: name order among equals
         return files
 
-    def item(self, name: str) -> dict:
+    def _guess(self, name: str) -> Prediction:
         guess = self.guesses[name]
+        return UNREAD if isinstance(guess, ImageError) else guess
+
+    def item(self, name: str) -> dict:
+        guess = self._guess(name)
         return {
             "file": name,
             "label": self.store.labels.get(name),
             "guess": guess.text,
             "confidence": guess.confidence,
             "char_probs": guess.char_probs,
-            "readable": guess.readable,
+            "readable": not isinstance(self.guesses[name], ImageError),
         }
 
     def progress(self) -> dict:
@@ -323,18 +323,15 @@ RATE_WINDOW = 300
 LENGTH_EVIDENCE = 5
 
 
-def read_guesses(recognizer: Recognizer, folder: Path, names: list[str], batch: int = 256) -> dict[str, Guess]:
-    """The model's reading of every image (an unreadable file gets an empty guess)."""
+def read_guesses(recognizer: Recognizer, folder: Path, names: list[str], batch: int = 256) -> dict[str, Prediction | ImageError]:
+    """The model's reading of every image (its ImageError for a file it could not read)."""
     from tqdm import tqdm
 
-    guesses: dict[str, Guess] = {}
+    guesses = {}
     bar = tqdm(total=len(names), unit="img", desc="reading the guesses", leave=False, disable=None)  # a terminal only
-    for start in range(0, len(names), batch):
-        chunk = names[start : start + batch]
-        for name, d in zip(chunk, recognizer.predict_each([folder / name for name in chunk])):
-            bad = isinstance(d, ImageError)
-            guesses[name] = Guess("", 0.0, [], readable=False) if bad else Guess(d.text, d.confidence, d.char_probs)
-        bar.update(len(chunk))
+    for name, (_, guess) in zip(names, recognizer.read_files([folder / name for name in names], batch)):
+        guesses[name] = guess
+        bar.update()
     bar.close()
     return guesses
 

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .assets import DEFAULT_MODEL
+from .charset import Charset
 from .config import PADDED_FITS, TrainConfig
 from .finetune import frame_stride, pretrained
 from .folders import holdout_split
@@ -114,7 +115,7 @@ class FolderFacts:
             text_heights=text_heights,
             text_aspects=text_aspects,
             colourful=float(np.mean(colours)),
-            chars="".join(sorted(set("".join(labels)))),
+            chars=Charset.from_labels(labels).chars,
             max_len=max(map(len, labels)),
         )
 
@@ -245,15 +246,21 @@ def resolve(fields: dict, resume: bool = False, log=print) -> TrainConfig:
     if fields["model"] is None and fields["init"] and not resume:
         fields["model"] = pretrained(fields["init"]).model_name  # what trains, in config.json and --print-config
     config = TrainConfig(**{k: v for k, v in fields.items() if v is not None})  # unset: TrainConfig's defaults
-    if resume and fields["out"] and (stored := stored_soup(config)):
+    if resume and fields["out"] and (stored := stored_soup(config, given_names(fields))):
         config = stored
     return config
 
 
-def run(config: TrainConfig, resume: bool = False, rules: dict | None = None):
+def given_names(fields: dict) -> frozenset[str]:
+    """The options the command gave (set in `fields`): what a resumed run may change."""
+    return frozenset(name for name, value in fields.items() if value is not None)
+
+
+def run(config: TrainConfig, resume: bool = False, rules: dict | None = None, given: frozenset[str] | None = None):
     """Train as `config` asks: label-free adaptation (--unlabeled without --data),
     self-training (--unlabeled with --data), a soup (--soup N) or one run. rules: the
-    site's {"chars", "length", "lr"} as the user gave them, for adaptation."""
+    site's {"chars", "length", "lr"} as the user gave them, for adaptation; given: the
+    options the command gave (given_names), which a resumed run takes."""
     if config.unlabeled and not config.data:
         from .adapt import adapt
 
@@ -268,10 +275,10 @@ def run(config: TrainConfig, resume: bool = False, rules: dict | None = None):
         return soup_train(config, resume=resume)
     from .train import train
 
-    return train(config, resume=resume)
+    return train(config, resume=resume, given=given)
 
 
-def stored_soup(given: TrainConfig) -> TrainConfig | None:
+def stored_soup(given: TrainConfig, names: frozenset[str] | None = None) -> TrainConfig | None:
     """The soup run in `given.out` as it was planned, with how it runs taken from the
     command that resumes it (`given`: --workers, --threads, a moved folder...), for
     --resume: None where that folder holds no soup."""
@@ -283,7 +290,7 @@ def stored_soup(given: TrainConfig) -> TrainConfig | None:
     if stored.soup == 1:
         return None
     # The folder it is in now: a run folder that was moved resumes where it is.
-    return dataclasses.replace(merge_resumed(stored, given), out=str(out))
+    return dataclasses.replace(merge_resumed(stored, given, given=names), out=str(out))
 
 
 def _model_without_base(fields: dict, log) -> bool:

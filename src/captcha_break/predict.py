@@ -52,15 +52,13 @@ def predict_files(
     failed = 0
     # progress None: a bar only when stderr is a terminal (tqdm's rule)
     bar = tqdm(total=len(paths), unit="img", desc="predict", file=sys.stderr, disable=None if progress is None else not progress)
-    for start in range(0, len(paths), batch_size):
-        chunk = paths[start : start + batch_size]
-        for path, result in zip(chunk, recognizer.predict_each(chunk)):
-            if isinstance(result, ImageError):
-                print(f"{path}: error: {result}", file=sys.stderr)
-                failed += 1
-            else:
-                write(path, result)
-        bar.update(len(paths[start : start + batch_size]))
+    for path, result in recognizer.read_files(paths, batch_size):
+        if isinstance(result, ImageError):
+            print(f"{path}: error: {result}", file=sys.stderr)
+            failed += 1
+        else:
+            write(path, result)
+        bar.update()
     bar.close()
     return failed
 

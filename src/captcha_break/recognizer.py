@@ -8,9 +8,11 @@ and decoding are shared, so all backends give the same strings for the same imag
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -20,8 +22,8 @@ from PIL import Image
 from .assets import DEFAULT_MODEL, ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
 from .config import PADDED_FITS
 from .decoding import Prediction, fold_case, greedy_decode, restrict, softmax, upper
+from .options import checked, option, parse_length
 from .preprocess import ImageError, InputSpec, as_image, normalize, to_pixels
-from .schemes import get_scheme
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
@@ -41,6 +43,42 @@ def resolve_model(source: str | os.PathLike = DEFAULT_MODEL) -> Path:
 TRAINED = "trained"
 ANY = "any"
 Lengths = int | tuple[int, int] | str | None
+
+
+def parse_only_length(text: str) -> tuple[int, int] | str:
+    """--only-length: N, MIN-MAX, "any", or "trained" (the model's own label lengths)."""
+    return text if text in (ANY, TRAINED) else parse_length(text)
+
+
+@dataclass
+class ReaderOptions:
+    """How a model reads, as `Recognizer.load` takes it: the options of predict, evaluate,
+    label and serve, defined once (their command-line form too)."""
+
+    threads: int | None = option(None, "inference threads (default: all cores)")
+    fold_case: bool = option(
+        False, "read case-insensitively: a letter's two cases count as one, the text comes out in upper case"
+    )
+    only_chars: str | None = option(
+        None, "read only these characters, e.g. 0123456789 for a digits-only site (default: all the model knows)",
+        metavar="CHARS",
+    )  # fmt: skip
+    only_length: Lengths = option(
+        TRAINED, "read only texts of this many characters, e.g. 4 for a site whose captchas always have 4: a reading of "
+        "another length becomes the likeliest one of that length (any: any length)", metavar="N|MIN-MAX|any",
+        parse=checked(parse_only_length),
+    )  # fmt: skip
+    providers: tuple[str, ...] = option(
+        ("cpu",), "ONNX Runtime execution provider, in order of preference (cpu, cuda, tensorrt, coreml, openvino, dml; "
+        "repeatable)", flag="--provider", repeat=True, metavar="NAME",
+    )  # fmt: skip
+
+    def reader_options(self) -> ReaderOptions:
+        """These options alone (of a config that adds its own, like the service's)."""
+        return ReaderOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(ReaderOptions)})
+
+    def load(self, source: str | os.PathLike = DEFAULT_MODEL) -> Recognizer:
+        return Recognizer.load(source, **dataclasses.asdict(self.reader_options()))
 
 
 class Recognizer:
@@ -96,7 +134,7 @@ class Recognizer:
     def reads_any_width(self) -> bool:
         """Whether an image wider than the padded input is read at its own width
         (preprocess.reading_spec): a model with a time axis along the width, padded."""
-        return self.spec.fit in PADDED_FITS and get_scheme(self.info.scheme).variable_width
+        return self.spec.fit in PADDED_FITS and self.info.scheme.variable_width
 
     def predict(self, x: ImageInput | Sequence[ImageInput]) -> Prediction | list[Prediction]:
         """One image -> one Prediction; a list -> a list, run in batches.
@@ -139,6 +177,13 @@ class Recognizer:
                 errors[i] = err
         read = dict(zip(arrays, self.predict_arrays(list(arrays.values()))))
         return [read[i] if i in read else errors[i] for i in range(len(items))]
+
+    def read_files(self, paths: Sequence, chunk: int = 256) -> Iterator[tuple[object, Prediction | ImageError]]:
+        """(path, its Prediction or ImageError) for each of `paths`, `chunk` decoded at a time,
+        so that a folder of any size is read without holding its images all at once."""
+        for start in range(0, len(paths), chunk):
+            part = paths[start : start + chunk]
+            yield from zip(part, self.predict_each(part))
 
     def _image(self, item: ImageInput, index: int | None) -> Image.Image:
         """One input, opened; in a list, an error names the item's index."""

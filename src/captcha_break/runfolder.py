@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,26 +58,30 @@ RUNTIME_OPTIONS = {"out", "workers", "threads", "device", "dist_timeout", "preci
 ADJUSTABLE_OPTIONS = {"patience", "phase2_patience"}
 
 
-def resumed_config(config: TrainConfig, saved: Checkpoint, log=print) -> TrainConfig:
+def resumed_config(config: TrainConfig, saved: Checkpoint, log=print, given: Collection[str] | None = None) -> TrainConfig:
     """The saved run's config, with the options of the new command that may change.
 
-    An option given anew (differing from TrainConfig's default) that would change what the
-    run learns (the model, data, batch, rates, schedule...) is refused by name: silently
-    ignoring it would leave the user believing it applied.
+    An option given anew that would change what the run learns (the model, data, batch,
+    rates, schedule...) is refused by name: silently ignoring it would leave the user
+    believing it applied. given: the names of the options the command gave (the command
+    line knows them); None (a config built in Python): those that differ from TrainConfig's
+    defaults.
     """
     stored = saved.meta.get("train_config")
     if not stored or saved.train_state is None:
         raise ValueError("that checkpoint holds no training state to resume")
-    return merge_resumed(TrainConfig.from_saved(stored), config, log)
+    return merge_resumed(TrainConfig.from_saved(stored), config, log, given)
 
 
-def merge_resumed(resumed: TrainConfig, config: TrainConfig, log=print) -> TrainConfig:
-    """`resumed` (a run's stored config) with what `config` (the new command) may change."""
+def merge_resumed(resumed: TrainConfig, config: TrainConfig, log=print, given: Collection[str] | None = None) -> TrainConfig:
+    """`resumed` (a run's stored config) with what `config` (the new command) may change;
+    `given` as for resumed_config."""
     defaults = TrainConfig()
     changes, refused = {}, []
     for f in dataclasses.fields(TrainConfig):
         new, old = _plain(getattr(config, f.name)), _plain(getattr(resumed, f.name))
-        if new == _plain(getattr(defaults, f.name)) or new == old or (f.name == "precision" and new == "auto"):
+        unset = f.name not in given if given is not None else new == _plain(getattr(defaults, f.name))
+        if unset or new == old or (f.name == "precision" and new == "auto"):
             continue
         adjustable = f.name in ADJUSTABLE_OPTIONS or (f.name == "epochs" and resumed.schedule == "plateau")
         if f.name in RUNTIME_OPTIONS or adjustable:

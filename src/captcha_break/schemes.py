@@ -7,8 +7,9 @@ A model's output is (B, T, classes). What T means is its scheme:
 - "positions": T character slots, one softmax head each (the multi-head CNN). Class 0 is
   "no character"; per-slot cross-entropy; the input size is fixed; a label needs one slot
   a character.
-Each scheme is one object holding all of that, found by the name models, checkpoints and
-ONNX files carry. torch is imported only by `loss`, so reading captchas never needs it.
+Each scheme is one object holding all of that: models declare theirs, and decoding, loss,
+validation and export take it; checkpoints and ONNX files carry its name, looked up
+(get_scheme) only where they are read. torch is imported only by `loss`, so reading captchas never needs it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 class Scheme(Protocol):
     name: str
     variable_width: bool  # the input may be wider than trained: the width is a time axis
+    unit: str  # what a model's output steps are, in messages
+
+    def fit_hint(self, width: int, slots: int) -> str:
+        """What to do about labels that need more output steps than the model has."""
 
     def keep(self, best: np.ndarray) -> np.ndarray:
         """(B, T) best classes -> (B, T) mask of the steps that emit a character."""
@@ -46,6 +51,10 @@ class Scheme(Protocol):
 class CTC:
     name: str = "ctc"
     variable_width: bool = True
+    unit: str = "CTC frames"
+
+    def fit_hint(self, width: int, slots: int) -> str:
+        return f"widen --input-size, about {width // slots} pixels a frame"
 
     def keep(self, best: np.ndarray) -> np.ndarray:
         repeated = np.zeros_like(best, dtype=bool)
@@ -109,6 +118,10 @@ class CTC:
 class Positions:
     name: str = "positions"
     variable_width: bool = False
+    unit: str = "character heads"
+
+    def fit_hint(self, width: int, slots: int) -> str:
+        return "a CRNN reads any length"
 
     def keep(self, best: np.ndarray) -> np.ndarray:
         return best != BLANK
@@ -139,7 +152,8 @@ class Positions:
         return np.where(np.arange(slots) < n, chars, BLANK)
 
 
-SCHEMES: dict[str, Scheme] = {s.name: s for s in (CTC(), Positions())}
+CTC_SCHEME, POSITIONS_SCHEME = CTC(), Positions()
+SCHEMES: dict[str, Scheme] = {s.name: s for s in (CTC_SCHEME, POSITIONS_SCHEME)}
 
 
 def get_scheme(name: str) -> Scheme:

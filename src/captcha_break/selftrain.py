@@ -77,13 +77,11 @@ def write_readings(
     recognizer = Recognizer.load(model)
     files = [p for p in image_files(Path(folder)) if p.resolve() not in skip]
     rows, unreadable = [], 0
-    for start in range(0, len(files), chunk):
-        batch = files[start : start + chunk]
-        for file, p in zip(batch, recognizer.predict_each(batch)):
-            if isinstance(p, ImageError):
-                unreadable += 1
-            elif p.confidence >= threshold and p.text:
-                rows.append((str(file.resolve()), p.text))
+    for file, p in recognizer.read_files(files, chunk):
+        if isinstance(p, ImageError):
+            unreadable += 1
+        elif p.confidence >= threshold and p.text:
+            rows.append((str(file.resolve()), p.text))
     with atomic_write(path) as f:
         csv.writer(f).writerows([("file", "label"), *rows])
     return len(rows), len(files) - unreadable, unreadable

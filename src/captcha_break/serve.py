@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import functools
 import hmac
 import json
@@ -32,44 +33,51 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .assets import DEFAULT_MODEL, ModelInfo, model_line
 from .decoding import Prediction
+from .options import option
 from .preprocess import ImageError, ImageTooLarge, max_pixels
-from .recognizer import TRAINED, Recognizer
+from .recognizer import ReaderOptions, Recognizer
 
 ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes
 WEB = Path(__file__).parent / "web"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_BATCH_IMAGES = 64
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 @dataclass
-class ServeConfig:
-    model: str = DEFAULT_MODEL
-    api_key: str | None = None
-    max_body_bytes: int = MAX_BODY_BYTES
-    max_batch_images: int = MAX_BATCH_IMAGES
-    batch_wait_ms: float = 2.0
-    threads: int | None = None
-    fold_case: bool = False  # read case-insensitively (Recognizer.fold_case)
-    only_chars: str | None = None  # read only these characters (Recognizer.only_chars)
-    only_length: tuple[int, int] | str | None = TRAINED  # read only texts this long (Recognizer.only_length)
-    providers: tuple[str, ...] = ("cpu",)  # ONNX Runtime execution providers (Recognizer.load)
+class ServeConfig(ReaderOptions):
+    """The service: the model, how it reads (ReaderOptions), and the limits that keep slow or
+    malformed clients from holding it. A field with a command-line form is a `serve` option."""
+
+    model: str = option(DEFAULT_MODEL, "the model served", cli=False)  # --model: the commands' shared option
+    host: str = option("127.0.0.1", "address to listen on (127.0.0.1: this machine only)")
+    port: int = option(8000, "port to listen on")
+    workers: int = option(1, "server processes")
+    log_level: str = option("info", "uvicorn's log level (warning: no line per request)", choices=LOG_LEVELS)
+    api_key: str | None = option(
+        None, "require this key in the X-API-Key header (default: $CAPTCHA_BREAK_API_KEY, which `ps` does not show)",
+        env="CAPTCHA_BREAK_API_KEY",
+    )  # fmt: skip
+    max_body_bytes: int = option(MAX_BODY_BYTES, "largest request body, in bytes")
+    max_batch_images: int = option(MAX_BATCH_IMAGES, "images of one request", cli=False)
+    batch_wait_ms: float = option(2.0, "how long a request waits for others to share a model call", cli=False)
     # Slow or stalled clients: a connection must send its request headers within
     # header_timeout seconds, each part of the body within body_timeout and the whole body
     # within body_deadline (a trickle of a byte every few seconds never finishes); beyond
     # max_connections at once, new ones get 503 (uvicorn's limit_concurrency).
-    header_timeout: float = 10.0
-    body_timeout: float = 10.0
-    body_deadline: float = 30.0
-    max_connections: int = 256
+    header_timeout: float = option(10.0, "seconds a client has to send its request headers")
+    body_timeout: float = option(10.0, "seconds a client may pause while sending a body (408)")
+    body_deadline: float = option(30.0, "seconds a client has to send a whole body (408)")
+    max_connections: int = option(256, "connections served at once; more get 503")
     # Images decoded at once: each costs memory up to the pixel limit (preprocess.py).
-    max_decoding: int = max(2, os.cpu_count() or 2)
+    max_decoding: int = option(max(2, os.cpu_count() or 2), "images decoded at once", cli=False)
 
     def __post_init__(self) -> None:
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("--api-key is empty: give a key, or leave the option out to serve without one")
         if self.api_key is not None and self.api_key != self.api_key.strip():
             raise ValueError("--api-key starts or ends with spaces, which HTTP strips from headers: no client could send it")
-        for name in ("max_body_bytes", "max_batch_images", "max_connections", "max_decoding"):
+        for name in ("max_body_bytes", "max_batch_images", "max_connections", "max_decoding", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         for name in ("header_timeout", "body_timeout", "body_deadline"):
@@ -80,6 +88,8 @@ class ServeConfig:
             raise ValueError(f"--threads must be at least 1, not {self.threads}")
         if self.only_chars == "":
             raise ValueError("--only-chars is empty: give the site's characters, or leave it out")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"--port {self.port}: a port is a number from 1 to 65535")
 
 
 def model_summary(source: str, info: ModelInfo) -> dict:
@@ -202,10 +212,7 @@ class MicroBatcher:
 def create_app(config: ServeConfig | None = None) -> FastAPI:
     config = config or ServeConfig()
     max_pixels()  # a bad CAPTCHA_BREAK_MAX_PIXELS stops the start, not every request
-    recognizer = Recognizer.load(
-        config.model, threads=config.threads, fold_case=config.fold_case, providers=config.providers,
-        only_chars=config.only_chars, only_length=config.only_length,
-    )  # fmt: skip
+    recognizer = config.load(config.model)
     batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
     decoding = asyncio.Semaphore(config.max_decoding)
 
@@ -442,20 +449,19 @@ class HeaderTimeoutProtocol(H11Protocol):
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` with several workers: the config travels in the environment."""
     data = json.loads(os.environ[ENV_CONFIG])
-    return create_app(ServeConfig(**{**data, "providers": tuple(data.get("providers", ("cpu",)))}))
+    return create_app(ServeConfig(**{**data, "providers": tuple(data["providers"])}))
 
 
-def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info") -> None:
-    import dataclasses
-
+def serve(config: ServeConfig) -> None:
     import uvicorn
 
-    checked = Recognizer.load(  # fail here, not in a worker
-        config.model, fold_case=config.fold_case, only_chars=config.only_chars, only_length=config.only_length
+    checked = config.load(config.model)  # fail here, not in a worker
+    print(
+        f"serving {model_line(config.model, checked.info)} on http://{config.host}:{config.port}/ (API docs: /docs)", flush=True
     )
-    print(f"serving {model_line(config.model, checked.info)} on http://{host}:{port}/ (API docs: /docs)", flush=True)
     os.environ[ENV_CONFIG] = json.dumps(dataclasses.asdict(config))
     uvicorn.run(
-        "captcha_break.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=log_level,
-        http=HeaderTimeoutProtocol, limit_concurrency=config.max_connections, timeout_keep_alive=5,
+        "captcha_break.serve:app_from_env", factory=True, host=config.host, port=config.port, workers=config.workers,
+        log_level=config.log_level, http=HeaderTimeoutProtocol, limit_concurrency=config.max_connections,
+        timeout_keep_alive=5,
     )  # fmt: skip

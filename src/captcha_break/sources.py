@@ -119,7 +119,7 @@ def _mixed_in(config: TrainConfig, spec: InputSpec, labels: list[str]):
     from .datasets import SyntheticDataset
 
     lengths = [len(label) for label in labels]
-    chars = "".join(sorted(set("".join(labels))))
+    chars = Charset.from_labels(labels).chars
     synth = synth_config(config, chars, f"{min(lengths)}-{max(lengths)}")
     return SyntheticDataset(synth, spec, f"{config.seed}-mix", config.mix_synthetic)
 

@@ -9,7 +9,6 @@ byte-identical files on every run and in every worker process.
 from __future__ import annotations
 
 import random
-import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -30,7 +29,8 @@ from .broad import draw_broad
 from .cache import cache_key, load_arrays, remove_arrays, save_arrays
 from .charset import DEFAULT_CHARS
 from .config import FOCUS_WEIGHT
-from .fonts import broad_fonts, check_font, expand_system
+from .fonts import broad_fonts, check_font, expand_system, find_fonts
+from .options import checked, option, parse_length, parse_size
 from .pool import fork_map
 from .preprocess import InputSpec, to_pixels
 
@@ -98,16 +98,33 @@ class SynthConfig:
             raise ValueError(f"image size {self.width}x{self.height} is too small")
 
 
-def parse_length(text: str) -> tuple[int, int]:
-    """'4' -> (4, 4); '4-6' -> (4, 6)."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
-    if not match:
-        raise ValueError(f"length must be N or MIN-MAX, not {text!r}")
-    low = int(match.group(1))
-    high = int(match.group(2) or low)
-    if not 1 <= low <= high:
-        raise ValueError(f"bad length range {text!r}")
-    return low, high
+@dataclass
+class SynthOptions:
+    """The synthetic captchas a command draws, as its options give them: None (unset) takes
+    the task's (a model's own captchas, else SynthConfig's: the tutorial's)."""
+
+    chars: str | None = option(None, "characters to draw from", metavar="CHARS")
+    length: str | None = option(
+        None, "label length: N or MIN-MAX", parse=checked(parse_length, keep_text=True), metavar="N|MIN-MAX"
+    )
+    size: tuple[int, int] | None = option(None, "image size WIDTHxHEIGHT", parse=checked(parse_size), metavar="WxH")
+    style: str | None = option(
+        None, "v07: captcha 0.7 as is; v03: captcha 0.3 as it drew (stronger warps; the tutorial's version); mixed: both; "
+        "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text; "
+        "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training", choices=STYLES,
+    )  # fmt: skip
+    font: tuple[str, ...] = option(
+        (), "draw with this .ttf/.otf file, or every font in this folder; 'system': the broad style's fonts plus the "
+        "machine's Debian fonts-* packages (repeatable; default: the library's font, or for broad the fonts the install "
+        "brings, the same on every machine)", repeat=True, metavar="PATH",
+    )  # fmt: skip
+
+    def config(self, task: SynthConfig | None = None) -> SynthConfig:
+        task = task or SynthConfig()
+        length = self.length or f"{task.min_len}-{task.max_len}"
+        fonts = find_fonts(self.font) if self.font else ()  # (): the library's font, or broad's own set
+        size = self.size or (task.width, task.height)
+        return SynthConfig.from_options(self.chars or task.chars, length, size, self.style or task.style, fonts)
 
 
 class _SeededSecrets:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..schemes import POSITIONS_SCHEME
 from .blocks import FAST_CONVS, ConvStack, ConvStackConfig
 from .registry import register
 
@@ -29,7 +30,7 @@ class CNNConfig:
 class MultiHeadCNN(nn.Module):
     """(B, C, H, W) -> logits (B, positions, num_classes)."""
 
-    scheme = "positions"
+    scheme = POSITIONS_SCHEME
 
     def __init__(self, config: CNNConfig):
         super().__init__()

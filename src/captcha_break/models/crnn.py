@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..schemes import CTC_SCHEME
 from .blocks import FAST_CONVS, ConvStack, ConvStackConfig
 from .registry import register
 
@@ -34,7 +35,7 @@ class CRNNConfig:
 class CRNN(nn.Module):
     """(B, C, H, W) -> logits (B, T, num_classes), T = W' of the feature map."""
 
-    scheme = "ctc"
+    scheme = CTC_SCHEME
 
     def __init__(self, config: CRNNConfig):
         super().__init__()

@@ -5,7 +5,7 @@ package imports every module in models/, so adding a model touches one file. The
 checkpoints name models; `build_model(name, config)` builds one, and `config_to_dict` /
 `config_from_dict` make configs travel inside checkpoints. Every model maps (B, C, H, W)
 float pixels in [0, 1] to logits (B, T, num_classes) and says how to decode them with its
-`scheme` ("ctc" or "positions", schemes.py).
+`scheme` (a schemes.Scheme: CTC or per-position heads).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from torch import nn
 
+from ..schemes import Scheme
 from .blocks import ConvStackConfig
 
 
@@ -53,8 +54,8 @@ def register(name: str, cls: type[nn.Module], config_cls: type, about: str):
     return wrap
 
 
-def scheme_of(name: str) -> str:
-    """The decoding scheme ("ctc" or "positions") of the model registered as `name`."""
+def scheme_of(name: str) -> Scheme:
+    """The decoding scheme of the model registered as `name`."""
     return _entry(name).cls.scheme
 
 

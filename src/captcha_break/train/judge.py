@@ -23,6 +23,7 @@ from ..distributed import SINGLE, World, gather
 from ..folders import Samples
 from ..losses import compute_loss
 from ..metrics import Scores, score
+from ..schemes import Scheme
 from .state import cpu_state
 
 # Validation images a fine-tune needs before its reading of them can be trusted to tell it
@@ -35,7 +36,7 @@ def validate(
     model,
     samples: Samples,
     charset: Charset,
-    scheme: str,
+    scheme: Scheme,
     device,
     batch_size: int,
     world: World = SINGLE,

@@ -13,6 +13,7 @@ early-stopping decisions; only rank 0 writes files and progress.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
@@ -35,12 +36,13 @@ from .state import TrainState
 SLOW_ON_CPU = ("cnn", "crnn")  # the tutorial's own models
 
 
-def train(config: TrainConfig, resume: bool = False, log=print) -> TrainResult:
-    """Run (or resume) the recipe described by `config` (loop.py)."""
+def train(config: TrainConfig, resume: bool = False, log=print, given: Collection[str] | None = None) -> TrainResult:
+    """Run (or resume) the recipe described by `config` (loop.py). given: for a resumed run,
+    the options the command gave (runfolder.resumed_config)."""
     world, device = join(config.device, config.dist_timeout)
     threads = torch.get_num_threads()  # the run sets its own (share_cores); the caller's come back after
     try:
-        result = _guarded(config, resume, log if world.main else _quiet, world, device)
+        result = _guarded(config, resume, log if world.main else _quiet, world, device, given)
         # Every rank done before any tears the group down: a gloo process whose peer has
         # left while its own last collective is still closing aborts (SIGABRT) at exit.
         barrier(world)
@@ -54,7 +56,7 @@ def _quiet(*_args, **_kwargs) -> None:
     """The log of ranks other than 0."""
 
 
-def _guarded(config: TrainConfig, resume: bool, log, world: World, device) -> TrainResult:
+def _guarded(config: TrainConfig, resume: bool, log, world: World, device, given) -> TrainResult:
     """The run, once its folder is known to be writable and held by this run alone."""
     clock = Clock()  # the time budget counts the set-up too
     out = Path(config.out)
@@ -64,18 +66,18 @@ def _guarded(config: TrainConfig, resume: bool, log, world: World, device) -> Tr
     if resume and not last.exists():
         raise FileNotFoundError(f"nothing to resume: no {last}")
     if not world.main:
-        return Loop(_plan(config, resume, log, world, device, clock)).run()
+        return Loop(_plan(config, resume, log, world, device, clock, given)).run()
     check_writable(out)  # before any work, not at the first checkpoint an epoch later
     with hold_run(out):  # only rank 0 writes the run folder, so only it holds it
         for stale in out.glob(".*.tmp"):  # left by a kill during a checkpoint write
             stale.unlink()
-        return Loop(_plan(config, resume, log, world, device, clock)).run()
+        return Loop(_plan(config, resume, log, world, device, clock, given)).run()
 
 
-def _plan(config: TrainConfig, resume: bool, log, world: World, device, clock: Clock) -> RunPlan:
+def _plan(config: TrainConfig, resume: bool, log, world: World, device, clock: Clock, given) -> RunPlan:
     out = Path(config.out)
     saved = load_checkpoint(out / "last.pt") if resume else None
-    config = _resolved_config(config, saved, device, log)
+    config = _resolved_config(config, saved, device, log, given)
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     with main_first(world):  # rank 0 fills the data caches, the others read them
         model_config, spec, data = prepare(config, saved, log)
@@ -105,11 +107,11 @@ def _plan(config: TrainConfig, resume: bool, log, world: World, device, clock: C
     return plan
 
 
-def _resolved_config(config: TrainConfig, saved: Checkpoint | None, device, log) -> TrainConfig:
+def _resolved_config(config: TrainConfig, saved: Checkpoint | None, device, log, given=None) -> TrainConfig:
     """`config` as the run will use it: a resumed run's own, the fonts checked, the dry run's
     sizes, the precision and the cores resolved (recorded so, in the checkpoint)."""
     if saved is not None:
-        config = resumed_config(config, saved, log)
+        config = resumed_config(config, saved, log, given)
     check_fonts(config)
     apply_dry_run(config)
     config.precision = pick_precision(config.precision, device)

@@ -13,7 +13,6 @@ from ..fonts import check_font
 from ..labels import scan_folder
 from ..models import ModelConfig, default_config, with_channels
 from ..preprocess import InputSpec
-from ..schemes import get_scheme
 from ..sources import DataBundle, training_data
 
 
@@ -63,8 +62,8 @@ def _input_spec(model_config: ModelConfig) -> InputSpec:
 def check_label_fit(model, data: DataBundle) -> None:
     """Refuse labels the model cannot emit, before training: CTC would learn nothing from
     them at zero loss (zero_infinity hides it), a multi-head model has no head for them."""
-    scheme, slots = get_scheme(model.scheme), model.config.slots()
-    unit = "CTC frames" if scheme.variable_width else "character heads"
+    scheme, slots = model.scheme, model.config.slots()
+    unit = scheme.unit
     if data.folder is None:
         # Synthetic labels are random: a repeat costs a CTC frame now and then, which
         # zero_infinity absorbs; labels longer than the output steps would never be read.
@@ -81,11 +80,7 @@ def check_label_fit(model, data: DataBundle) -> None:
         if scheme.slots_needed(label) > slots
     ]
     if too_long:
-        hint = (
-            f"widen --input-size, about {model.config.width // slots} pixels a frame"
-            if scheme.variable_width
-            else "a CRNN reads any length"
-        )
+        hint = scheme.fit_hint(model.config.width, slots)
         raise ValueError(
             f"{len(too_long)} labels need more {unit} than the model's {slots} at input width {model.config.width} "
             f"({hint}): " + ", ".join(too_long[:5])
@@ -96,9 +91,8 @@ def check_fonts(config: TrainConfig) -> None:
     """Fonts that cannot be used fail before any data is read, not after the whole set."""
     chars = config.chars or (None if config.data else DEFAULT_CHARS)
     if chars is None and config.fonts:
-        chars = "".join(
-            sorted(set("".join(label for _, label in scan_folder(config.data, config.label_rule, config.fold_case).items)))
-        )
+        labels = [label for _, label in scan_folder(config.data, config.label_rule, config.fold_case).items]
+        chars = Charset.from_labels(labels).chars
     for font in config.fonts:
         check_font(font, chars)
 
