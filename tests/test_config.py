@@ -6,7 +6,8 @@ import json
 import pytest
 from PIL import Image
 
-from captcha_break.cli import build_parser, main, train_fields
+from captcha_break.cli import build_parser, main
+from captcha_break.commands import train_fields
 from captcha_break.config import TrainConfig
 from captcha_break.runfolder import merge_resumed
 

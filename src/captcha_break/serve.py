@@ -1,16 +1,15 @@
 """HTTP service: FastAPI over a Recognizer, with concurrent requests batched together.
 
 Decoding an upload and running the model are CPU work, so neither runs on the event loop:
-images are decoded in worker threads, then a `MicroBatcher` gathers the requests that
+images are decoded in worker threads, then a `MicroBatcher` (batcher.py) gathers the requests that
 arrive within a couple of milliseconds into one model call (one batch of 16 costs far less
-than 16 batches of one). Bad input gets a 4xx with a reason, never a 500.
+than 16 batches of one). Bad input gets a 4xx with a reason, never a 500 (bodies.py reads
+the request bodies within their limits).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import dataclasses
 import functools
 import hmac
@@ -27,15 +26,16 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import APIKeyHeader
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .assets import DEFAULT_MODEL, ModelInfo, model_line
-from .decoding import Prediction
+from .batcher import MicroBatcher
+from .bodies import BodyTimeout, ImageBody, ImagesBody, TimedBody, images_from_request
 from .options import option
 from .preprocess import ImageError, ImageTooLarge, max_pixels
-from .recognizer import ReaderOptions, Recognizer
+from .recognizer import ReaderOptions
 
 ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes
 WEB = Path(__file__).parent / "web"
@@ -122,22 +122,6 @@ ERRORS = {
 }
 
 
-class BodyTimeout(Exception):
-    """The client stopped sending its body."""
-
-
-class ImageBody(BaseModel):
-    """POST /predict as JSON."""
-
-    image: str = Field(description="the image file's bytes in base64 (a data: URL works too)")
-
-
-class ImagesBody(BaseModel):
-    """POST /predict/batch as JSON."""
-
-    images: list[str] = Field(description="image files in base64")
-
-
 class PredictionOut(BaseModel):
     text: str = Field(description="what the model read")
     confidence: float = Field(description="probability of the whole string")
@@ -156,57 +140,6 @@ def _body_doc(json_model: type[BaseModel], field: str, many: bool) -> dict:
     if not many:
         content["image/*"] = {"schema": file}
     return {"requestBody": {"required": True, "content": content}}
-
-
-class MicroBatcher:
-    """Collects single-image requests for up to `wait_ms` and runs them as one batch."""
-
-    def __init__(self, recognizer: Recognizer, max_batch: int = 64, wait_ms: float = 2.0):
-        self.recognizer, self.max_batch, self.wait = recognizer, max_batch, wait_ms / 1000
-        self.queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future]] = asyncio.Queue()
-        self.task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self.task:
-            self.task.cancel()
-
-    async def submit(self, pixels: list[np.ndarray]) -> list[Prediction]:
-        """N uint8 (C, H, W) arrays (Recognizer.pixels) -> N results; they may share a batch
-        with other requests' images of the same width."""
-        loop = asyncio.get_running_loop()
-        futures = []
-        for image in pixels:
-            future = loop.create_future()
-            await self.queue.put((image, future))
-            futures.append(future)
-        return list(await asyncio.gather(*futures))
-
-    async def _run(self) -> None:
-        while True:
-            items = [await self.queue.get()]
-            deadline = asyncio.get_running_loop().time() + self.wait
-            while len(items) < self.max_batch:
-                timeout = deadline - asyncio.get_running_loop().time()
-                try:
-                    items.append(self.queue.get_nowait() if timeout <= 0 else await asyncio.wait_for(self.queue.get(), timeout))
-                except (asyncio.TimeoutError, asyncio.QueueEmpty):
-                    break
-            await self._infer(items)
-
-    async def _infer(self, items: list[tuple[np.ndarray, asyncio.Future]]) -> None:
-        try:
-            results = await run_in_threadpool(self.recognizer.predict_arrays, [p for p, _ in items])
-        except Exception as err:  # noqa: BLE001 - handed to every waiting request
-            for _, future in items:
-                if not future.done():
-                    future.set_exception(err)
-            return
-        for (_, future), result in zip(items, results):
-            if not future.done():
-                future.set_result(result)
 
 
 def create_app(config: ServeConfig | None = None) -> FastAPI:
@@ -286,7 +219,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         summary='Read one captcha: multipart field `file`, a raw image body, or JSON {"image": base64}',
     )  # fmt: skip
     async def predict(request: Request) -> dict:
-        images = await _images_from_request(request, config, many=False)
+        images = await images_from_request(request, config, many=False)
         [result] = await batcher.submit(await decode(images))
         return result.to_dict()
 
@@ -296,118 +229,10 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         summary='Read several: multipart fields `files`, or JSON {"images": [base64, ...]}',
     )  # fmt: skip
     async def predict_batch(request: Request) -> dict:
-        images = await _images_from_request(request, config, many=True)
+        images = await images_from_request(request, config, many=True)
         return {"results": [r.to_dict() for r in await batcher.submit(await decode(images))]}
 
     return app
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes `limit` (Content-Length or not)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"body of {declared} bytes is over the limit of {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _images_from_request(request: Request, config: ServeConfig, many: bool) -> list[bytes]:
-    content_type = request.headers.get("content-type", "").lower()  # media types ignore case
-    if content_type.startswith("multipart/form-data"):
-        images = await _multipart_images(request, config, "files" if many else "file")
-    else:
-        body = await _read_body(request, config.max_body_bytes)
-        if not body:
-            raise HTTPException(400, "empty body: send an image")
-        images = _json_images(body, many) if content_type.startswith("application/json") else [body]
-    if not images:
-        raise HTTPException(400, "no image in the request")
-    if len(images) > 1 and not many:
-        raise HTTPException(400, f"{len(images)} images: /predict reads one, /predict/batch several")
-    if len(images) > config.max_batch_images:
-        raise HTTPException(413, f"{len(images)} images is over the limit of {config.max_batch_images} per request")
-    if any(not image for image in images):
-        raise HTTPException(400, "empty image")
-    return images
-
-
-async def _multipart_images(request: Request, config: ServeConfig, field: str) -> list[bytes]:
-    declared = request.headers.get("content-length")
-    if not declared or not declared.isdigit():
-        raise HTTPException(411, "multipart uploads need a Content-Length")
-    # Counted as it arrives, like a raw body: the declared length alone can lie (a chunked
-    # body beside a Content-Length). Starlette's form parser then reads the body kept here.
-    request._body = await _read_body(request, config.max_body_bytes)
-    form = await request.form(max_files=config.max_batch_images, max_fields=config.max_batch_images)
-    uploads = form.getlist(field) or ([form["file"]] if field == "files" and "file" in form else [])
-    if not uploads:
-        raise HTTPException(400, f"multipart form needs a `{field}` field with the image")
-    if any(isinstance(u, str) for u in uploads):
-        raise HTTPException(400, f"`{field}` must be a file upload")
-    return [await u.read() for u in uploads]
-
-
-def _json_images(body: bytes, many: bool) -> list[bytes]:
-    model = ImagesBody if many else ImageBody
-    try:
-        payload = model.model_validate_json(body)
-    except ValidationError as err:
-        problem = err.errors()[0]
-        where = ".".join(str(p) for p in problem.get("loc", ())) or "body"
-        if problem["type"] == "json_invalid":
-            raise HTTPException(400, f"body is not valid JSON: {problem['msg']}") from None
-        shape = '{"images": [base64, ...]}' if many else '{"image": base64}'
-        raise HTTPException(400, f"JSON body needs {shape}: {where}: {problem['msg']} (base64 strings)") from None
-    except RecursionError:  # nested thousands deep: no request of ours looks like that
-        raise HTTPException(400, "body is not valid JSON: nested too deep") from None
-    return [_b64(v) for v in (payload.images if many else [payload.image])]
-
-
-def _b64(text: str) -> bytes:
-    if "," in text[:100] and text.startswith("data:"):
-        text = text.split(",", 1)[1]  # a data: URL, as browsers make them
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise HTTPException(400, f"bad base64: {err}") from err
-
-
-class TimedBody:
-    """ASGI middleware: a request whose next body part takes over `timeout` s, or whose whole
-    body takes over `deadline` s, fails (408). Once the body is in, receiving is untimed
-    (it then only waits for the client to go)."""
-
-    def __init__(self, app, timeout: float, deadline: float = 30.0):
-        self.app, self.timeout, self.deadline = app, timeout, deadline
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        loop = asyncio.get_running_loop()
-        ends = loop.time() + self.deadline
-        body_done = False
-
-        async def timed_receive():
-            nonlocal body_done
-            if body_done:
-                return await receive()
-            wait = min(self.timeout, ends - loop.time())
-            try:
-                message = await asyncio.wait_for(receive(), max(wait, 0.0))
-            except asyncio.TimeoutError:
-                late = wait < self.timeout
-                raise BodyTimeout(
-                    f"the body did not arrive within {self.deadline:g} s" if late else f"the body stalled for {self.timeout:g} s"
-                ) from None
-            body_done = message.get("type") != "http.request" or not message.get("more_body", False)
-            return message
-
-        return await self.app(scope, timed_receive, send)
 
 
 @functools.cache
