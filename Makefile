@@ -43,12 +43,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 # More fonts for the broad synthetic style, from Debian's fonts-* packages (root and apt
-# only; fonts.py lists them with their licences). The general model was trained with them.
+# only; src/captcha_break/fonts.csv lists them with their licences). The general model was trained with them.
 fonts: $(STAMP)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 			$$($(PY) -c "from captcha_break.fonts import DEBIAN_PACKAGES; print(*DEBIAN_PACKAGES)"); \
-	else echo "make fonts needs root and apt-get: install the fonts-* packages of src/captcha_break/fonts.py by hand"; fi
+	else echo "make fonts needs root and apt-get: install the fonts-* packages of src/captcha_break/fonts.csv by hand"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -14,7 +14,7 @@ from captcha_break.charset import Charset
 from captcha_break.checkpoint import load_checkpoint
 from captcha_break.finetune import choose_charset, load_pretrained
 from captcha_break.models import build_model, default_config, with_channels
-from captcha_break.preprocess import InputSpec, preprocess
+from captcha_break.preprocess import InputSpec, normalize, to_pixels
 from captcha_break.train import TrainConfig, train
 
 
@@ -74,8 +74,8 @@ def test_grayscale_model_becomes_rgb_reading_colour_images_as_it_read_gray(tiny_
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 128, 3), dtype=np.uint8))
     spec = InputSpec(64, 128, 1)
     with torch.no_grad():  # the first convolution's output: later layers can hide differences
-        as_gray = gray.features[0](torch.from_numpy(preprocess(image, spec))[None])
-        as_rgb = rgb.features[0](torch.from_numpy(preprocess(image, dataclasses.replace(spec, channels=3)))[None])
+        as_gray = gray.features[0](torch.from_numpy(normalize(to_pixels(image, spec)))[None])
+        as_rgb = rgb.features[0](torch.from_numpy(normalize(to_pixels(image, dataclasses.replace(spec, channels=3))))[None])
     # Pillow rounds luma to whole levels, so the two inputs differ by up to half a level.
     assert (as_gray - as_rgb).abs().max() < 0.01 * as_gray.abs().max()
 

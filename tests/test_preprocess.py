@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_break.preprocess import ImageError, InputSpec, open_image, preprocess, reading_spec, text_box, to_pixels
+from captcha_break.decode import open_image
+from captcha_break.preprocess import ImageError, InputSpec, normalize, reading_spec, text_box, to_pixels
 
 SPEC = InputSpec(64, 128, 3)
 
@@ -49,8 +50,8 @@ def test_jpeg_and_gif_first_frame():
 
 def test_arrays_and_grayscale_spec():
     array = np.full((64, 128, 3), 255, np.uint8)
-    assert preprocess(array, InputSpec(32, 64, 1)).shape == (1, 32, 64)
-    assert preprocess(array.astype(np.float32) / 255, SPEC).max() == pytest.approx(1.0)
+    assert normalize(to_pixels(array, InputSpec(32, 64, 1))).shape == (1, 32, 64)
+    assert normalize(to_pixels(array.astype(np.float32) / 255, SPEC)).max() == pytest.approx(1.0)
     with pytest.raises(ImageError):
         to_pixels(np.zeros((4, 4, 5)), SPEC)
 

@@ -10,7 +10,8 @@ from PIL import Image, ImageDraw
 from captcha_break.fonts import find_fonts
 from captcha_break.options import parse_length
 from captcha_break.preprocess import InputSpec
-from captcha_break.synth import SynthConfig, _generator, _seeded, draw, draw_arrays, write_pngs
+from captcha_break.styles import _generator, _seeded
+from captcha_break.synth import SynthConfig, draw, draw_arrays, write_pngs
 
 
 def png_digest(image) -> str:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import io
 import math
 import random
-from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageFont
+from PIL import Image, ImageFilter, ImageFont, ImageOps
 from PIL.Image import Resampling
 from PIL.ImageDraw import Draw
+
+from .styles import draw_library, draw_lines, load_font
 
 Colour = tuple[int, int, int]
 
@@ -83,11 +84,6 @@ def _text_colours(background: Colour, n: int, rng: random.Random) -> list[Colour
 # --- the text ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=2048)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
-
-
 def _text_layer(label: str, fonts: tuple[str, ...], height: int, palette: list[Colour], rng: random.Random) -> Image.Image:
     """The text alone on a transparent layer of `height`, as wide as the text needs."""
     size = max(10, round(height * rng.uniform(0.5, 0.85)))
@@ -99,7 +95,7 @@ def _text_layer(label: str, fonts: tuple[str, ...], height: int, palette: list[C
     for char, colour in zip(label, palette):
         path = rng.choice(fonts) if per_char_font else image_font
         char_size = max(8, round(size * rng.uniform(0.85, 1.15)))
-        glyphs.append(_glyph(char, _font(path, char_size), colour, look, rng.uniform(-tilt, tilt), rng))
+        glyphs.append(_glyph(char, load_font(path, char_size), colour, look, rng.uniform(-tilt, tilt), rng))
     gap = size * rng.choice((rng.uniform(-0.25, 0.05), rng.uniform(0.0, 0.3), rng.uniform(0.2, 1.2)))
     margin = rng.randint(1, max(2, size // 2))
     width = 2 * margin + sum(g.width for g in glyphs) + round(gap * (len(glyphs) - 1))
@@ -236,3 +232,26 @@ def _wave_warp(image: Image.Image, rng: random.Random) -> Image.Image:
     shifts = np.round(amplitude * np.sin(2 * np.pi * np.arange(width) / period + rng.uniform(0, 2 * np.pi))).astype(int)
     rows = np.clip(np.arange(height)[:, None] - shifts[None, :], 0, height - 1)
     return Image.fromarray(pixels[rows, np.arange(width)[None, :]], "RGB")
+
+
+# --- the mix the broad style draws ---------------------------------------------------------
+
+# Image sizes sites serve the library's style at (its own default is 160x60).
+_LIBRARY_SIZES = ((128, 64), (160, 60), (100, 40), (120, 48), (200, 80), (150, 50))
+
+
+def draw_broad_mix(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
+    """The broad style's mix: its own looks, the lines style, and the library's styles at the
+    sizes sites serve them (also inverted)."""
+    kind = rng.random()
+    if kind < 0.72:
+        return draw_broad(label, fonts, rng)
+    if kind < 0.86:
+        return draw_lines(label, rng.choice(fonts), rng.randint(32, 80), rng)
+    # The library's own styles, in its font or another one, at a size sites use.
+    width, height = rng.choice(_LIBRARY_SIZES)
+    width = max(width, round(height * 0.55 * len(label)))  # long labels need room
+    font = () if rng.random() < 0.4 else (rng.choice(fonts),)
+    image = draw_library(width, height, rng.choice(("v07", "v03")), font, label, rng)
+    # Sites serve it light on dark too: the same drawing with its colours inverted.
+    return ImageOps.invert(image) if rng.random() < 0.3 else image

@@ -15,9 +15,10 @@ import numpy as np
 
 from .cache import cache_key, load_arrays, save_arrays
 from .charset import Charset, LabelError
+from .decode import open_image
 from .labels import read_labels_file, scan_folder
 from .pool import fork_map
-from .preprocess import ImageError, InputSpec, open_image, to_pixels
+from .preprocess import ImageError, InputSpec, to_pixels
 
 
 @dataclass

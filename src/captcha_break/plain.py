@@ -23,10 +23,11 @@ from PIL import Image
 from .assets import DEFAULT_MODEL
 from .charset import Charset
 from .config import PADDED_FITS, TrainConfig
+from .decode import flatten_onto_white
 from .finetune import frame_stride, pretrained
 from .folders import holdout_split
 from .labels import scan_folder
-from .preprocess import CROP_BELOW, crop_to_text, flatten_onto_white, text_box
+from .preprocess import CROP_BELOW, crop_to_text, text_box
 from .runfolder import merge_resumed
 
 # Images of a set whose aspect ratios differ by more than this are padded, not stretched.
@@ -162,39 +163,9 @@ def plan(
     else:
         choose("init", base, f"start from {about.get(base, base)}")
     choose("chars", facts.chars, f"the {len(facts.chars)} characters the labels use (case kept as labeled)")
-    text_height = statistics.median(facts.text_heights)
-    spread = max(facts.aspects) / min(facts.aspects)
-    fit = "crop" if text_height < CROP_BELOW else "pad" if spread > ASPECT_SPREAD else "stretch"
-    reasons = {
-        "crop": f"the text fills {text_height:.0%} of the images' height: crop to it, scale to the height, pad the width",
-        "pad": f"aspect ratios vary {spread:.2f}x: scale to the height and pad the width",
-        "stretch": f"every image has about the same aspect ratio ({statistics.median(facts.aspects):.2f})",
-    }
-    choose("fit", fit, reasons[fit])
-    fit = str(given.get("fit") or fit)
-    crop = fit == "crop"
-    aspects = facts.text_aspects if crop else facts.aspects  # of what is scaled to the input
-    aspect = statistics.median(aspects)
-    # Wide enough to keep the images' aspect ratio, and to give a CTC model two frames per
-    # character and one between repeats; a stretched set wider still, for room between
-    # touching characters (padding a padded set would add no frames to its text).
-    # A padded set's wide images hold its long labels: they are kept, not squeezed.
-    if fit in PADDED_FITS:
-        wide = float(np.percentile(aspects, PAD_PERCENTILE))
-        what = "texts" if crop else "images"
-        why = f"aspect ratio up to {wide:.2f} for {PAD_PERCENTILE}% of the {what}, at height {base_height}"
-    else:
-        wide = aspect
-        why = f"median aspect ratio {aspect:.2f} at height {base_height}"
-    natural = wide * base_height
-    needed = (2 * facts.max_len + 2) * base_stride
-    roomy = min(FRAMES_PER_CHAR * facts.max_len * base_stride, MAX_STRETCH * natural) if fit == "stretch" else 0
-    width = int(min(512, max(64, _round_up(max(natural, needed, roomy), 16))))
-    if roomy > max(natural, needed):
-        why += f", stretched {width / natural:.2f}x for up to {FRAMES_PER_CHAR} frames to each of {facts.max_len} characters"
-    elif needed > natural:
-        why += f", widened for labels of up to {facts.max_len} characters"
-    choose("input_width", width, why)
+    choose("fit", *_fit(facts))
+    fit = str(given.get("fit") or _fit(facts)[0])
+    choose("input_width", *_width(facts, fit, base_height, base_stride))
     channels = 3 if facts.colourful > 0.2 else 1
     choose(
         "channels", channels,
@@ -209,14 +180,7 @@ def plan(
         else "the rate the CPU models train well at from nothing",
     )  # fmt: skip
     choose("schedule", "onecycle", "warm up, then anneal to the best weights by the last epoch")
-    train_images = max(1, len(holdout_split(facts.count, *splits)[0]))
-    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_IMAGES / train_images)))
-    why = f"about {TARGET_IMAGES:,} images seen in all ({train_images:,} training images each epoch)"
-    batch = int(given.get("batch_size") or batch)
-    enough = math.ceil(MIN_STEPS / max(1, train_images // batch))
-    if enough > epochs:
-        epochs, why = enough, f"at least {MIN_STEPS:,} steps of {batch} images ({train_images:,} training images each epoch)"
-    choose("epochs", epochs, f"{why}; a --time-budget may lower it")
+    choose("epochs", *_epochs(facts, splits, int(given.get("batch_size") or batch)))
     budget = float(given.get("time_budget") or 0)
     if base and budget >= SOUP_MIN_BUDGET and not given.get("unlabeled"):  # TrainConfig refuses both
         choose(
@@ -225,6 +189,56 @@ def plan(
             "it, their weights averaged into one model, which tends to read more than each",
         )  # fmt: skip
     return choices
+
+
+def _fit(facts: FolderFacts) -> tuple[str, str]:
+    """How images become the input (fit), and why."""
+    text_height = statistics.median(facts.text_heights)
+    spread = max(facts.aspects) / min(facts.aspects)
+    fit = "crop" if text_height < CROP_BELOW else "pad" if spread > ASPECT_SPREAD else "stretch"
+    reasons = {
+        "crop": f"the text fills {text_height:.0%} of the images' height: crop to it, scale to the height, pad the width",
+        "pad": f"aspect ratios vary {spread:.2f}x: scale to the height and pad the width",
+        "stretch": f"every image has about the same aspect ratio ({statistics.median(facts.aspects):.2f})",
+    }
+    return fit, reasons[fit]
+
+
+def _width(facts: FolderFacts, fit: str, base_height: int, base_stride: int) -> tuple[int, str]:
+    """The input width, and why: wide enough to keep the images' aspect ratio, and to give a
+    CTC model two frames per character and one between repeats; a stretched set wider
+    still, for room between touching characters (padding a padded set would add no frames
+    to its text). A padded set's wide images hold its long labels: they are kept, not squeezed."""
+    crop = fit == "crop"
+    aspects = facts.text_aspects if crop else facts.aspects  # of what is scaled to the input
+    if fit in PADDED_FITS:
+        wide = float(np.percentile(aspects, PAD_PERCENTILE))
+        why = (
+            f"aspect ratio up to {wide:.2f} for {PAD_PERCENTILE}% of the {'texts' if crop else 'images'}, at height {base_height}"
+        )
+    else:
+        wide = statistics.median(aspects)
+        why = f"median aspect ratio {wide:.2f} at height {base_height}"
+    natural = wide * base_height
+    needed = (2 * facts.max_len + 2) * base_stride
+    roomy = min(FRAMES_PER_CHAR * facts.max_len * base_stride, MAX_STRETCH * natural) if fit == "stretch" else 0
+    width = int(min(512, max(64, _round_up(max(natural, needed, roomy), 16))))
+    if roomy > max(natural, needed):
+        why += f", stretched {width / natural:.2f}x for up to {FRAMES_PER_CHAR} frames to each of {facts.max_len} characters"
+    elif needed > natural:
+        why += f", widened for labels of up to {facts.max_len} characters"
+    return width, why
+
+
+def _epochs(facts: FolderFacts, splits: tuple[float, float], batch: int) -> tuple[int, str]:
+    """The epochs, and why: about TARGET_IMAGES seen in all, at least MIN_STEPS steps."""
+    train_images = max(1, len(holdout_split(facts.count, *splits)[0]))
+    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_IMAGES / train_images)))
+    why = f"about {TARGET_IMAGES:,} images seen in all ({train_images:,} training images each epoch)"
+    enough = math.ceil(MIN_STEPS / max(1, train_images // batch))
+    if enough > epochs:
+        epochs, why = enough, f"at least {MIN_STEPS:,} steps of {batch} images ({train_images:,} training images each epoch)"
+    return epochs, f"{why}; a --time-budget may lower it"
 
 
 def _round_up(value: float, step: int) -> int:

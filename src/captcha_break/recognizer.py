@@ -21,9 +21,10 @@ from PIL import Image
 
 from .assets import DEFAULT_MODEL, ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
 from .config import PADDED_FITS
+from .decode import as_image
 from .decoding import Prediction, fold_case, greedy_decode, restrict, softmax, upper
 from .options import checked, option, parse_length
-from .preprocess import ImageError, InputSpec, as_image, normalize, to_pixels
+from .preprocess import ImageError, InputSpec, normalize, to_pixels
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 

@@ -33,8 +33,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .assets import DEFAULT_MODEL, ModelInfo, model_line
 from .batcher import MicroBatcher
 from .bodies import BodyTimeout, ImageBody, ImagesBody, TimedBody, images_from_request
+from .decode import ImageError, ImageTooLarge, max_pixels
 from .options import option
-from .preprocess import ImageError, ImageTooLarge, max_pixels
 from .recognizer import ReaderOptions
 
 ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes

@@ -1,31 +1,24 @@
-"""Synthetic captchas from the `captcha` library, reproducible from a seed.
+"""Synthetic captchas, reproducible from a seed: what to draw (SynthConfig, its options),
+the labels, and drawing many of them (arrays, cached on disk, or PNG files).
 
-captcha 0.7 draws all its randomness from the `secrets` module, which cannot be seeded.
-`_seeded` swaps the module's `secrets` for a shim backed by `random.Random` while one
-image is drawn, so that (seed, index) -> image is a pure function: the same seed gives
-byte-identical files on every run and in every worker process.
+(seed, index) -> image is a pure function: the same seed gives byte-identical files on
+every run and in every worker process. The looks are drawn by styles.py (the `captcha`
+library's and "lines") and broad.py (the broad style's mix).
 """
 
 from __future__ import annotations
 
 import random
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import captcha.image as captcha_image
 import numpy as np
-from captcha.image import ImageCaptcha
-from PIL import Image, ImageFont, ImageOps
-from PIL.Image import Resampling, Transform
-from PIL.ImageDraw import Draw
+from PIL import Image
 from tqdm import tqdm
 
-from .broad import draw_broad
+from .broad import draw_broad_mix
 from .cache import cache_key, load_arrays, remove_arrays, save_arrays
 from .charset import DEFAULT_CHARS
 from .config import FOCUS_WEIGHT
@@ -33,6 +26,7 @@ from .fonts import broad_fonts, check_font, expand_system, find_fonts
 from .options import checked, option, parse_length, parse_size
 from .pool import fork_map
 from .preprocess import InputSpec, to_pixels
+from .styles import draw_library, draw_lines
 
 STYLES = ("v07", "v03", "mixed", "lines", "broad")
 # Part of every cached drawn set's key: raise it when a style draws other pixels for the
@@ -127,130 +121,19 @@ class SynthOptions:
         return SynthConfig.from_options(self.chars or task.chars, length, size, self.style or task.style, fonts)
 
 
-class _SeededSecrets:
-    """The three `secrets` functions captcha.image uses, drawn from a seeded Random."""
-
-    def __init__(self, rng: random.Random):
-        self.randbelow = rng.randrange
-        self.randbits = rng.getrandbits
-        self.choice = rng.choice
-
-
-_PATCH_LOCK = threading.Lock()
-
-
-@contextmanager
-def _seeded(rng: random.Random) -> Iterator[None]:
-    # The patch is process-wide, so threads must take turns; it is undone afterwards so
-    # other users of the captcha library in this process keep real randomness.
-    with _PATCH_LOCK:
-        original = captcha_image.secrets
-        captcha_image.secrets = _SeededSecrets(rng)
-        try:
-            yield
-        finally:
-            captcha_image.secrets = original
-
-
-class LegacyWarpCaptcha(ImageCaptcha):
-    """ImageCaptcha with captcha 0.3's character warps.
-
-    0.7 computes the warp span as w * U * 0.2 + 0.1 (a few pixels); 0.3 drew it from
-    w * U(0.1, 0.3) and h * U(0.2, 0.3), so its characters are far more distorted. 0.3
-    also sized each character's box with `draw.textsize`, which is `textbbox((0, 0))`'s
-    right and bottom (checked against captcha 0.3 under Pillow 9.5: the same pixels), one
-    pixel less each way than 0.7's `multiline_textbbox((1, 1))`. Each glyph is squeezed
-    into that box, and the pixel matters (docs/notebook.md, "captcha 0.3's warps").
-    """
-
-    def _draw_character(self, c: str, draw, color) -> Image.Image:
-        rand = captcha_image.secrets
-        font = rand.choice(self.truefonts)
-        _, _, w, h = draw.textbbox((0, 0), c, font=font)
-        dx, dy = rand.randbelow(5), rand.randbelow(7)
-        im = Image.new("RGBA", (int(w) + dx, int(h) + dy))
-        Draw(im).text((dx, dy), c, font=font, fill=color)
-        im = im.crop(im.getbbox())
-        im = im.rotate(_uniform(rand, -30, 30), Resampling.BILINEAR, expand=True)
-        span_x, span_y = w * _uniform(rand, 0.1, 0.3), h * _uniform(rand, 0.2, 0.3)
-        x1, x2 = (int(_uniform(rand, -span_x, span_x)) for _ in range(2))
-        y1, y2 = (int(_uniform(rand, -span_y, span_y)) for _ in range(2))
-        w2, h2 = int(w) + abs(x1) + abs(x2), int(h) + abs(y1) + abs(y2)
-        quad = (x1, y1, -x1, h2 - y2, w2 + x2, h2 + y2, w2 - x2, -y1)
-        im = im.resize((w2, h2))
-        return im.transform((int(w), int(h)), Transform.QUAD, quad)
-
-
-def _draw_lines(label: str, font_path: str, height: int, rng: random.Random) -> Image.Image:
-    """The "lines" style: `label` in one font, characters spaced, coloured and tilted apart."""
-    size = rng.randint(round(height * 0.4), round(height * 0.7))
-    font = _font(font_path, size)
-    glyphs = [_tilted_glyph(char, font, rng) for char in label]
-    gap = rng.uniform(0.0, 1.2) * size  # from touching to a wide gap, as sites vary
-    margin = rng.randint(2, size)
-    width = 2 * margin + sum(g.width for g in glyphs) + round(gap * (len(glyphs) - 1))
-    image = Image.new("RGB", (width, height), "white")
-    x = float(margin)
-    for glyph in glyphs:
-        # Sites keep the text near the middle line; a little jitter up and down.
-        middle = (height - glyph.height) // 2
-        top = min(max(0, middle + rng.randint(-height // 8, height // 8)), max(0, height - glyph.height))
-        image.paste(glyph, (round(x), top), glyph)
-        x += glyph.width + gap
-    _cross_out(image, rng)
-    return image
-
-
-@lru_cache(maxsize=512)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
-
-
-def _tilted_glyph(char: str, font: ImageFont.FreeTypeFont, rng: random.Random) -> Image.Image:
-    left, top, right, bottom = font.getbbox(char)
-    glyph = Image.new("RGBA", (right - left + 2, bottom - top + 2))
-    # Any hue; now and then a pale one, which some sites draw and a model must still read.
-    colour = tuple(rng.randint(0, 230) for _ in range(3))
-    if rng.random() < 0.15:
-        colour = tuple(255 - (255 - c) // 3 for c in colour)
-    outline = rng.random() < 0.15  # hollow letters: the outline in colour, the inside white
-    fill, stroke = ("white", 1) if outline else (colour, 0)
-    Draw(glyph).text((1 - left, 1 - top), char, font=font, fill=fill, stroke_width=stroke, stroke_fill=colour)
-    return glyph.rotate(rng.uniform(-20, 20), Resampling.BILINEAR, expand=True)
-
-
-def _cross_out(image: Image.Image, rng: random.Random) -> None:
-    """Up to four thin dark lines between random points, over the text."""
-    pen = Draw(image)
-    for _ in range(rng.randint(0, 4)):
-        ends = [(rng.randint(0, image.width), rng.randint(0, image.height)) for _ in range(2)]
-        pen.line(ends, fill=(rng.randint(0, 60),) * 3, width=1)
-
-
-def _uniform(rand, low: float, high: float) -> float:
-    return low + (rand.randbits(32) / 2**32) * (high - low)
-
-
-@lru_cache(maxsize=512)
-def _generator(width: int, height: int, style: str, fonts: tuple[str, ...]) -> ImageCaptcha:
-    # Cached: loading the fonts costs more than drawing an image.
-    cls = LegacyWarpCaptcha if style == "v03" else ImageCaptcha
-    return cls(width=width, height=height, fonts=list(fonts) or None)
-
-
 def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     """The index-th captcha of the stream `seed`: (RGB image, label)."""
     rng = random.Random(f"captcha_break/{seed}/{index}")
     length = rng.randint(config.min_len, config.max_len)
     if config.style == "broad":
         label = _site_label(config, length, rng)
-        return _draw_broad_mix(config, label, rng), label
+        return draw_broad_mix(label, config.fonts or broad_fonts(config.chars), rng), label
     label = _label(config.chars, config.focus, length, rng, config.focus_weight)
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
     if style == "lines":
         font = rng.choice(config.fonts or tuple(captcha_image.DEFAULT_FONTS))
-        return _draw_lines(label, font, config.height, rng), label
-    return _draw_library(config.width, config.height, style, config.fonts, label, rng), label
+        return draw_lines(label, font, config.height, rng), label
+    return draw_library(config.width, config.height, style, config.fonts, label, rng), label
 
 
 def _label(chars: str, focus: str, length: int, rng: random.Random, weight: float) -> str:
@@ -282,32 +165,6 @@ def _site_label(config: SynthConfig, length: int, rng: random.Random) -> str:
             break
         pick -= share
     return _label(alphabet, "".join(c for c in config.focus if c in alphabet), length, rng, config.focus_weight)
-
-
-def _draw_library(width: int, height: int, style: str, fonts: tuple[str, ...], label: str, rng: random.Random) -> Image.Image:
-    generator = _generator(width, height, style, fonts)
-    with _seeded(rng):
-        return generator.generate_image(label)
-
-
-# Image sizes sites serve the library's style at (its own default is 160x60).
-_LIBRARY_SIZES = ((128, 64), (160, 60), (100, 40), (120, 48), (200, 80), (150, 50))
-
-
-def _draw_broad_mix(config: SynthConfig, label: str, rng: random.Random) -> Image.Image:
-    fonts = config.fonts or broad_fonts(config.chars)
-    kind = rng.random()
-    if kind < 0.72:
-        return draw_broad(label, fonts, rng)
-    if kind < 0.86:
-        return _draw_lines(label, rng.choice(fonts), rng.randint(32, 80), rng)
-    # The library's own styles, in its font or another one, at a size sites use.
-    width, height = rng.choice(_LIBRARY_SIZES)
-    width = max(width, round(height * 0.55 * len(label)))  # long labels need room
-    font = () if rng.random() < 0.4 else (rng.choice(fonts),)
-    image = _draw_library(width, height, rng.choice(("v07", "v03")), font, label, rng)
-    # Sites serve it light on dark too: the same drawing with its colours inverted.
-    return ImageOps.invert(image) if rng.random() < 0.3 else image
 
 
 def _draw_pixels(job: tuple[SynthConfig, int, int, InputSpec]) -> tuple[np.ndarray, str]:

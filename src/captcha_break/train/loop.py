@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..augment import augment, augmentation_for
-from ..checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ..checkpoint import Checkpoint, save_checkpoint
 from ..config import TrainConfig
 from ..datasets import Collate, GlobalBatchSampler, SyntheticDataset, loader_workers
 from ..device import autocast
@@ -29,12 +29,11 @@ from ..distributed import World, sum_over_ranks, sync_buffers, wrap
 from ..losses import compute_loss
 from ..metrics import Scores
 from ..replay import ReplayBuffer
-from ..report import write_report
 from ..runfolder import EpochRecord, append_log, write_config
 from ..sources import DataBundle, set_epoch
 from ..tensorboard import EpochBoard
 from .budget import Budget
-from .judge import keep_start_if_better, validate
+from .judge import validate
 from .optim import make_scheduler, phase_optimizer
 from .state import TrainState, cpu_state
 
@@ -97,19 +96,7 @@ class Loop:
             else:
                 self._epoch()
         self.board.close()
-        if self.plan.world.main and self.result.best_path.exists():
-            self._finish()
         return self.result
-
-    def _finish(self) -> None:
-        start = self.state.start if self.config.keep_start else None
-        path = self.result.best_path
-        best = keep_start_if_better(load_checkpoint(path), start, path, self.plan.log)
-        self.plan.log(f"best: epoch {best.meta.get('epoch')}, accuracy {best.meta.get('accuracy', 0):.4f} -> {path}")
-        if self.plan.data.test is not None:
-            self.result.test_report = write_report(
-                self.result.best_path, self.plan.data.test, self.out, self.plan.log, folder=self.config.data
-            )
 
     def _next_phase(self) -> None:
         run = self.state.run

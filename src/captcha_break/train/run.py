@@ -25,10 +25,11 @@ from ..device import pick_precision, share_cores
 from ..distributed import World, barrier, join, leave, main_first, processes_here
 from ..finetune import load_pretrained, pretrained
 from ..models import build_model
+from ..report import write_report
 from ..runfolder import check_writable, hold_run, resumed_config, trim_log, write_config
 from ..sources import draws_as_it_trains
 from .budget import Budget, Clock
-from .judge import measure_start
+from .judge import keep_start_if_better, measure_start
 from .loop import Loop, RunPlan, TrainResult
 from .setup import apply_dry_run, check_fonts, check_label_fit, prepare
 from .state import TrainState
@@ -71,7 +72,23 @@ def _guarded(config: TrainConfig, resume: bool, log, world: World, device, given
     with hold_run(out):  # only rank 0 writes the run folder, so only it holds it
         for stale in out.glob(".*.tmp"):  # left by a kill during a checkpoint write
             stale.unlink()
-        return Loop(_plan(config, resume, log, world, device, clock, given)).run()
+        plan = _plan(config, resume, log, world, device, clock, given)
+        return _hand_back(plan, Loop(plan).run())
+
+
+def _hand_back(plan: RunPlan, result: TrainResult) -> TrainResult:
+    """What the run hands back, once trained (rank 0): the starting weights where training
+    could not beat them (judge.py), and the test split's report where there is one."""
+    if not result.best_path.exists():
+        return result
+    start = plan.state.start if plan.config.keep_start else None
+    best = keep_start_if_better(load_checkpoint(result.best_path), start, result.best_path, plan.log)
+    plan.log(f"best: epoch {best.meta.get('epoch')}, accuracy {best.meta.get('accuracy', 0):.4f} -> {result.best_path}")
+    if plan.data.test is not None:
+        result.test_report = write_report(
+            result.best_path, plan.data.test, Path(plan.config.out), plan.log, folder=plan.config.data
+        )
+    return result
 
 
 def _plan(config: TrainConfig, resume: bool, log, world: World, device, clock: Clock, given) -> RunPlan:
