@@ -88,6 +88,14 @@ def icon_hiding_a_big_png() -> bytes:
     return struct.pack("<HHH", 0, 1, 1) + entry + inner
 
 
+def jpeg_stating(width: int, height: int) -> bytes:
+    """A 16x16 JPEG whose header (SOF0) states another size: libjpeg fills the rest with gray."""
+    data = bytearray(encode(Image.new("L", (16, 16), 128), "JPEG"))
+    at = data.find(b"\xff\xc0")
+    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
 def corpus() -> list[tuple[str, bytes, tuple[int, str] | None]]:
     png = encode(captcha())
     return [
@@ -108,6 +116,8 @@ def corpus() -> list[tuple[str, bytes, tuple[int, str] | None]]:
         ("truncated-png", png[: len(png) // 2], (400, "truncated")),
         ("crc-corrupted-png", corrupt_crc(png), (400, "corrupt")),
         ("header-only-png", png[:33] + png_chunk(b"IEND", b""), (400, "corrupt")),
+        ("jpeg-stating-65500x61", jpeg_stating(65500, 61), (400, "corrupt")),
+        ("truncated-jpeg", (jpeg := encode(captcha(), "JPEG"))[: len(jpeg) // 2], (400, "truncated")),
         ("bomb-1bit-6320", bomb_1bit(), (413, "too large")),
         ("tiff-3000-pages", many_page_tiff(3000), None),  # read from its first page, pages never counted
         ("ico-hiding-3000x3000", icon_hiding_a_big_png(), (400, "ICO files are not read")),

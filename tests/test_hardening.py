@@ -4,7 +4,10 @@ a hang, a silent wrong reading or lost work."""
 import base64
 import json
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -396,3 +399,28 @@ def test_a_labels_file_keeps_a_name_that_starts_with_a_space(tmp_path):
     (tmp_path / "pad.png").write_bytes(b"")
     (tmp_path / "labels.csv").write_text("file,label\n lead.png,AB12\npad.png ,CD34\n")
     assert sorted((p.name, label) for p, label in scan_folder(tmp_path).items) == [(" lead.png", "AB12"), ("pad.png", "CD34")]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_output_is_one_line_not_a_traceback(tmp_path, tiny_model):
+    image = tmp_path / "c.png"
+    image.write_bytes(encode(captcha()))
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "captcha_break", "predict", "--model", str(tiny_model["onnx"]), str(image)],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert "No space left on device" in done.stderr and "Traceback" not in done.stderr and "Exception" not in done.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path, tiny_model):
+    for i in range(3):
+        (tmp_path / f"c{i}.png").write_bytes(encode(captcha()))
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "captcha_break", "predict", "--model", str(tiny_model["onnx"]), str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    reader.stdout.close()  # as `| head -0` does: nobody reads
+    _, err = reader.communicate(timeout=120)
+    assert reader.returncode in (0, 141) and b"Traceback" not in err and b"Exception" not in err

@@ -4,6 +4,7 @@ to commands.py. Options come from the dataclasses that hold them (options.py).""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -299,16 +300,34 @@ COMMAND_FUNCS = {
 }  # fmt: skip
 
 
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered for a stdout that failed would
+    otherwise fail again, as a traceback, when Python flushes it at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (stdout replaced in-process)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "plot" and args.what in ("curves", "model") and not args.source:
         parser.error(f"plot {args.what} needs a source")
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a full disk or a closed pipe can still be said
+        return code
     except (ValueError, FileNotFoundError, FileExistsError, ImageError, LabelError) as err:
         print(f"captcha-break: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `predict ... | head`: the reader has what it wanted
+        _drop_stdout()
+        return 141  # as a shell reports a process ended by SIGPIPE
+    except OSError as err:  # `predict > /dev/full`, an output file on a full disk
+        print(f"captcha-break: error: {err.strerror or err}{f': {err.filename}' if err.filename else ''}", file=sys.stderr)
+        _drop_stdout()
+        return 1
     except ModuleNotFoundError as err:
         extra = EXTRAS.get((err.name or "").split(".")[0])
         if extra is None:

@@ -9,6 +9,7 @@ not huge, icon containers are refused, and only a first frame is read.
 from __future__ import annotations
 
 import io
+import math
 import os
 import stat
 from pathlib import Path
@@ -71,6 +72,7 @@ def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
         if image.format in CONTAINER_FORMATS:
             raise ImageError(f"{image.format} files are not read: an icon's header hides the size of the image inside")
         check_size(image.size)  # from the header: nothing decoded yet
+        _check_jpeg_data(image, len(data))
         image.load()  # decode now, so a truncated file fails here and not later
     except UnidentifiedImageError as err:
         raise ImageError("not an image (format not recognised)") from err
@@ -81,6 +83,20 @@ def open_image(source: str | Path | bytes | Image.Image) -> Image.Image:
             raise
         raise ImageError(f"corrupt or truncated image: {err}") from err
     return image
+
+
+def _check_jpeg_data(image: Image.Image, size: int) -> None:
+    """Refuse a JPEG whose file is too small to hold the pixels its header states: libjpeg
+    fills what is missing with gray and only warns, so such a file would read "fine". Every
+    8x8 block of a scan costs at least one bit (its DC code), a bound no real JPEG is near."""
+    if image.format != "JPEG":
+        return
+    blocks = math.ceil(image.width / 8) * math.ceil(image.height / 8)
+    if size * 8 < blocks:
+        raise ImageError(
+            f"corrupt or truncated image: a JPEG of {size:,} bytes cannot hold the {image.width}x{image.height} pixels "
+            "its header states"
+        )
 
 
 # A captcha file is kilobytes; a file this large is refused before it is read.
