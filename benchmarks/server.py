@@ -105,6 +105,40 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def processes(pid: int) -> list[int]:
+    """A process and its descendants (the server and its uvicorn workers)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _status_kb(pid: int, key: str) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith(key)))
+
+
+def request_memory(url: str, pid: int, requests: list[tuple[str, bytes, str]]) -> dict[str, float]:
+    """{kind: MB of peak memory above the process's resident memory before it}, one request
+    at a time: Linux resets a process's peak (VmHWM) through /proc/PID/clear_refs, so the
+    peak of each request is exact, not a sample."""
+    peaks = {}
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for name, body, kind in requests:
+            pids = processes(pid)
+            before = {p: _status_kb(p, "VmRSS") for p in pids}
+            for p in pids:
+                Path(f"/proc/{p}/clear_refs").write_text("5")
+            client.post("/predict", content=body, headers={"content-type": kind})
+            peaks[name] = max(_status_kb(p, "VmHWM") - before[p] for p in pids) / 1024
+    return peaks
+
+
 async def sample_rss(pid: int, samples: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
         samples.append(rss_mb(pid))
@@ -300,6 +334,15 @@ def main() -> None:
 
 def abuse_run(url: str, single, args, pid: int) -> None:
     bad = bad_requests()
+    # Inputs under the limits that cost the most to read: a large image (boxed to a small
+    # copy before the model sees it) and a wide one, beside every bad kind.
+    heavy = [
+        ("under-limit-1990x2000", _encoded(Image.new("L", (1990, 2000), 255), "PNG"), "image/png"),
+        ("wide-5000x50", _encoded(Image.new("L", (5000, 50), 255), "PNG"), "image/png"),
+        ("good", pngs(1)[0], "image/png"),
+    ]
+    memory = request_memory(url, pid, heavy + bad)
+    worst = max(memory, key=memory.get)
 
     async def mixed(c, i):
         if i % 5 == 4:  # one request in five
@@ -319,11 +362,12 @@ def abuse_run(url: str, single, args, pid: int) -> None:
         ("without bad requests: requests/s", f"{clean['requests_per_second']:.0f}"),
         ("without bad requests: p50 / p99 latency", f"{clean['p50_ms']:.1f} / {clean['p99_ms']:.1f} ms"),
         ("without bad requests: memory", f"max {clean['rss_max_mb']:.0f} MB"),
+        ("memory of one request above the server's idle (peak, each kind alone)", f"max {memory[worst]:.0f} MB ({worst})"),
     ]
     write_results(
         "server_abuse",
         {"model": args.model, "clients": args.clients, "workers": args.workers, "seconds": args.seconds,
-         "bad_kinds": [name for name, _, _ in bad], "abused": abused, "clean": clean},
+         "bad_kinds": [name for name, _, _ in bad], "abused": abused, "clean": clean, "request_memory_mb": memory},
         table,
         f"HTTP service under abuse: 1 request in 5 bad ({args.workers} worker(s), {args.clients} clients, loopback)",
     )  # fmt: skip
