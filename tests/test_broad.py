@@ -136,3 +136,19 @@ def test_broad_draws_light_on_dark_and_text_in_margins():
     # Four characters in margins make some images much taller for their width than others.
     aspects = [im.width / im.height for im in images]
     assert min(aspects) < 1.3 and max(aspects) > 3
+
+
+def test_the_sites_style_adds_small_one_bit_and_speckled_captchas_reproducibly():
+    from captcha_break.broad import draw_small_binarized, draw_speckled
+
+    chars = string.digits + string.ascii_letters
+    fonts = broad_fonts(chars)
+    small = np.asarray(draw_small_binarized("00472", fonts, random.Random(1)))
+    assert small.shape[0] <= 26 and set(np.unique(small)) <= {0, 255}  # 1-bit, no antialiasing
+    speckled = np.asarray(draw_speckled("abXy7", fonts, random.Random(2)).convert("L"))
+    assert speckled.shape[0] >= 40 and (speckled < 128).mean() > 0.03  # ink well past the glyphs'
+    config = SynthConfig(chars, 1, 10, style="sites")
+    first = [np.asarray(draw(config, "s", i)[0]) for i in range(40)]
+    assert all(np.array_equal(a, np.asarray(draw(config, "s", i)[0])) for i, a in enumerate(first))
+    one_bit = [a for a in first if set(np.unique(a)) <= {0, 255} and a.shape[0] <= 26]
+    assert one_bit and len(one_bit) < 20  # the families are a share of the mix, not all of it

@@ -240,9 +240,12 @@ def _wave_warp(image: Image.Image, rng: random.Random) -> Image.Image:
 _LIBRARY_SIZES = ((128, 64), (160, 60), (100, 40), (120, 48), (200, 80), (150, 50))
 
 
-def draw_broad_mix(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
+def draw_broad_mix(label: str, fonts: tuple[str, ...], rng: random.Random, families: bool = False) -> Image.Image:
     """The broad style's mix: its own looks, the lines style, and the library's styles at the
-    sizes sites serve them (also inverted)."""
+    sizes sites serve them (also inverted). families (the "sites" style): a share of the
+    looks below too, which stock generators of real sites draw and the mix lacks."""
+    if families and rng.random() < FAMILIES_SHARE:
+        return rng.choice((draw_small_binarized, draw_speckled))(label, fonts, rng)
     kind = rng.random()
     if kind < 0.72:
         return draw_broad(label, fonts, rng)
@@ -255,3 +258,49 @@ def draw_broad_mix(label: str, fonts: tuple[str, ...], rng: random.Random) -> Im
     image = draw_library(width, height, rng.choice(("v07", "v03")), font, label, rng)
     # Sites serve it light on dark too: the same drawing with its colours inverted.
     return ImageOps.invert(image) if rng.random() < 0.3 else image
+
+
+# --- looks of stock site generators (the "sites" style) ---------------------------------------
+
+FAMILIES_SHARE = 0.3
+
+
+def draw_small_binarized(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
+    """Small text made 1-bit, as university and government logins serve it: dark glyphs
+    shrunk to 14-26 px high (often slanted), thresholded with no antialiasing, a blot or two."""
+    text = _text_layer(label, fonts, rng.randint(32, 56), [(0, 0, 0)] * len(label), rng)
+    image = Image.new("RGB", text.size, (255, 255, 255))
+    image.paste(text, (0, 0), text)
+    height = rng.randint(14, 26)
+    image = image.convert("L").resize((max(16, round(image.width * height / image.height)), height), Resampling.BILINEAR)
+    if rng.random() < 0.5:  # italic, as such generators slant their digits
+        shear = rng.uniform(-0.35, 0.05)
+        image = image.transform(image.size, Image.Transform.AFFINE, (1, shear, -shear * height / 2, 0, 1, 0), fillcolor=255)
+    cut = rng.randint(140, 200)  # thin strokes survive, as a site keeps its text readable
+    binary = Image.fromarray(np.where(np.asarray(image) < cut, 0, 255).astype(np.uint8), "L")
+    pen = Draw(binary)
+    for _ in range(rng.choice((0, 0, 1, 2))):  # blots, as thresholding leaves of clutter
+        x, y, r = rng.randint(0, binary.width), rng.randint(0, height), rng.randint(1, max(1, height // 5))
+        pen.ellipse((x - r, y - r, x + r, y + r), fill=0)
+    return binary.convert("RGB")
+
+
+def draw_speckled(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
+    """Dense speckle and thick arcs over mixed-size glyphs, as arc-and-speckle generators draw:
+    up to a fifth of the pixels flipped to ink, curves crossing the text."""
+    height = rng.randint(40, 70)
+    palette = [(0, 0, 0)] * len(label) if rng.random() < 0.7 else _text_colours((255, 255, 255), len(label), rng)
+    text = _text_layer(label, fonts, height, palette, rng)
+    image = Image.new("RGB", text.size, (255, 255, 255))
+    image.paste(text, (0, 0), text)
+    pen = Draw(image)
+    for _ in range(rng.randint(1, 4)):  # thick arcs through the text
+        x, y = rng.randint(-image.width // 2, image.width // 2), rng.randint(-height, height // 2)
+        box = (x, y, x + rng.randint(image.width // 2, image.width * 2), y + rng.randint(height, height * 3))
+        pen.arc(box, rng.uniform(0, 360), rng.uniform(0, 360), fill=palette[0], width=rng.randint(1, 4))
+    pixels = np.asarray(image).copy()
+    rows, cols = pixels.shape[:2]
+    count = int(rows * cols * rng.uniform(0.03, 0.2))
+    ys, xs = (np.array([rng.randrange(n) for _ in range(count)], dtype=np.int64) for n in (rows, cols))
+    pixels[ys, xs] = 0 if rng.random() < 0.8 else 255  # pepper, now and then salt
+    return Image.fromarray(pixels, "RGB")

@@ -28,7 +28,8 @@ from .pool import fork_map
 from .preprocess import InputSpec, to_pixels
 from .styles import draw_library, draw_lines
 
-STYLES = ("v07", "v03", "mixed", "lines", "broad")
+STYLES = ("v07", "v03", "mixed", "lines", "broad", "sites")
+BROAD_STYLES = ("broad", "sites")  # drawn in the broad style's fonts and mix
 # Part of every cached drawn set's key: raise it when a style draws other pixels for the
 # same (seed, index), so sets cached before are drawn again instead of served stale.
 # 2: v03 sizes its characters as captcha 0.3 did. 3: broad labels from site alphabets.
@@ -47,6 +48,8 @@ class SynthConfig:
     (`width` is then unused). "broad" draws many looks (broad.py) in many fonts, sizes and
     colours, the library's styles and "lines" among them: the general model's pre-training;
     its labels come from the alphabets sites use (SITE_ALPHABETS: digits only, and so on).
+    "sites" is "broad" with a share of the looks of stock site generators it lacks (small
+    1-bit text, dense speckle and arcs: broad.FAMILIES_SHARE).
     fonts: TrueType/OpenType files, one picked per character (per image for "lines");
     empty: the library's own DroidSansMono ("broad": the fonts the install brings, the same on
     every machine; "system" among them: the machine's Debian fonts too, fonts.py).
@@ -74,7 +77,7 @@ class SynthConfig:
     def __post_init__(self) -> None:
         # A list from a checkpoint's JSON-like config; `--font system` expanded for this charset.
         object.__setattr__(self, "fonts", expand_system(tuple(self.fonts), self.chars))
-        if self.style == "broad" and not self.fonts:
+        if self.style in BROAD_STYLES and not self.fonts:
             # Found once here, so that worker processes inherit the list instead of each
             # checking every installed font again.
             object.__setattr__(self, "fonts", broad_fonts(self.chars))
@@ -105,7 +108,8 @@ class SynthOptions:
     style: str | None = option(
         None, "v07: captcha 0.7 as is; v03: captcha 0.3 as it drew (stronger warps; the tutorial's version); mixed: both; "
         "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text; "
-        "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training", choices=STYLES,
+        "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training; sites: broad with small 1-bit "
+        "text and dense speckle and arcs too", choices=STYLES,
     )  # fmt: skip
     font: tuple[str, ...] = option(
         (), "draw with this .ttf/.otf file, or every font in this folder; 'system': the broad style's fonts plus the "
@@ -125,9 +129,9 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     """The index-th captcha of the stream `seed`: (RGB image, label)."""
     rng = random.Random(f"captcha_break/{seed}/{index}")
     length = rng.randint(config.min_len, config.max_len)
-    if config.style == "broad":
+    if config.style in BROAD_STYLES:
         label = _site_label(config, length, rng)
-        return draw_broad_mix(label, config.fonts or broad_fonts(config.chars), rng), label
+        return draw_broad_mix(label, config.fonts or broad_fonts(config.chars), rng, config.style == "sites"), label
     label = _label(config.chars, config.focus, length, rng, config.focus_weight)
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
     if style == "lines":
