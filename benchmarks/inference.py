@@ -54,11 +54,11 @@ def throughput(recognizer: Recognizer, samples: Samples) -> dict:
 def fp32_twin(name: str, folder: Path) -> Path | None:
     """The same weights exported with fp32 arithmetic, when `name` is a bundled model with its
     checkpoint: what int8 arithmetic gains, measured in the same run."""
+    from captcha_break.assets import resolve
     from captcha_break.export import export_onnx
-    from captcha_break.finetune import resolve_checkpoint
 
     try:
-        checkpoint = resolve_checkpoint(name)
+        checkpoint = resolve(name, "pt")
     except FileNotFoundError:
         return None
     return export_onnx(checkpoint, folder / f"{name}-fp32.onnx") if checkpoint.suffix == ".pt" else None

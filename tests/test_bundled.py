@@ -34,9 +34,9 @@ def bundled_on_fresh_captchas(request):
 
 
 @pytest.mark.parametrize("name", BUNDLED)
-def test_bundled_model_ships_with_its_card_log_and_checkpoint(name):
+def test_bundled_model_has_its_card_log_and_checkpoint_beside_it(name):
     for suffix in (".onnx", ".pt", ".md", ".log.csv"):
-        assert (ASSETS / f"{name}{suffix}").is_file(), f"{name}{suffix} missing from the package"
+        assert (ASSETS / f"{name}{suffix}").is_file(), f"{name}{suffix} missing from src/captcha_break/assets"
     assert (ASSETS / f"{name}.onnx").stat().st_size <= MAX_BYTES.get(name, 2_000_000)
     card = Recognizer.load(name).info.meta["card"]
     assert card["command"].startswith("captcha-break train ")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from captcha_break.assets import resolve
 from captcha_break.checkpoint import load_checkpoint, save_checkpoint
-from captcha_break.finetune import resolve_checkpoint
 from captcha_break.recognizer import Recognizer
 from captcha_break.train import TrainConfig, budget, loop, train
 
@@ -240,7 +240,7 @@ def test_fine_tuning_never_hands_back_a_model_worse_than_its_start(tmp_path):
     assert max(r.accuracy for r in result.history) < start  # what training made of it reads less
     best = load_checkpoint(result.best_path)
     assert best.meta["epoch"] == 0 and best.meta["accuracy"] == pytest.approx(start)
-    default = load_checkpoint(resolve_checkpoint("captcha4")).state_dict
+    default = load_checkpoint(resolve("captcha4", "pt")).state_dict
     assert all(torch.allclose(best.state_dict[k].float(), v.float()) for k, v in default.items())
     assert any(line.startswith("kept the starting weights") for line in lines)
 

@@ -1,11 +1,12 @@
 """captcha_break: learn to read text captchas.
 
-Pipeline, one module (or two) a stage: charset -> synth, broad, fonts (generation) ->
-preprocess -> labels, folders, cache, sources, datasets -> models, schemes -> losses ->
-augment, finetune, config, plain (the plain command) -> device, distributed, train/ (one
-run: setup, loop, state, judge, budget, optim), runfolder, replay, tensorboard, report ->
-selftrain, soup, average, adapt -> decoding, metrics, evaluate -> assets, recognizer,
-predict -> export, serve, labeling; plots, pool, locking and cli alongside. Importing the
+Pipeline, one module (or two) a stage: charset -> synth, styles, broad, fonts (generation)
+-> decode, preprocess -> labels, folders, cache, sources, datasets -> models, schemes ->
+losses -> augment, finetune, options, config, plain (the plain command) -> device,
+distributed, train/ (one run: setup, loop, state, judge, budget, optim), runfolder, replay,
+tensorboard, report -> selftrain, soup, average, adapt -> decoding, metrics, evaluate ->
+assets, recognizer, predict -> export, serve (bodies, batcher), labeling/; plots, pool,
+locking, atomic, cli and commands alongside (docs/guide.md has the map). Importing the
 package never imports torch.
 """
 

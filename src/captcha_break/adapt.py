@@ -58,8 +58,8 @@ def adapt(config: TrainConfig, resume: bool = False, log=print, rules: dict | No
     """Adapt the base model to `config.unlabeled` without labels (see the module's docstring).
     rules: the site's {"chars", "length"} and the rate ("lr") as the user gave them (None
     where not given)."""
-    from .assets import DEFAULT_MODEL
-    from .finetune import pretrained, resolve_checkpoint
+    from .assets import DEFAULT_MODEL, resolve
+    from .finetune import pretrained
     from .plain import plain_options
     from .train import train
 
@@ -70,7 +70,7 @@ def adapt(config: TrainConfig, resume: bool = False, log=print, rules: dict | No
     log(f"{len(pool) + len(check)} unlabeled images: {len(pool)} to adapt on, {len(check)} kept apart to judge by")
     if len(pool) < MIN_READINGS or not check:
         raise ValueError(f"--unlabeled {config.unlabeled}: {len(pool) + len(check)} images are too few to adapt on: collect more")
-    base = resolve_checkpoint(config.init or DEFAULT_MODEL)
+    base = resolve(config.init or DEFAULT_MODEL, "pt")
     rules = rules or {"chars": config.chars, "length": None}
     base_readings = steady_readings(base, check, config.pseudo_threshold, rules)
     base_score = len(base_readings) / len(check)

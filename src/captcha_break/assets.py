@@ -2,10 +2,11 @@
 
 A bundled model is a name (`general`, the default; `captcha4` and `cnn_fast`, for the
 `captcha` library's 4-character captchas) with files in assets/: NAME.onnx for reading
-captchas, NAME.pt for fine-tuning and export, NAME.md its card. Anything that is not a
-bundled name is a path. An exported ONNX file carries its description (model,
-charset, input, decoding scheme, preprocessing, card) as JSON under one metadata key; this
-module writes that description and reads it back.
+captchas, NAME.pt for fine-tuning and export. Its card's figures travel as data in the files'
+meta; the card's narrative (NAME.md) and training log stay in the repository, out of the
+wheel. Anything that is not a bundled name is a path. An exported ONNX file carries its
+description (model, charset, input, decoding scheme, preprocessing, card) as JSON under one
+metadata key; this module writes that description and reads it back.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .charset import Charset
 from .preprocess import InputSpec
 from .schemes import Scheme, get_scheme
 
+WEB = Path(__file__).parent / "web"  # the pages of the service and the labeling tool
 ASSETS = Path(__file__).parent / "assets"
 ONNX_METADATA_KEY = "captcha_break"
 # The model every command reads, labels and fine-tunes with when none is named: the broad one.

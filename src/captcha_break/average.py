@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
+from .assets import resolve
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .finetune import resolve_checkpoint
 from .models import config_to_dict
 from .runfolder import one_clock, read_log, write_log
 
@@ -73,7 +73,7 @@ def average_runs(sources: list[str | Path], out: str | Path) -> Path:
     out, sources = Path(out), [Path(s) for s in sources]
     if (out / "best.pt").exists():
         raise FileExistsError(f"{out} already holds a model: pass another --out")
-    paths = [s / "best.pt" if s.is_dir() else resolve_checkpoint(s) for s in sources]
+    paths = [s / "best.pt" if s.is_dir() else resolve(s, "pt") for s in sources]
     averaged = average_checkpoints([trained_weights(load_checkpoint(p)) for p in paths])
     log: list[dict[str, float]] = []
     for logged in map(_run_log, sources):

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .assets import model_line
+from .assets import model_line, resolve
 from .charset import DEFAULT_CHARS
 from .config import TrainConfig
 from .fonts import find_fonts
@@ -220,11 +220,10 @@ def _plot_model(args, plots) -> None:
 
 def cmd_export(args) -> int:
     from .export import export_onnx
-    from .finetune import resolve_checkpoint
 
     if str(args.model).endswith(".onnx"):
         raise ValueError(f"{args.model} is already an ONNX model: export takes a training checkpoint (.pt)")
-    source = resolve_checkpoint(args.model)  # a bundled model's name gives its .pt
+    source = resolve(args.model, "pt")  # a bundled model's name gives its .pt
     out = export_onnx(source, args.out, int8=args.int8, weights=args.weights, calibration=args.calibration)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
@@ -311,7 +310,7 @@ def cmd_models(_args) -> int:
     print("architectures (train --model NAME):")
     for name, entry in sorted(MODELS.items()):
         print(f"  {name:<10} {entry.about}")
-    print("bundled models (--model NAME, train --init NAME; the card: assets/NAME.md):")
+    print("bundled models (--model NAME, train --init NAME; their cards: src/captcha_break/assets/NAME.md in the repository):")
     for name in bundled_names():
         info = Recognizer.load(name, threads=1).info
         card = info.meta.get("card", {})

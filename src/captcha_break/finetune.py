@@ -23,16 +23,11 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .models import ModelConfig, scheme_of, with_channels
 
 
-def resolve_checkpoint(source: str | os.PathLike) -> Path:
-    """A bundled model's name -> its .pt (for fine-tuning and export); anything else is a path."""
-    return resolve(source, "pt")
-
-
 def pretrained(source: str | os.PathLike) -> Checkpoint:
     """The checkpoint a run starts from, read once however many steps of a run (the plain
     command's choices, the set-up, each soup member) ask for it; read again if the file
     changed. Shared: callers copy before they change it."""
-    path = resolve_checkpoint(source)
+    path = resolve(source, "pt")
     stat = path.stat()
     return _read_once(path.resolve(), stat.st_mtime_ns, stat.st_size)
 

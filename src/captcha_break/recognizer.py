@@ -33,11 +33,6 @@ class Backend(Protocol):
     def __call__(self, images: np.ndarray) -> np.ndarray: ...
 
 
-def resolve_model(source: str | os.PathLike = DEFAULT_MODEL) -> Path:
-    """A bundled model's name -> its ONNX file; anything else is a path (.onnx or .pt)."""
-    return resolve(source, "onnx")
-
-
 # Recognizer's only_length by default: the label lengths the model was trained on. A site
 # whose captchas always have 4 characters never gets a reading of 3 or 5 from its model:
 # such a reading becomes the likeliest one of an allowed length.
@@ -119,7 +114,7 @@ class Recognizer:
         """providers: ONNX Runtime's execution providers, in order of preference, by full
         name or short name (cpu, cuda, tensorrt, coreml, openvino, dml); CPU is always
         the last resort. device: for .pt checkpoints (torch): auto, cpu, cuda."""
-        path = resolve_model(source)
+        path = resolve(source, "onnx")  # a bundled name -> its ONNX file
         if path.suffix == ".onnx":
             backend, info = _onnx_backend(path, threads, providers)
         else:

@@ -19,19 +19,6 @@ from .checkpoint import Checkpoint
 from .config import TrainConfig
 from .locking import exclusive
 
-LOG_FIELDS = [
-    "epoch",
-    "phase",
-    "lr",
-    "train_loss",
-    "val_loss",
-    "accuracy",
-    "char_accuracy",
-    "seconds",
-    "images_per_second",
-    "elapsed",
-]
-
 
 @dataclass
 class EpochRecord:
@@ -48,6 +35,9 @@ class EpochRecord:
 
     def row(self) -> dict:
         return {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+LOG_FIELDS = [f.name for f in dataclasses.fields(EpochRecord)]  # log.csv's columns, in order
 
 
 # Options a resumed run takes from the new command: how it runs, not what it learns.

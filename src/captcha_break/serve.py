@@ -30,15 +30,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .assets import DEFAULT_MODEL, ModelInfo, model_line
+from .assets import DEFAULT_MODEL, WEB, ModelInfo, model_line
 from .batcher import MicroBatcher
 from .bodies import BodyTimeout, ImageBody, ImagesBody, TimedBody, images_from_request
 from .decode import ImageError, ImageTooLarge, max_pixels
 from .options import option
-from .recognizer import ReaderOptions
+from .recognizer import ReaderOptions, Recognizer
 
 ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes
-WEB = Path(__file__).parent / "web"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_BATCH_IMAGES = 64
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -142,12 +141,10 @@ def _body_doc(json_model: type[BaseModel], field: str, many: bool) -> dict:
     return {"requestBody": {"required": True, "content": content}}
 
 
-def create_app(config: ServeConfig | None = None) -> FastAPI:
-    config = config or ServeConfig()
-    max_pixels()  # a bad CAPTCHA_BREAK_MAX_PIXELS stops the start, not every request
-    recognizer = config.load(config.model)
-    batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
-    decoding = asyncio.Semaphore(config.max_decoding)
+def _decoder(recognizer: Recognizer, at_once: int):
+    """Request images -> model inputs, decoded in worker threads, `at_once` at most (each
+    costs memory up to the pixel limit)."""
+    decoding = asyncio.Semaphore(at_once)
 
     def pixels(images: list[bytes]) -> list[np.ndarray]:
         if len(images) == 1:
@@ -164,6 +161,34 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         async with decoding:
             return await run_in_threadpool(pixels, images)
 
+    return decode
+
+
+def _key_check(api_key: str | None):
+    """The dependency that checks a request's API key (X-API-Key, or Authorization: Bearer)."""
+    key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="needed when the server runs with --api-key")
+
+    def check_key(
+        key: str | None = Security(key_header),
+        authorization: str | None = Header(None, description="`Bearer KEY`: the same key as X-API-Key, another way"),
+    ) -> None:
+        if api_key is None:
+            return
+        given = key or (authorization or "").removeprefix("Bearer ").strip()
+        # Header values arrive decoded as Latin-1: their bytes are what the client sent (UTF-8).
+        if not hmac.compare_digest(given.encode("latin-1", "replace"), api_key.encode()):
+            raise HTTPException(401, "missing or wrong API key (send it as X-API-Key)")
+
+    return check_key
+
+
+def create_app(config: ServeConfig | None = None) -> FastAPI:
+    config = config or ServeConfig()
+    max_pixels()  # a bad CAPTCHA_BREAK_MAX_PIXELS stops the start, not every request
+    recognizer = config.load(config.model)
+    batcher = MicroBatcher(recognizer, config.max_batch_images, config.batch_wait_ms)
+    decode = _decoder(recognizer, config.max_decoding)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         batcher.start()
@@ -172,20 +197,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     # FastAPIOffline serves /docs' scripts itself: the docs work with no internet.
     app = FastAPIOffline(title="captcha_break", version=recognizer.info.meta.get("version", "1"), lifespan=lifespan)
-    key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="needed when the server runs with --api-key")
-
-    def check_key(
-        key: str | None = Security(key_header),
-        authorization: str | None = Header(None, description="`Bearer KEY`: the same key as X-API-Key, another way"),
-    ) -> None:
-        if config.api_key is None:
-            return
-        given = key or (authorization or "").removeprefix("Bearer ").strip()
-        # Header values arrive decoded as Latin-1: their bytes are what the client sent (UTF-8).
-        if not hmac.compare_digest(given.encode("latin-1", "replace"), config.api_key.encode()):
-            raise HTTPException(401, "missing or wrong API key (send it as X-API-Key)")
-
-    keyed = [Depends(check_key)]
+    keyed = [Depends(_key_check(config.api_key))]
     app.state.recognizer, app.state.config = recognizer, config
     app.add_middleware(TimedBody, timeout=config.body_timeout, deadline=config.body_deadline)
 

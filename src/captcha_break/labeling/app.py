@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
+from ..assets import WEB
 from .guard import Guard
 from .session import Answer, FileRef, LabelingSession, PageRef
 from .store import Stale
 
-WEB = Path(__file__).parent.parent / "web"
 ORDERS = ("confidence", "name")
 
 
