@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -125,3 +126,19 @@ def test_time_budget_is_an_option_generated_from_its_field(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--time-budget", "soon"])
     assert "a duration is like 30m" in capsys.readouterr().err
+
+
+def test_a_plain_run_reads_its_base_model_once(tmp_path, monkeypatch):
+    """Choosing the options, setting the run up and loading the weights of every soup member
+    all ask for the base model: its file is read once."""
+    from captcha_break import finetune
+
+    for i, label in enumerate(["1234", "5678", "9012", "3456"]):
+        Image.new("RGB", (192, 64), "white").save(tmp_path / f"{label}_{i}.png")
+    reads = []
+    real = finetune.load_checkpoint
+    monkeypatch.setattr(finetune, "load_checkpoint", lambda path: reads.append(path) or real(path))
+    finetune._read_once.cache_clear()
+    run = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--init", "captcha4", "--soup", "2"]
+    assert main([*run, "--dry-run", "--workers", "0", "--test-split", "0", "--val-split", "0.25"]) == 0
+    assert [Path(p).name for p in reads] == ["captcha4.pt"]
