@@ -33,13 +33,14 @@ from captcha_break.preprocess import CROP_BELOW
 from captcha_break.recognizer import Recognizer
 from captcha_break.runfolder import one_clock, read_log, write_log
 from captcha_break.sources import fresh_samples
-from captcha_break.synth import SynthConfig
+from captcha_break.synth import BROAD_STYLES, SynthConfig
 
 
 def card_sets(train_config: dict) -> list[tuple[str, SynthConfig, bool]]:
     """(what, captchas, read case-insensitively): the model's own task first, the figure
-    the card leads with and the bundled-model tests check."""
-    if train_config.get("style") != "broad":
+    the card leads with and the bundled-model tests check. A model of the broad styles (broad,
+    sites) is measured on broad, the yardstick its earlier cards used."""
+    if train_config.get("style") not in BROAD_STYLES:
         return [("captcha 0.7", SynthConfig(style="v07"), False), ("captcha 0.3", SynthConfig(style="v03"), False)]
     own = SynthConfig.from_options(
         train_config["chars"], train_config["length"], (train_config["image_width"], train_config["image_height"]), "broad"

@@ -68,7 +68,7 @@ class CTC:
         log_probs = logits.log_softmax(-1).transpose(0, 1)  # (T, B, C) as ctc_loss wants
         frames = torch.full((logits.shape[0],), logits.shape[1], dtype=torch.long)
         # zero_infinity: a label longer than the frames gives inf, which must not poison the
-        # batch; such labels are refused before training (train.check_label_fit), this is
+        # batch; such labels are refused before training (train/setup.py, check_label_fit), this is
         # the last guard.
         return F.ctc_loss(log_probs, targets, frames, lengths, blank=BLANK, zero_infinity=True)
 

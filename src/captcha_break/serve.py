@@ -68,7 +68,7 @@ class ServeConfig(ReaderOptions):
     body_timeout: float = option(10.0, "seconds a client may pause while sending a body (408)")
     body_deadline: float = option(30.0, "seconds a client has to send a whole body (408)")
     max_connections: int = option(256, "connections served at once; more get 503")
-    # Images decoded at once: each costs memory up to the pixel limit (preprocess.py).
+    # Images decoded at once: each costs memory up to the pixel limit (decode.py).
     max_decoding: int = option(max(2, os.cpu_count() or 2), "images decoded at once", cli=False)
 
     def __post_init__(self) -> None:

@@ -34,7 +34,7 @@ from ..sources import DataBundle, set_epoch
 from ..tensorboard import EpochBoard
 from .budget import Budget
 from .judge import validate
-from .optim import make_scheduler, phase_optimizer
+from .optim import Rates, make_scheduler, phase_optimizer
 from .state import TrainState, cpu_state
 
 
@@ -58,6 +58,7 @@ class RunPlan:
     world: World
     state: TrainState
     budget: Budget
+    rates: Rates
     log: object
 
     def validate(self, model) -> tuple[float, Scores, list[str]]:
@@ -105,7 +106,7 @@ class Loop:
         if run.phase < 2 and self.state.best is not None:
             # The tutorial's second stage: reload the best weights, go on at a lower rate.
             self.plan.model.load_state_dict(self.state.best)
-            self.state.optimizer = phase_optimizer(self.plan.model, self.config, run.phase)
+            self.state.optimizer = phase_optimizer(self.plan.model, self.plan.rates, run.phase)
             self.plan.log(f"phase {run.phase}: best weights reloaded, lr {self.state.optimizer.param_groups[-1]['lr']:g}")
         self._save_last()
 
@@ -156,7 +157,7 @@ class Loop:
             write_config(self.out, self.config)
         if self.config.epochs > self.state.run.phase_epochs:  # the same curve, stretched or squeezed, from its step
             at = self.state.scheduler.last_epoch
-            self.state.scheduler = make_scheduler(self.config, self.state.optimizer, len(self.plan.data.train), at_step=at)
+            self.state.scheduler = make_scheduler(self.plan.rates, self.state.optimizer, self.config.epochs, at_step=at)
         return message
 
     def _train_epoch(self) -> tuple[float, int]:

@@ -1,10 +1,34 @@
-"""The optimizer and the learning-rate schedule of a run."""
+"""The optimizer and the learning-rate schedule of a run, from its resolved `Rates`."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 from ..config import SCHEDULES, TrainConfig
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What the optimizer and schedule need of a run's config, resolved once (Rates.of)."""
+
+    lr: float  # phase 0, and onecycle's peak
+    phase2_lr: float  # after the best weights are reloaded (the tutorial's second stage)
+    feature_scale: float  # the convolutions' share of the rate (fine-tuning only)
+    steps_per_epoch: int
+    onecycle: bool
+
+    @classmethod
+    def of(cls, config: TrainConfig, train_size: int) -> Rates:
+        if config.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {config.schedule!r}; expected one of {SCHEDULES}")
+        steps = max(1, train_size // config.batch_size)  # as GlobalBatchSampler counts them
+        scale = config.feature_lr_scale if config.init else 1.0
+        return cls(config.lr, config.phase2_lr, scale, steps, config.schedule == "onecycle")
+
+    def phase_lr(self, phase: int) -> float:
+        return self.lr if phase == 0 else self.phase2_lr
 
 
 def make_optimizer(model, lr: float, feature_scale: float = 1.0) -> torch.optim.Optimizer:
@@ -19,23 +43,19 @@ def make_optimizer(model, lr: float, feature_scale: float = 1.0) -> torch.optim.
     return torch.optim.Adam([g for g in groups if g["params"]], amsgrad=True)
 
 
-def phase_optimizer(model, config: TrainConfig, phase: int) -> torch.optim.Optimizer:
-    """The optimizer of a phase: `lr` in the first, `phase2_lr` after the best weights are
-    reloaded (the tutorial's second stage); the features' share only when fine-tuning."""
-    lr = config.lr if phase == 0 else config.phase2_lr
-    return make_optimizer(model, lr, config.feature_lr_scale if config.init else 1.0)
+def phase_optimizer(model, rates: Rates, phase: int) -> torch.optim.Optimizer:
+    """The optimizer of a phase: `lr` in the first, `phase2_lr` after the best weights are reloaded."""
+    return make_optimizer(model, rates.phase_lr(phase), rates.feature_scale)
 
 
-def make_scheduler(config: TrainConfig, optimizer, train_size: int, saved: dict | None = None, at_step: int = 0):
-    """onecycle's per-step schedule over the run's epochs (None for the others): a saved
+def make_scheduler(rates: Rates, optimizer, epochs: int, saved: dict | None = None, at_step: int = 0):
+    """onecycle's per-step schedule over `epochs` (None for the plateau schedule): a saved
     one's state, or a new one already `at_step` steps along (a re-planned time budget)."""
-    if config.schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {config.schedule!r}; expected one of {SCHEDULES}")
-    if config.schedule != "onecycle":
+    if not rates.onecycle:
         return None
-    steps = max(1, train_size // config.batch_size)  # as GlobalBatchSampler counts them
-    peaks = [config.lr * group.get("scale", 1.0) for group in optimizer.param_groups]  # the features' may be lower
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps * config.epochs, pct_start=0.15)
+    peaks = [rates.lr * group.get("scale", 1.0) for group in optimizer.param_groups]  # the features' may be lower
+    total = rates.steps_per_epoch * epochs
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total, pct_start=0.15)
     if saved is not None:
         scheduler.load_state_dict(saved)
     elif at_step:

@@ -31,6 +31,7 @@ from ..sources import draws_as_it_trains
 from .budget import Budget, Clock
 from .judge import keep_start_if_better, measure_start
 from .loop import Loop, RunPlan, TrainResult
+from .optim import Rates
 from .setup import apply_dry_run, check_fonts, check_label_fit, prepare
 from .state import TrainState
 
@@ -109,7 +110,8 @@ def _plan(config: TrainConfig, resume: bool, log, world: World, device, clock: C
     budget = Budget(config, world, clock)
     if budget.on and not saved:  # before the config is stored: a resume keeps the plan
         budget.fit(model, data, device, log)
-    state = TrainState.restore(model, config, len(data.train), saved, out / "best.pt")
+    rates = Rates.of(config, len(data.train))
+    state = TrainState.restore(model, rates, config.epochs, config.ema, saved, out / "best.pt")
     if saved:
         clock.before = state.run.elapsed  # a resumed run's clock goes on from where it stopped
         log(f"resuming {out} after epoch {state.run.epoch} (phase {state.run.phase})")
@@ -118,7 +120,7 @@ def _plan(config: TrainConfig, resume: bool, log, world: World, device, clock: C
         write_config(out, config)
     meta = {"train_config": dataclasses.asdict(config), "label_lengths": list(data.lengths)}  # lengths: Recognizer's default
     plan = RunPlan(config, model, data, Checkpoint(config.model, model_config, data.charset, spec, {}, meta=meta),
-                   device, world, state, budget, log)  # fmt: skip
+                   device, world, state, budget, rates, log)  # fmt: skip
     if config.init and not saved:
         state.start = measure_start(model, plan.validate(model)[1], config.keep_start, log)
     return plan

@@ -15,8 +15,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from ..config import TrainConfig
-from .optim import make_scheduler, phase_optimizer
+from .optim import Rates, make_scheduler, phase_optimizer
 
 
 @dataclass
@@ -47,23 +46,24 @@ class TrainState:
     best: dict[str, torch.Tensor] | None = None
 
     @classmethod
-    def restore(cls, model, config: TrainConfig, train_size: int, saved: Checkpoint | None, best_path: Path) -> TrainState:
-        """A new run's state (`saved` None), or a saved run's, its weights loaded into `model`."""
+    def restore(cls, model, rates: Rates, epochs: int, ema: float, saved: Checkpoint | None, best_path: Path) -> TrainState:
+        """A new run's state (`saved` None), or a saved run's, its weights loaded into `model`;
+        `epochs` planned, `ema` the moving average's decay (0: none)."""
         kept = (saved.train_state or {}) if saved else {}
         run = RunState(**kept["run"]) if saved else RunState()
-        optimizer = phase_optimizer(model, config, run.phase)
+        optimizer = phase_optimizer(model, rates, run.phase)
         if saved:
             model.load_state_dict(saved.state_dict)
             optimizer.load_state_dict(kept["optimizer"])
-        ema = None
-        if config.ema:  # made after the weights are loaded: it starts as a copy of them
-            ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True)
+        average = None
+        if ema:  # made after the weights are loaded: it starts as a copy of them
+            average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema), use_buffers=True)
             if kept.get("ema"):
-                ema.module.load_state_dict(kept["ema"]["state"])
-                ema.n_averaged.fill_(kept["ema"]["count"])
-        scheduler = make_scheduler(config, optimizer, train_size, kept.get("scheduler"))
+                average.module.load_state_dict(kept["ema"]["state"])
+                average.n_averaged.fill_(kept["ema"]["count"])
+        scheduler = make_scheduler(rates, optimizer, epochs, kept.get("scheduler"))
         best = load_checkpoint(best_path).state_dict if saved and best_path.exists() else None
-        return cls(run, optimizer, scheduler, ema, kept.get("start"), best)
+        return cls(run, optimizer, scheduler, average, kept.get("start"), best)
 
     def save(self, base: Checkpoint, model, path: Path) -> None:
         """Write the run as `restore` reads it: `base` (the model's description and meta)
