@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from captcha_break.charset import Charset
+
 RESULTS = Path(__file__).parent / "results"  # the committed figures
 NEW_RESULTS = Path(__file__).parent.parent / "runs" / "bench" / time.strftime("%Y%m%d-%H%M%S")
 
@@ -122,7 +124,7 @@ def alphabet(items: list[tuple[Path, str]]) -> tuple[str, bool, tuple[int, int]]
     """(the characters the set's labels use, whether they have no lower case, their
     shortest and longest length)."""
     labels = [label for _, label in items]
-    chars = "".join(sorted(set("".join(labels))))
+    chars = Charset.from_labels(labels).chars
     return chars, chars == chars.upper(), (min(map(len, labels)), max(map(len, labels)))
 
 

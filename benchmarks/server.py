@@ -91,20 +91,6 @@ def bad_requests() -> list[tuple[str, bytes, str]]:
     ]
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (Linux /proc), in MB."""
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
-            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
-        except (OSError, StopIteration, ValueError):
-            continue
-    return total / 1024
-
-
 def processes(pid: int) -> list[int]:
     """A process and its descendants (the server and its uvicorn workers)."""
     found, todo = [], [pid]
@@ -137,6 +123,17 @@ def request_memory(url: str, pid: int, requests: list[tuple[str, bytes, str]]) -
             client.post("/predict", content=body, headers={"content-type": kind})
             peaks[name] = max(_status_kb(p, "VmHWM") - before[p] for p in pids) / 1024
     return peaks
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (Linux /proc), in MB."""
+    total = 0
+    for p in processes(pid):
+        try:
+            total += _status_kb(p, "VmRSS")
+        except (OSError, StopIteration, ValueError):  # a process that has just ended
+            continue
+    return total / 1024
 
 
 async def sample_rss(pid: int, samples: list[float], stop: asyncio.Event) -> None:

@@ -74,7 +74,7 @@ def train_fields(args) -> dict:
     from dataclasses import fields as config_fields
 
     fields = TrainConfig.from_file(args.config) if args.config else {}
-    fields.update({k: v for k, v in given(args, TrainConfig).items() if k not in ("length", "style", "chars")})
+    fields.update(given(args, TrainConfig))
     # The options that set several fields, or are shared with generate and evaluate (SynthOptions).
     synth = SynthOptions(**given(args, SynthOptions))
     width, height = synth.size or (None, None)
