@@ -52,7 +52,7 @@ def measure(model: Path, count: int, sets: list[tuple[str, SynthConfig, bool]]) 
     figures = []
     for about, synth, fold_case in sets:  # the same count of each
         recognizer = Recognizer.load(model, fold_case=fold_case)
-        samples = fresh_samples(recognizer.spec, count, f"card-{synth.style}", synth, workers=2)
+        samples = fresh_samples(recognizer.spec, count, f"card-{synth.style}", synth, workers=2, also=recognizer.views[1:])
         result = evaluate(recognizer, samples, progress=False)
         figures.append({"about": about, "accuracy": result.scores.accuracy, "char_accuracy": result.scores.char_accuracy,
                         "count": count, "seed": f"card-{synth.style}"})  # fmt: skip
@@ -94,7 +94,10 @@ def main() -> None:
     )
     parser.add_argument("--out-of-box", type=Path, help="benchmarks/results/out_of_box.json: its table goes on the card")
     parser.add_argument(
-        "--fit", choices=FITS, help="read images with this fit, not the one the run trained with (e.g. crop for a padded model)"
+        "--fit",
+        choices=(*FITS, "both"),
+        help="read images with this fit, not the one the run trained with (e.g. crop for "
+        "a padded model); both: padded and cropped, the surer reading kept (Recognizer's fit, the file's read_fits)",
     )
     args = parser.parse_args()
     prior_card = bundled_card(args.name) if args.extends else None  # read before the files are replaced
@@ -102,7 +105,10 @@ def main() -> None:
         args.prior_run = str(ASSETS / f"{args.name}.log.csv")
     run = Path(args.run)
     ckpt = load_checkpoint(run / "best.pt")
-    if args.fit:
+    if args.fit == "both":
+        read_fits = {"read_fits": ["pad", "crop"]}
+        ckpt = dataclasses.replace(ckpt, input=dataclasses.replace(ckpt.input, fit="pad"), meta={**ckpt.meta, **read_fits})
+    elif args.fit:
         ckpt = dataclasses.replace(ckpt, input=dataclasses.replace(ckpt.input, fit=args.fit))
     before = read_log(prior_log(Path(args.prior_run))) if args.prior_run else []
     log = one_clock(before, read_log(run / "log.csv"))
@@ -138,7 +144,7 @@ def make_card(args: argparse.Namespace, ckpt, log: list[dict], prior_epochs: int
         "best_epoch": ckpt.meta.get("epoch", 0) + prior_epochs,
         "averaged_from": len(ckpt.meta.get("averaged_from", [])),  # models whose weights it is the mean of
         "hardware": args.hardware or hardware(),
-        "fit": ckpt.input.fit,  # how images become its input (preprocess.InputSpec)
+        "fit": "both" if ckpt.meta.get("read_fits") else ckpt.input.fit,  # how images become its input
         "accuracy": figures[0]["accuracy"],  # on the model's own task
         "char_accuracy": figures[0]["char_accuracy"],
         "synth": {k: v for k, v in dataclasses.asdict(main_set).items() if k != "fonts"},  # that task's captchas
@@ -240,6 +246,8 @@ FIT_WORDS = {
     "stretch": "resized to the input",
     "pad": "scaled to the input's height, padded to its width",
     "crop": f"cut to the text where it is under {CROP_BELOW:.0%} of the image's height, then scaled and padded",
+    "both": "read twice, padded and cut to the text where it is under "
+    f"{CROP_BELOW:.0%} of the image's height, the surer reading kept",
 }
 
 

@@ -191,6 +191,7 @@ def walk(modules: dict[str, Module], start: tuple[str, str], follow: str | None 
     seen: set[tuple[str, str]] = set()
     rooms: list[str] = []
     counts = {"entries": 0, "climbs_back": 0}
+    steps: list[tuple[str, str, bool]] = []  # (from function, into function, a climb back)
 
     def visit(where: tuple[str, str], name: str | None) -> None:
         seen.add(where)
@@ -205,17 +206,18 @@ def walk(modules: dict[str, Module], start: tuple[str, str], follow: str | None 
             if target[0] != where[0]:
                 counts["entries"] += 1
                 counts["climbs_back"] += height[target[0]] < height[where[0]]
+                steps.append((".".join(where), ".".join(target), height[target[0]] < height[where[0]]))
             visit(target, passed)
 
     visit(start, follow)
-    return {"rooms": rooms, "functions": len(seen), **counts, "floors": {r: height[r] for r in rooms}}
+    return {"rooms": rooms, "functions": len(seen), **counts, "floors": {r: height[r] for r in rooms}, "steps": steps}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("function", help="dotted path: a module (or package) and a function in it")
     parser.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src")
-    parser.add_argument("--show", action="store_true", help="list the rooms with their floors")
+    parser.add_argument("--show", action="store_true", help="list the rooms with their floors, and each entry into a room")
     parser.add_argument("--follow", metavar="NAME", help="only the calls that pass this parameter on (e.g. config)")
     args = parser.parse_args()
     module_name, _, function = args.function.rpartition(".")
@@ -231,6 +233,8 @@ def main() -> None:
     if args.show:
         for room in result["rooms"]:
             print(f"  floor {result['floors'][room]:>2}  {room}")
+        for caller, callee, down in result["steps"]:
+            print(f"  {caller} -> {callee}" + ("  (then climbs back)" if down else ""))
 
 
 if __name__ == "__main__":

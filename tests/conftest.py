@@ -19,6 +19,19 @@ import pytest
 SHARED = Path(os.environ.get("CAPTCHA_BREAK_DATASETS") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
 
 
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def script_module(name: str):
+    """scripts/NAME.py imported as a module (the scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CAPTCHA_BREAK_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

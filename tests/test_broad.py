@@ -138,8 +138,8 @@ def test_broad_draws_light_on_dark_and_text_in_margins():
     assert min(aspects) < 1.3 and max(aspects) > 3
 
 
-def test_the_sites_style_adds_small_one_bit_and_speckled_captchas_reproducibly():
-    from captcha_break.broad import draw_small_binarized, draw_speckled
+def test_the_sites_style_adds_small_one_bit_speckled_and_stamped_captchas_reproducibly():
+    from captcha_break.broad import draw_small_binarized, draw_speckled, draw_stamped
 
     chars = string.digits + string.ascii_letters
     fonts = broad_fonts(chars)
@@ -147,6 +147,9 @@ def test_the_sites_style_adds_small_one_bit_and_speckled_captchas_reproducibly()
     assert small.shape[0] <= 26 and set(np.unique(small)) <= {0, 255}  # 1-bit, no antialiasing
     speckled = np.asarray(draw_speckled("abXy7", fonts, random.Random(2)).convert("L"))
     assert speckled.shape[0] >= 40 and (speckled < 128).mean() > 0.03  # ink well past the glyphs'
+    stamped = np.asarray(draw_stamped("gM8bLj", fonts, random.Random(3)))
+    assert set(np.unique(stamped)) <= {0, 255} and 0.1 < (stamped == 0).mean() < 0.6  # 1-bit, dense ink
+    assert np.array_equal(stamped, np.asarray(draw_stamped("gM8bLj", fonts, random.Random(3))))
     config = SynthConfig(chars, 1, 10, style="sites")
     first = [np.asarray(draw(config, "s", i)[0]) for i in range(40)]
     assert all(np.array_equal(a, np.asarray(draw(config, "s", i)[0])) for i, a in enumerate(first))

@@ -1,19 +1,12 @@
 """scripts/bundle_model.py: the card of a bundled model trained further keeps how it was made."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bundle_model.py"
+from conftest import script_module
 
 
 @pytest.fixture(scope="module")
 def bundle():
-    spec = importlib.util.spec_from_file_location("bundle_model", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("bundle_model")
 
 
 def test_an_extended_card_tells_both_runs(bundle):

@@ -29,7 +29,7 @@ def bundled_on_fresh_captchas(request):
     # The captchas of the model's own task (the card says which), drawn with a seed no
     # training, validation or card set used: captchas the model never saw.
     synth = SynthConfig(**recognizer.info.meta["card"].get("synth", {}))
-    samples = fresh_samples(recognizer.spec, 1000, "test-bundled", synth, workers=2)
+    samples = fresh_samples(recognizer.spec, 1000, "test-bundled", synth, workers=2, also=recognizer.views[1:])
     return recognizer, evaluate(recognizer, samples, progress=False).scores
 
 

@@ -152,3 +152,48 @@ def test_general_reads_small_text_in_a_large_image_as_the_text_alone():
     general = Recognizer.load("general")
     assert general.spec.fit == "crop"
     assert general.predict(large).text == general.predict(tight).text == "H4WX"
+
+
+def _small_text_in_margins() -> Image.Image:
+    """Dark digits 12 px high in a 200x80 white image: "crop" cuts it to them, "pad" does not."""
+    image = Image.new("RGB", (200, 80), "white")
+    font = ImageFont.truetype(str(matplotlib_font("DejaVuSans.ttf")), 12)
+    ImageDraw.Draw(image).text((60, 34), "4821", fill="black", font=font)
+    return image
+
+
+def test_a_reader_of_both_fits_reads_each_image_both_ways_and_keeps_the_surer_reading():
+    small, filled = _small_text_in_margins(), Image.new("RGB", (120, 40), "black")
+    both = Recognizer.load("general", fit="both")
+    assert [s.fit for s in both.views] == ["pad", "crop"]
+    assert len(both.inputs(small)) == 2  # cut to its text: a second way
+    assert len(both.inputs(filled)) == 1  # nothing to cut: crop is pad, read once
+    readings = {fit: Recognizer.load("general", fit=fit).predict(small) for fit in ("pad", "crop")}
+    surer = max(readings.values(), key=lambda p: p.confidence)
+    got = both.predict(small)
+    assert (got.text, round(got.confidence, 5)) == (surer.text, round(surer.confidence, 5))
+    assert [p.text for p in both.predict([small, filled, small])] == [got.text, both.predict(filled).text, got.text]
+
+
+def test_the_fits_a_model_is_read_in_come_from_its_file_unless_given(tiny_model):
+    recognizer = Recognizer.load(tiny_model["onnx"])
+    assert [s.fit for s in recognizer.views] == [recognizer.info.input.fit]
+    recognizer.info.meta["read_fits"] = ["pad", "crop"]  # what bundle_model --read-fits writes
+    assert [s.fit for s in Recognizer(recognizer.backend, recognizer.info).views] == ["pad", "crop"]
+    assert [s.fit for s in Recognizer(recognizer.backend, recognizer.info, fit="stretch").views] == ["stretch"]
+    with pytest.raises(ValueError, match="fit must be one of"):
+        Recognizer(recognizer.backend, recognizer.info, fit="squash")
+
+
+def test_drawn_captchas_are_evaluated_every_way_the_reader_reads_them():
+    from captcha_break.evaluate import evaluate
+    from captcha_break.synth import draw
+
+    both = Recognizer.load("general", fit="both")
+    synth = SynthConfig("0123456789", 3, 6, style="broad")
+    samples = fresh_samples(both.spec, 24, "views-check", synth, workers=0, also=both.views[1:])
+    assert any(others for others in samples.others)  # some were cut to their text: read twice
+    images = [draw(synth, "views-check", i)[0] for i in range(24)]
+    evaluated = evaluate(both, samples, progress=False).predictions
+    fits = [i for i, image in enumerate(images) if both.pixels(image).shape[-1] == both.spec.width]  # drawn: never widened
+    assert len(fits) > 12 and [evaluated[i] for i in fits] == [both.predict(images[i]).text for i in fits]

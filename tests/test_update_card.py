@@ -1,6 +1,5 @@
 """scripts/update_card.py: a bundled model's card changes in all three copies, its weights in none."""
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -8,21 +7,18 @@ from pathlib import Path
 import onnx
 import pytest
 import torch
+from conftest import SCRIPTS, script_module
 
 from captcha_break.assets import ASSETS, ONNX_METADATA_KEY
 from captcha_break.checkpoint import load_checkpoint
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 NAME = "cnn_fast"  # the smallest bundled model
 
 
 @pytest.fixture
 def update(monkeypatch):
     monkeypatch.syspath_prepend(str(SCRIPTS))  # it imports bundle_model beside it
-    spec = importlib.util.spec_from_file_location("update_card", SCRIPTS / "update_card.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("update_card")
 
 
 @pytest.fixture

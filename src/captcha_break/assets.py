@@ -84,6 +84,12 @@ class ModelInfo:
         synth = self.meta.get("card", {}).get("synth") or {}  # bundled before the key existed
         return (synth["min_len"], synth["max_len"]) if "min_len" in synth else None
 
+    @property
+    def read_fits(self) -> tuple[str, ...]:
+        """The fits an image is read in, the surest reading kept: the file's "read_fits" (chosen
+        when the model was bundled, by measurement), else the fit it trained with."""
+        return tuple(self.meta.get("read_fits") or (self.input.fit,))
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,

@@ -51,13 +51,14 @@ LIGHT_AUGMENT = AugmentConfig(
 
 
 def augmentation_for(config: TrainConfig) -> AugmentConfig | None:
-    """ "auto": the full set for folders of real images; a light one for a synthetic set drawn
-    once and reused every epoch (so that reuse does not overfit); none for fresh captchas."""
+    """ "auto": the full set for folders of real images; a light one where images are reused
+    every epoch beside fresh ones (a synthetic set drawn once, or a labels file of real images
+    beside synthetic captchas), so that reuse does not overfit; none for fresh captchas alone."""
     if config.augment == "off":
         return None
     if config.augment == "on" or config.data is not None:
         return AugmentConfig()
-    return LIGHT_AUGMENT if config.pregenerate > 0 else None
+    return LIGHT_AUGMENT if config.pregenerate > 0 or config.pseudo_labels else None
 
 
 def augment(images: torch.Tensor, config: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -27,9 +27,9 @@ class MicroBatcher:
         if self.task:
             self.task.cancel()
 
-    async def submit(self, pixels: list[np.ndarray]) -> list[Prediction]:
-        """N uint8 (C, H, W) arrays (Recognizer.pixels) -> N results; they may share a batch
-        with other requests' images of the same width."""
+    async def submit(self, pixels: list[list[np.ndarray]]) -> list[Prediction]:
+        """N images' uint8 (C, H, W) arrays (Recognizer.inputs) -> N results; they may share a
+        batch with other requests' images."""
         loop = asyncio.get_running_loop()
         futures = []
         for image in pixels:
@@ -50,7 +50,7 @@ class MicroBatcher:
                     break
             await self._infer(items)
 
-    async def _infer(self, items: list[tuple[np.ndarray, asyncio.Future]]) -> None:
+    async def _infer(self, items: list[tuple[list[np.ndarray], asyncio.Future]]) -> None:
         try:
             results = await run_in_threadpool(self.recognizer.predict_arrays, [p for p, _ in items])
         except Exception as err:  # noqa: BLE001 - handed to every waiting request

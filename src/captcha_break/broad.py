@@ -18,7 +18,7 @@ import math
 import random
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageChops, ImageFilter, ImageFont, ImageOps
 from PIL.Image import Resampling
 from PIL.ImageDraw import Draw
 
@@ -245,7 +245,7 @@ def draw_broad_mix(label: str, fonts: tuple[str, ...], rng: random.Random, famil
     sizes sites serve them (also inverted). families (the "sites" style): a share of the
     looks below too, which stock generators of real sites draw and the mix lacks."""
     if families and rng.random() < FAMILIES_SHARE:
-        return rng.choice((draw_small_binarized, draw_speckled))(label, fonts, rng)
+        return rng.choice((draw_small_binarized, draw_speckled, draw_stamped))(label, fonts, rng)
     kind = rng.random()
     if kind < 0.72:
         return draw_broad(label, fonts, rng)
@@ -304,3 +304,46 @@ def draw_speckled(label: str, fonts: tuple[str, ...], rng: random.Random) -> Ima
     ys, xs = (np.array([rng.randrange(n) for _ in range(count)], dtype=np.int64) for n in (rows, cols))
     pixels[ys, xs] = 0 if rng.random() < 0.8 else 255  # pepper, now and then salt
     return Image.fromarray(pixels, "RGB")
+
+
+def draw_stamped(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
+    """Bold glyphs packed tight, touching and narrowed, made 1-bit under blots of speckle and
+    thin lines and arcs, as some government sites' generators draw them."""
+    size, bold = rng.randint(28, 46), rng.choice((0, 1, 1, 2))
+    path = rng.choice(fonts)
+    glyphs = []
+    for char in label:
+        font = load_font(path, max(10, round(size * rng.uniform(0.85, 1.15))))
+        left, top, right, bottom = font.getbbox(char, stroke_width=bold)
+        glyph = Image.new("L", (right - left + 4, bottom - top + 4), 0)
+        Draw(glyph).text((2 - left, 2 - top), char, font=font, fill=255, stroke_width=bold, stroke_fill=255)
+        glyphs.append(glyph.rotate(rng.uniform(-12, 12), Resampling.BILINEAR, expand=True))
+    overlap = rng.uniform(0.0, 0.25)  # of each glyph's width: neighbours touch
+    tall = max(g.height for g in glyphs)
+    height = round(tall / rng.uniform(0.55, 0.85))
+    margin = rng.randint(2, max(3, size // 3))
+    width = 2 * margin + round(sum(g.width * (1 - overlap) for g in glyphs) + glyphs[-1].width * overlap)
+    ink = Image.new("L", (width, height), 0)
+    x = float(margin)
+    for glyph in glyphs:
+        top = (height - glyph.height) // 2 + round(rng.uniform(-0.1, 0.1) * height)
+        left = round(x)
+        under = ink.crop((left, top, left + glyph.width, top + glyph.height))
+        ink.paste(ImageChops.lighter(under, glyph), (left, top))
+        x += glyph.width * (1 - overlap)
+    ink = ink.resize((max(16, round(width * rng.uniform(0.7, 1.0))), height), Resampling.BILINEAR)  # narrowed
+    pen = Draw(ink)
+    w, h = ink.size
+    for _ in range(rng.randint(0, 3)):  # thin lines and arcs across the text
+        if rng.random() < 0.5:
+            ends = [(rng.randint(0, w), rng.randint(0, h)) for _ in range(2)]
+            pen.line(ends, fill=255, width=rng.choice((1, 1, 2)))
+        else:
+            x0, y0 = rng.randint(-w // 2, w // 2), rng.randint(-h, h // 2)
+            box = (x0, y0, x0 + rng.randint(w // 3, w * 2), y0 + rng.randint(h // 2, h * 3))
+            pen.arc(box, rng.uniform(0, 360), rng.uniform(0, 360), fill=255)
+    for _ in range(round(w * h * rng.uniform(0.005, 0.04))):  # blots of 1-3 px
+        cx, cy, r = rng.randrange(w), rng.randrange(h), rng.choice((0, 0, 1, 1, 2))
+        pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
+    binary = np.where(np.asarray(ink) >= 128, 0, 255).astype(np.uint8)
+    return Image.fromarray(binary, "L").convert("RGB")

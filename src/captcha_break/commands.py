@@ -105,7 +105,7 @@ def cmd_evaluate(args) -> int:
     spec, charset = recognizer.spec, recognizer.info.charset
     samples = labeled_samples(
         spec, _synth_config(args, model_task(recognizer.info)), args.data, args.count or 0, args.seed, args.label_rule,
-        charset, args.fold_case, args.workers,
+        charset, args.fold_case, args.workers, recognizer.views[1:],
     )  # fmt: skip
     if len(samples) == 0:
         raise ValueError(

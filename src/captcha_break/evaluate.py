@@ -56,15 +56,17 @@ def read_samples(
     """What `recognizer` reads of each sample, and the seconds of inference (decoding not
     counted). Given the `folder` the samples' files are in, a model that reads any width
     reads each file as `predict` would, a wide one at its own width, rather than the
-    samples' copies at the input size."""
+    samples' copies at the input size, and a reader of several fits reads each file every way."""
     decoded: list[Prediction] = []
     seconds = 0.0
     step = recognizer.batch_size
-    from_files = folder is not None and recognizer.reads_any_width
+    from_files = folder is not None and (recognizer.reads_any_width or len(recognizer.views) > 1)
     starts = range(0, len(samples), step)
     for start in tqdm(starts, desc="evaluate", unit="batch", disable=not progress or None, file=sys.stderr):
         if from_files:
-            batch = [recognizer.pixels(Path(folder) / name) for name in samples.names[start : start + step]]
+            batch = [recognizer.inputs(Path(folder) / name) for name in samples.names[start : start + step]]
+        elif samples.others is not None:  # drawn in every fit the reader reads in
+            batch = [[p, *o] for p, o in zip(samples.pixels[start : start + step], samples.others[start : start + step])]
         else:
             batch = np.asarray(samples.pixels[start : start + step])
         began = time.perf_counter()

@@ -190,5 +190,5 @@ def _store_weights(graph: onnx.GraphProto, fmt: str, min_elements: int = 1024) -
 
 def _card(meta: dict) -> dict:
     """The parts of a checkpoint's meta worth carrying into a deployed model."""
-    keep = ("accuracy", "char_accuracy", "epoch", "card", "label_lengths")
+    keep = ("accuracy", "char_accuracy", "epoch", "card", "label_lengths", "read_fits")
     return {k: meta[k] for k in keep if k in meta}

@@ -28,6 +28,8 @@ class Samples:
     pixels: np.ndarray  # uint8 (N, C, H, W)
     labels: list[str]
     names: list[str] = field(default_factory=list)
+    # Each image in a reader's other fits (Recognizer.inputs after the first), where it reads several.
+    others: list[list[np.ndarray]] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -35,7 +37,8 @@ class Samples:
     def subset(self, index: np.ndarray | list[int]) -> Samples:
         index = np.asarray(index, dtype=np.int64)
         names = [self.names[i] for i in index] if self.names else []
-        return Samples(self.pixels[index], [self.labels[i] for i in index], names)
+        others = [self.others[i] for i in index] if self.others is not None else None
+        return Samples(self.pixels[index], [self.labels[i] for i in index], names, others)
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The one image -> array transform, shared by training, prediction, export and serving.
 
-`to_pixels` turns any image (decode.py reads it, bounded) into a uint8 array of the model's input size
-(this is also what the data caches store); `normalize` turns a batch of those into the
-float32 tensor a model takes. Keeping both here means preprocessing cannot drift between
+`to_pixels` (`to_views`: in several fits at once) turns any image (decode.py reads it, bounded)
+into a uint8 array of the model's input size (this is also what the data caches store);
+`normalize` turns a batch of those into the float32 tensor a model takes. Keeping both here means preprocessing cannot drift between
 training and inference.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +74,28 @@ def to_pixels(source: str | Path | bytes | Image.Image | np.ndarray, spec: Input
     widen: a padded image wider than the input keeps its width (`reading_spec`), for a
     model that reads any width; the array is then wider than the spec.
     """
+    return to_views(source, (spec,), widen)[0]
+
+
+def to_views(
+    source: str | Path | bytes | Image.Image | np.ndarray, specs: Sequence[InputSpec], widen: bool = False
+) -> list[np.ndarray]:
+    """`to_pixels` for each of `specs` (one input size in several fits), the image decoded once.
+    A view that would repeat an earlier one is left out: "crop" where the text fills its
+    image is "pad"."""
     rgb = flatten_onto_white(as_image(source))
-    if spec.fit == "crop":
-        rgb = crop_to_text(rgb)
+    cropped = crop_to_text(rgb) if any(spec.fit == "crop" for spec in specs) else rgb
+    views, seen = [], set()
+    for spec in specs:
+        image = cropped if spec.fit == "crop" else rgb
+        key = (image is not rgb, spec.fit in PADDED_FITS)  # (cut to its text, padded)
+        if key not in seen:
+            seen.add(key)
+            views.append(_fitted(image, spec, widen))
+    return views
+
+
+def _fitted(rgb: Image.Image, spec: InputSpec, widen: bool) -> np.ndarray:
     if widen:
         spec = reading_spec(spec, rgb.size)
     if spec.fit in PADDED_FITS:

@@ -20,11 +20,11 @@ import numpy as np
 from PIL import Image
 
 from .assets import DEFAULT_MODEL, ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
-from .config import PADDED_FITS
+from .config import FITS, PADDED_FITS
 from .decode import as_image
 from .decoding import Prediction, fold_case, greedy_decode, restrict, softmax, upper
 from .options import checked, option, parse_length
-from .preprocess import ImageError, InputSpec, normalize, to_pixels
+from .preprocess import ImageError, InputSpec, normalize, to_pixels, to_views
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
@@ -37,6 +37,8 @@ class Backend(Protocol):
 # whose captchas always have 4 characters never gets a reading of 3 or 5 from its model:
 # such a reading becomes the likeliest one of an allowed length.
 TRAINED = "trained"
+MODEL_FIT = "model"
+READ_FITS = (MODEL_FIT, *FITS, "both")
 ANY = "any"
 Lengths = int | tuple[int, int] | str | None
 
@@ -64,6 +66,10 @@ class ReaderOptions:
         "another length becomes the likeliest one of that length (any: any length)", metavar="N|MIN-MAX|any",
         parse=checked(parse_only_length),
     )  # fmt: skip
+    fit: str = option(
+        MODEL_FIT, "how an image becomes the model's input: pad, crop (to the text, then pad), stretch, both (padded "
+        "and cropped, the surer reading kept) or model (as its file says; general reads both ways)", choices=READ_FITS,
+    )  # fmt: skip
     providers: tuple[str, ...] = option(
         ("cpu",), "ONNX Runtime execution provider, in order of preference (cpu, cuda, tensorrt, coreml, openvino, dml; "
         "repeatable)", flag="--provider", repeat=True, metavar="NAME",
@@ -82,7 +88,9 @@ class Recognizer:
     only_chars: read only these characters (a site's alphabet, e.g. "0123456789").
     only_length: read only texts of this many characters: N or (MIN, MAX); "trained" (the
     default): the label lengths the model was trained on, where its file records them;
-    None or "any": any length."""
+    None or "any": any length.
+    fit: how an image becomes the model's input (READ_FITS); with several ways, every image
+    is read each way and the surest reading kept."""
 
     def __init__(
         self,
@@ -92,8 +100,10 @@ class Recognizer:
         fold_case: bool = False,
         only_chars: str | None = None,
         only_length: Lengths = TRAINED,
+        fit: str = MODEL_FIT,
     ):
         self.backend, self.info, self.batch_size, self.fold_case = backend, info, batch_size, fold_case
+        self.views = _reading_views(info, fit)
         self.only_chars = (upper(only_chars) if fold_case and only_chars else only_chars) or None
         self.only_length = _allowed_lengths(info.label_lengths if only_length == TRAINED else only_length)
         if self.only_chars:  # a character the model cannot read is an error now, not at the first image
@@ -110,6 +120,7 @@ class Recognizer:
         providers: Sequence[str] = ("cpu",),
         only_chars: str | None = None,
         only_length: Lengths = TRAINED,
+        fit: str = MODEL_FIT,
     ) -> Recognizer:
         """providers: ONNX Runtime's execution providers, in order of preference, by full
         name or short name (cpu, cuda, tensorrt, coreml, openvino, dml); CPU is always
@@ -120,11 +131,12 @@ class Recognizer:
         else:
             backend, info = _torch_backend(path, threads, device)
         info.path = str(path)
-        return cls(backend, info, fold_case=fold_case, only_chars=only_chars, only_length=only_length)
+        return cls(backend, info, fold_case=fold_case, only_chars=only_chars, only_length=only_length, fit=fit)
 
     @property
     def spec(self) -> InputSpec:
-        return self.info.input
+        """The input an image is read at (the first way, where it is read several)."""
+        return self.views[0]
 
     @property
     def reads_any_width(self) -> bool:
@@ -141,7 +153,7 @@ class Recognizer:
         single = not isinstance(x, (list, tuple))
         # Each image becomes its small array before the next is opened: a batch of large
         # files never sits decoded in memory at once.
-        arrays = [self.pixels(self._image(item, None if single else i)) for i, item in enumerate([x] if single else x)]
+        arrays = [self.inputs(self._image(item, None if single else i)) for i, item in enumerate([x] if single else x)]
         results = self.predict_arrays(arrays)
         return results[0] if single else results
 
@@ -150,25 +162,37 @@ class Recognizer:
         or wider for a wide image where the model reads any width (preprocess.reading_spec)."""
         return to_pixels(item, self.spec, widen=self.reads_any_width)
 
-    def predict_arrays(self, arrays: Sequence[np.ndarray]) -> list[Prediction]:
-        """Arrays from `pixels`, of one width or several: each width is run as its own batches."""
+    def inputs(self, item: ImageInput) -> list[np.ndarray]:
+        """One image as every array this reader reads it as (`pixels` for each of its ways, a
+        way that gives the same array as another left out)."""
+        return to_views(item, self.views, widen=self.reads_any_width)
+
+    def predict_arrays(self, arrays: Sequence[np.ndarray | list[np.ndarray]]) -> list[Prediction]:
+        """One reading per image, from its array (`pixels`) or its arrays (`inputs`: the surest
+        reading kept), of one width or several: each width is run as its own batches."""
         if isinstance(arrays, np.ndarray):  # (N, C, H, W): one width already
             return self.predict_pixels(arrays)
+        owners = [i for i, item in enumerate(arrays) for _ in ([item] if isinstance(item, np.ndarray) else item)]
+        views = [view for item in arrays for view in ([item] if isinstance(item, np.ndarray) else item)]
+        readings: list[Prediction | None] = [None] * len(views)
+        for shape in dict.fromkeys(a.shape for a in views):
+            indices = [i for i, a in enumerate(views) if a.shape == shape]
+            for i, prediction in zip(indices, self.predict_pixels(np.stack([views[i] for i in indices]))):
+                readings[i] = prediction
         results: list[Prediction | None] = [None] * len(arrays)
-        for shape in dict.fromkeys(a.shape for a in arrays):
-            indices = [i for i, a in enumerate(arrays) if a.shape == shape]
-            for i, prediction in zip(indices, self.predict_pixels(np.stack([arrays[i] for i in indices]))):
-                results[i] = prediction
+        for owner, reading in zip(owners, readings):
+            if results[owner] is None or reading.confidence > results[owner].confidence:
+                results[owner] = reading
         return results
 
     def predict_each(self, items: Sequence[ImageInput]) -> list[Prediction | ImageError]:
         """`predict` on a list where an unreadable item does not fail the others: its
         ImageError stands in its place."""
-        arrays: dict[int, np.ndarray] = {}
+        arrays: dict[int, list[np.ndarray]] = {}
         errors: dict[int, ImageError] = {}
         for i, item in enumerate(items):
             try:
-                arrays[i] = self.pixels(item)  # decoded, resized, and the full image let go
+                arrays[i] = self.inputs(item)  # decoded, resized, and the full image let go
             except ImageError as err:
                 errors[i] = err
         read = dict(zip(arrays, self.predict_arrays(list(arrays.values()))))
@@ -205,6 +229,14 @@ class Recognizer:
         if self.only_chars:
             probs, charset = restrict(probs, charset, self.only_chars)
         return greedy_decode(probs, charset, self.info.scheme, self.only_length)
+
+
+def _reading_views(info: ModelInfo, fit: str) -> tuple[InputSpec, ...]:
+    """The inputs an image is read at: one per fit (READ_FITS)."""
+    if fit not in READ_FITS:
+        raise ValueError(f"fit must be one of {', '.join(READ_FITS)}, not {fit!r}")
+    fits = info.read_fits if fit == MODEL_FIT else ("pad", "crop") if fit == "both" else (fit,)
+    return tuple(dataclasses.replace(info.input, fit=f) for f in fits)
 
 
 def _allowed_lengths(length: int | tuple[int, int] | str | None) -> tuple[int, int] | None:

@@ -142,22 +142,22 @@ def _body_doc(json_model: type[BaseModel], field: str, many: bool) -> dict:
 
 
 def _decoder(recognizer: Recognizer, at_once: int):
-    """Request images -> model inputs, decoded in worker threads, `at_once` at most (each
-    costs memory up to the pixel limit)."""
+    """Request images -> model inputs (each image's arrays: Recognizer.inputs), decoded in
+    worker threads, `at_once` at most (each costs memory up to the pixel limit)."""
     decoding = asyncio.Semaphore(at_once)
 
-    def pixels(images: list[bytes]) -> list[np.ndarray]:
+    def pixels(images: list[bytes]) -> list[list[np.ndarray]]:
         if len(images) == 1:
-            return [recognizer.pixels(images[0])]
+            return [recognizer.inputs(images[0])]
         arrays = []
         for i, data in enumerate(images):  # a batch names its bad item, as the Python API does
             try:
-                arrays.append(recognizer.pixels(data))
+                arrays.append(recognizer.inputs(data))
             except ImageError as err:
                 raise type(err)(f"item {i}: {err}") from err
         return arrays
 
-    async def decode(images: list[bytes]) -> list[np.ndarray]:
+    async def decode(images: list[bytes]) -> list[list[np.ndarray]]:
         async with decoding:
             return await run_in_threadpool(pixels, images)
 

@@ -21,7 +21,7 @@ from .charset import Charset
 from .config import TrainConfig
 from .folders import Samples, describe, holdout_split, load_folder, load_listed
 from .preprocess import InputSpec, to_pixels
-from .synth import SynthConfig, draw, draw_arrays, draw_arrays_cached
+from .synth import SynthConfig, draw, draw_arrays, draw_arrays_cached, draw_views
 
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
@@ -143,24 +143,35 @@ def labeled_samples(
     charset: Charset | None = None,
     fold_case: bool = False,
     workers: int = 0,
+    also: tuple[InputSpec, ...] = (),
 ) -> Samples:
     """A folder's labeled images (skipped files reported on stderr), or `count` fresh
-    captchas of stream `seed`, at the model's input size."""
+    captchas of stream `seed`, at the model's input size (fresh ones in the fits `also` too:
+    `fresh_samples`)."""
     if folder:
         loaded = load_folder(folder, spec, label_rule, charset, fold_case=fold_case, workers=workers)
         for name, reason in loaded.skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
         return loaded.samples
-    samples = fresh_samples(spec, count, seed, synth, workers)
+    samples = fresh_samples(spec, count, seed, synth, workers, also)
     if fold_case:
         samples.labels = [label.upper() for label in samples.labels]
     return samples
 
 
-def fresh_samples(spec: InputSpec, count: int, seed: int | str, synth: SynthConfig, workers: int = 2) -> Samples:
-    """`count` captchas of stream `seed`, at the model's input size."""
-    pixels, labels = draw_arrays(synth, spec, seed, count, workers=workers)
-    return Samples(pixels, labels, [f"{label}_{i:06d}" for i, label in enumerate(labels)])
+def fresh_samples(
+    spec: InputSpec, count: int, seed: int | str, synth: SynthConfig, workers: int = 2, also: tuple[InputSpec, ...] = ()
+) -> Samples:
+    """`count` captchas of stream `seed`, at the model's input size; with `also` (the other fits
+    a reader reads in: Recognizer.views[1:]), in those too (Samples.others)."""
+    others = None
+    if also:
+        views, labels = draw_views(synth, (spec, *also), seed, count, workers=workers)
+        pixels = np.stack([v[0] for v in views]) if views else np.zeros((0, *spec.shape), np.uint8)
+        others = [v[1:] for v in views]
+    else:
+        pixels, labels = draw_arrays(synth, spec, seed, count, workers=workers)
+    return Samples(pixels, labels, [f"{label}_{i:06d}" for i, label in enumerate(labels)], others)
 
 
 def preview_samples(spec: InputSpec, synth: SynthConfig, folder: str | None, count: int, seed: str) -> Samples:

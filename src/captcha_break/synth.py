@@ -25,7 +25,7 @@ from .config import FOCUS_WEIGHT
 from .fonts import broad_fonts, check_font, expand_system, find_fonts
 from .options import checked, option, parse_length, parse_size
 from .pool import fork_map
-from .preprocess import InputSpec, to_pixels
+from .preprocess import InputSpec, to_pixels, to_views
 from .styles import draw_library, draw_lines
 
 STYLES = ("v07", "v03", "mixed", "lines", "broad", "sites")
@@ -49,7 +49,7 @@ class SynthConfig:
     colours, the library's styles and "lines" among them: the general model's pre-training;
     its labels come from the alphabets sites use (SITE_ALPHABETS: digits only, and so on).
     "sites" is "broad" with a share of the looks of stock site generators it lacks (small
-    1-bit text, dense speckle and arcs: broad.FAMILIES_SHARE).
+    1-bit text, dense speckle and arcs, bold packed 1-bit text under blots: broad.FAMILIES_SHARE).
     fonts: TrueType/OpenType files, one picked per character (per image for "lines");
     empty: the library's own DroidSansMono ("broad": the fonts the install brings, the same on
     every machine; "system" among them: the machine's Debian fonts too, fonts.py).
@@ -109,7 +109,7 @@ class SynthOptions:
         None, "v07: captcha 0.7 as is; v03: captcha 0.3 as it drew (stronger warps; the tutorial's version); mixed: both; "
         "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text; "
         "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training; sites: broad with small 1-bit "
-        "text and dense speckle and arcs too", choices=STYLES,
+        "text, dense speckle and arcs, and bold packed 1-bit text under blots too", choices=STYLES,
     )  # fmt: skip
     font: tuple[str, ...] = option(
         (), "draw with this .ttf/.otf file, or every font in this folder; 'system': the broad style's fonts plus the "
@@ -175,6 +175,20 @@ def _draw_pixels(job: tuple[SynthConfig, int, int, InputSpec]) -> tuple[np.ndarr
     config, seed, index, spec = job
     image, label = draw(config, seed, index)
     return to_pixels(image, spec), label
+
+
+def _draw_views(job: tuple[SynthConfig, int, int, tuple[InputSpec, ...]]) -> tuple[list[np.ndarray], str]:
+    config, seed, index, specs = job
+    image, label = draw(config, seed, index)
+    return to_views(image, specs), label
+
+
+def draw_views(
+    config: SynthConfig, specs: tuple[InputSpec, ...], seed: int | str, count: int, workers: int = 0
+) -> tuple[list[list[np.ndarray]], list[str]]:
+    """draw_arrays in several fits of one input (preprocess.to_views): each captcha's arrays."""
+    results = fork_map(_draw_views, [(config, seed, i, specs) for i in range(count)], workers)
+    return [views for views, _ in results], [label for _, label in results]
 
 
 def draw_arrays(
