@@ -42,3 +42,35 @@ def test_train_unlabeled_alone_adapts_or_hands_back_the_base_and_says_which(tmp_
     if not report["adapted"]:  # never a model it cannot show to be better
         assert (run / "best.pt").read_bytes() == (ASSETS / "captcha4.pt").read_bytes()
     assert not any(p.name == "labels.csv" for p in site.iterdir())  # the user's folder is never written
+
+
+def test_a_base_that_reads_both_fits_adapts_in_the_one_it_reads_the_site_more_surely_in(tmp_path):
+    import dataclasses
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from captcha_break.adapt import site_fit
+    from captcha_break.checkpoint import load_checkpoint, save_checkpoint
+    from captcha_break.recognizer import Recognizer
+
+    rules = {"chars": "0123456789", "length": "4"}
+    site = tmp_path / "site"
+    site.mkdir()
+    for i in range(12):  # small digits in wide margins: cropping changes what the model sees
+        image = Image.new("RGB", (200, 80), "white")
+        ImageDraw.Draw(image).text((70, 34), f"{1000 + 37 * i}", fill="black")
+        image.save(site / f"{i:02d}.png")
+    images = sorted(site.glob("*.png"))
+    logged = []
+    assert site_fit(ASSETS / "captcha4.pt", images, rules, logged.append) == "stretch" and not logged  # one fit: no reading
+    base = load_checkpoint(ASSETS / "general.pt")
+    both = tmp_path / "both.pt"
+    save_checkpoint(dataclasses.replace(base, meta={**base.meta, "read_fits": ["pad", "crop"]}), both)
+    chosen = site_fit(both, images, rules, logged.append)
+    sureness = {
+        fit: np.mean([p.confidence for p in Recognizer.load(both, fit=fit, only_chars="0123456789", only_length=4).predict(images)])
+        for fit in ("pad", "crop")
+    }
+    assert chosen == max(sureness, key=sureness.get) and sureness["pad"] != sureness["crop"]
+    assert chosen in logged[0] and "pad" in logged[0] and "crop" in logged[0]

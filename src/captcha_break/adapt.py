@@ -2,7 +2,7 @@
 
 `captcha-break train --unlabeled DIR --out RUN` with no `--data`: the base model (`general`,
 or `--init`) reads DIR's images, held to the site's alphabet and lengths where given
-(`--chars`, `--length`); the readings it is at least `--pseudo-threshold` sure of, and reads
+(`--chars`, `--length`), in the fit it reads them most surely in (`site_fit`); the readings it is at least `--pseudo-threshold` sure of, and reads
 alike in perturbed copies (below), become the labels of a fine-tune (the plain command's
 choices at the base model's own input, on a run-local folder of links, so DIR is never
 written to); the adapted model reads DIR again, and so on for ROUNDS rounds.
@@ -43,6 +43,7 @@ MARGIN = 0.02  # of the check images: a rise smaller than this is noise, not a b
 MAX_DISAGREE = 0.01  # of the base model's sure and steady readings, overturned
 ADAPT_LR = 3e-4  # below the plain command's 1e-3: its labels are its own readings, some wrong
 MIN_READINGS = 20  # sure readings a round needs to train on
+FIT_SAMPLE = 300  # images the base model reads in each of its fits to choose the site's
 
 
 def _steady_augment():
@@ -71,7 +72,8 @@ def adapt(config: TrainConfig, resume: bool = False, log=print, rules: dict | No
     if len(pool) < MIN_READINGS or not check:
         raise ValueError(f"--unlabeled {config.unlabeled}: {len(pool) + len(check)} images are too few to adapt on: collect more")
     base = resolve(config.init or DEFAULT_MODEL, "pt")
-    rules = rules or {"chars": config.chars, "length": None}
+    rules = dict(rules or {"chars": config.chars, "length": None})
+    rules["fit"] = site_fit(base, pool, rules, log)
     base_readings = steady_readings(base, check, config.pseudo_threshold, rules)
     base_score = len(base_readings) / len(check)
     log(f"the base model reads {base_score:.1%} of the judging images surely and steadily")
@@ -97,10 +99,11 @@ def adapt(config: TrainConfig, resume: bool = False, log=print, rules: dict | No
                       lr=rules.get("lr") or ADAPT_LR)  # fmt: skip
         # keep_start off: the validation labels are the start's own readings, which it reads
         # whole by construction; the judging images decide instead, below.
-        # The base model's own input: its readings are the labels, and only as it reads them
-        # (a wider or colour input chosen for the folder would make it another reader).
+        # The base model's own input, in the fit it reads the site in: its readings are the
+        # labels, and only as it reads them (a wider or colour input chosen for the folder
+        # would make it another reader).
         spec = pretrained(current).input
-        fields.update(input_width=spec.width, input_height=spec.height, channels=spec.channels, fit=spec.fit)
+        fields.update(input_width=spec.width, input_height=spec.height, channels=spec.channels, fit=rules["fit"])
         fields.update(plain_options(fields, log=log))
         result = train(TrainConfig(**{k: v for k, v in fields.items() if v is not None}), resume=resume, log=log)
         readings_now = steady_readings(result.best_path, check, config.pseudo_threshold, rules, all_readings=True)
@@ -143,11 +146,33 @@ def split_images(folder: Path) -> tuple[list[Path], list[Path]]:
     return pool, check
 
 
+def site_fit(model: Path, images: list[Path], rules: dict, log=print) -> str:
+    """The fit the model reads the site in: of the fits its file reads in (read_fits), the one
+    it reads a sample of the site's images most surely in, on average. One fit for the site,
+    not the reader's choice per image: the fine-tune trains on one input. (On four real sites
+    where the fits' accuracies differ, the surer fit was the more accurate one on all four:
+    docs/notebook.md, "Reading in both fits".)"""
+    from .recognizer import MODEL_FIT
+
+    fits = _recognizer(model, {**rules, "fit": MODEL_FIT}).info.read_fits
+    if len(fits) == 1:
+        return fits[0]
+    sample = images[:: max(1, len(images) // FIT_SAMPLE)]
+    sureness = {}
+    for fit in fits:
+        readings = [r for _, r in _recognizer(model, {**rules, "fit": fit}).read_files(sample) if hasattr(r, "confidence")]
+        sureness[fit] = float(np.mean([r.confidence for r in readings])) if readings else 0.0
+    chosen = max(sureness, key=sureness.get)
+    shares = ", ".join(f"{fit} {value:.1%}" for fit, value in sureness.items())
+    log(f"reading the site's images {chosen}: the base model's mean sureness over {len(sample)} of them, {shares}")
+    return chosen
+
+
 def _recognizer(model: Path, rules: dict):
-    from .recognizer import TRAINED, Recognizer
+    from .recognizer import MODEL_FIT, TRAINED, Recognizer
 
     lengths = parse_length(rules["length"]) if rules.get("length") else TRAINED
-    return Recognizer.load(model, only_chars=rules.get("chars"), only_length=lengths)
+    return Recognizer.load(model, only_chars=rules.get("chars"), only_length=lengths, fit=rules.get("fit", MODEL_FIT))
 
 
 def steady_readings(model: Path, images: list[Path], threshold: float, rules: dict, all_readings: bool = False, seed: int = 0):
