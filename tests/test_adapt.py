@@ -69,7 +69,9 @@ def test_a_base_that_reads_both_fits_adapts_in_the_one_it_reads_the_site_more_su
     save_checkpoint(dataclasses.replace(base, meta={**base.meta, "read_fits": ["pad", "crop"]}), both)
     chosen = site_fit(both, images, rules, logged.append)
     sureness = {
-        fit: np.mean([p.confidence for p in Recognizer.load(both, fit=fit, only_chars="0123456789", only_length=4).predict(images)])
+        fit: np.mean(
+            [p.confidence for p in Recognizer.load(both, fit=fit, only_chars="0123456789", only_length=4).predict(images)]
+        )
         for fit in ("pad", "crop")
     }
     assert chosen == max(sureness, key=sureness.get) and sureness["pad"] != sureness["crop"]

@@ -139,7 +139,7 @@ def test_broad_draws_light_on_dark_and_text_in_margins():
 
 
 def test_the_sites_style_adds_small_one_bit_speckled_and_stamped_captchas_reproducibly():
-    from captcha_break.broad import draw_small_binarized, draw_speckled, draw_stamped
+    from captcha_break.families import draw_small_binarized, draw_speckled, draw_stamped
 
     chars = string.digits + string.ascii_letters
     fonts = broad_fonts(chars)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from captcha_break.backends import PROVIDERS, onnx_providers
 from captcha_break.cli import main
 from captcha_break.evaluate import errors_first
-from captcha_break.recognizer import PROVIDERS, Recognizer, onnx_providers
+from captcha_break.recognizer import Recognizer
 from captcha_break.synth import SynthConfig, write_pngs
 
 

@@ -2,10 +2,11 @@
 
 `captcha-break train --unlabeled DIR --out RUN` with no `--data`: the base model (`general`,
 or `--init`) reads DIR's images, held to the site's alphabet and lengths where given
-(`--chars`, `--length`), in the fit it reads them most surely in (`site_fit`); the readings it is at least `--pseudo-threshold` sure of, and reads
-alike in perturbed copies (below), become the labels of a fine-tune (the plain command's
-choices at the base model's own input, on a run-local folder of links, so DIR is never
-written to); the adapted model reads DIR again, and so on for ROUNDS rounds.
+(`--chars`, `--length`), in the fit it reads them most surely in (`site_fit`); the readings
+it is at least `--pseudo-threshold` sure of, and reads alike in perturbed copies (below),
+become the labels of a fine-tune (the plain command's choices at the base model's own input,
+on a run-local folder of links, so DIR is never written to); the adapted model reads DIR
+again, and so on for ROUNDS rounds.
 
 No label says whether that helped, so a share of DIR (CHECK_SHARE, by a hash of the file
 name) is never trained on, and each model is judged there by what needs no label: the share

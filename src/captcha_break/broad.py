@@ -18,7 +18,7 @@ import math
 import random
 
 import numpy as np
-from PIL import Image, ImageChops, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageFilter, ImageFont, ImageOps
 from PIL.Image import Resampling
 from PIL.ImageDraw import Draw
 
@@ -31,8 +31,8 @@ def draw_broad(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.
     """`label` in a random look; the text is 24-100 px high, the image's size follows it."""
     height = rng.choice((rng.randint(24, 48), rng.randint(40, 100)))
     background = _background_colour(rng)
-    palette = _text_colours(background, len(label), rng)
-    text = _text_layer(label, fonts, height, palette, rng)
+    palette = text_colours(background, len(label), rng)
+    text = text_layer(label, fonts, height, palette, rng)
     if rng.random() < 0.35:
         text = _in_margins(text, rng)
     image = _background(text.size, background, rng)
@@ -73,7 +73,7 @@ def _contrasting(background: Colour, least: float, rng: random.Random) -> Colour
     return (0, 0, 0) if dark else (255, 255, 255)
 
 
-def _text_colours(background: Colour, n: int, rng: random.Random) -> list[Colour]:
+def text_colours(background: Colour, n: int, rng: random.Random) -> list[Colour]:
     # Some sites draw faint text: dark blue on black, pale yellow on white.
     least = 70.0 if rng.random() < 0.75 else 30.0
     if rng.random() < 0.45:
@@ -84,7 +84,7 @@ def _text_colours(background: Colour, n: int, rng: random.Random) -> list[Colour
 # --- the text ---------------------------------------------------------------------------
 
 
-def _text_layer(label: str, fonts: tuple[str, ...], height: int, palette: list[Colour], rng: random.Random) -> Image.Image:
+def text_layer(label: str, fonts: tuple[str, ...], height: int, palette: list[Colour], rng: random.Random) -> Image.Image:
     """The text alone on a transparent layer of `height`, as wide as the text needs."""
     size = max(10, round(height * rng.uniform(0.5, 0.85)))
     per_char_font = rng.random() < 0.25
@@ -240,12 +240,9 @@ def _wave_warp(image: Image.Image, rng: random.Random) -> Image.Image:
 _LIBRARY_SIZES = ((128, 64), (160, 60), (100, 40), (120, 48), (200, 80), (150, 50))
 
 
-def draw_broad_mix(label: str, fonts: tuple[str, ...], rng: random.Random, families: bool = False) -> Image.Image:
+def draw_broad_mix(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
     """The broad style's mix: its own looks, the lines style, and the library's styles at the
-    sizes sites serve them (also inverted). families (the "sites" style): a share of the
-    looks below too, which stock generators of real sites draw and the mix lacks."""
-    if families and rng.random() < FAMILIES_SHARE:
-        return rng.choice((draw_small_binarized, draw_speckled, draw_stamped))(label, fonts, rng)
+    sizes sites serve them (also inverted)."""
     kind = rng.random()
     if kind < 0.72:
         return draw_broad(label, fonts, rng)
@@ -258,92 +255,3 @@ def draw_broad_mix(label: str, fonts: tuple[str, ...], rng: random.Random, famil
     image = draw_library(width, height, rng.choice(("v07", "v03")), font, label, rng)
     # Sites serve it light on dark too: the same drawing with its colours inverted.
     return ImageOps.invert(image) if rng.random() < 0.3 else image
-
-
-# --- looks of stock site generators (the "sites" style) ---------------------------------------
-
-FAMILIES_SHARE = 0.3
-
-
-def draw_small_binarized(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
-    """Small text made 1-bit, as university and government logins serve it: dark glyphs
-    shrunk to 14-26 px high (often slanted), thresholded with no antialiasing, a blot or two."""
-    text = _text_layer(label, fonts, rng.randint(32, 56), [(0, 0, 0)] * len(label), rng)
-    image = Image.new("RGB", text.size, (255, 255, 255))
-    image.paste(text, (0, 0), text)
-    height = rng.randint(14, 26)
-    image = image.convert("L").resize((max(16, round(image.width * height / image.height)), height), Resampling.BILINEAR)
-    if rng.random() < 0.5:  # italic, as such generators slant their digits
-        shear = rng.uniform(-0.35, 0.05)
-        image = image.transform(image.size, Image.Transform.AFFINE, (1, shear, -shear * height / 2, 0, 1, 0), fillcolor=255)
-    cut = rng.randint(140, 200)  # thin strokes survive, as a site keeps its text readable
-    binary = Image.fromarray(np.where(np.asarray(image) < cut, 0, 255).astype(np.uint8), "L")
-    pen = Draw(binary)
-    for _ in range(rng.choice((0, 0, 1, 2))):  # blots, as thresholding leaves of clutter
-        x, y, r = rng.randint(0, binary.width), rng.randint(0, height), rng.randint(1, max(1, height // 5))
-        pen.ellipse((x - r, y - r, x + r, y + r), fill=0)
-    return binary.convert("RGB")
-
-
-def draw_speckled(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
-    """Dense speckle and thick arcs over mixed-size glyphs, as arc-and-speckle generators draw:
-    up to a fifth of the pixels flipped to ink, curves crossing the text."""
-    height = rng.randint(40, 70)
-    palette = [(0, 0, 0)] * len(label) if rng.random() < 0.7 else _text_colours((255, 255, 255), len(label), rng)
-    text = _text_layer(label, fonts, height, palette, rng)
-    image = Image.new("RGB", text.size, (255, 255, 255))
-    image.paste(text, (0, 0), text)
-    pen = Draw(image)
-    for _ in range(rng.randint(1, 4)):  # thick arcs through the text
-        x, y = rng.randint(-image.width // 2, image.width // 2), rng.randint(-height, height // 2)
-        box = (x, y, x + rng.randint(image.width // 2, image.width * 2), y + rng.randint(height, height * 3))
-        pen.arc(box, rng.uniform(0, 360), rng.uniform(0, 360), fill=palette[0], width=rng.randint(1, 4))
-    pixels = np.asarray(image).copy()
-    rows, cols = pixels.shape[:2]
-    count = int(rows * cols * rng.uniform(0.03, 0.2))
-    ys, xs = (np.array([rng.randrange(n) for _ in range(count)], dtype=np.int64) for n in (rows, cols))
-    pixels[ys, xs] = 0 if rng.random() < 0.8 else 255  # pepper, now and then salt
-    return Image.fromarray(pixels, "RGB")
-
-
-def draw_stamped(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
-    """Bold glyphs packed tight, touching and narrowed, made 1-bit under blots of speckle and
-    thin lines and arcs, as some government sites' generators draw them."""
-    size, bold = rng.randint(28, 46), rng.choice((0, 1, 1, 2))
-    path = rng.choice(fonts)
-    glyphs = []
-    for char in label:
-        font = load_font(path, max(10, round(size * rng.uniform(0.85, 1.15))))
-        left, top, right, bottom = font.getbbox(char, stroke_width=bold)
-        glyph = Image.new("L", (right - left + 4, bottom - top + 4), 0)
-        Draw(glyph).text((2 - left, 2 - top), char, font=font, fill=255, stroke_width=bold, stroke_fill=255)
-        glyphs.append(glyph.rotate(rng.uniform(-12, 12), Resampling.BILINEAR, expand=True))
-    overlap = rng.uniform(0.0, 0.25)  # of each glyph's width: neighbours touch
-    tall = max(g.height for g in glyphs)
-    height = round(tall / rng.uniform(0.55, 0.85))
-    margin = rng.randint(2, max(3, size // 3))
-    width = 2 * margin + round(sum(g.width * (1 - overlap) for g in glyphs) + glyphs[-1].width * overlap)
-    ink = Image.new("L", (width, height), 0)
-    x = float(margin)
-    for glyph in glyphs:
-        top = (height - glyph.height) // 2 + round(rng.uniform(-0.1, 0.1) * height)
-        left = round(x)
-        under = ink.crop((left, top, left + glyph.width, top + glyph.height))
-        ink.paste(ImageChops.lighter(under, glyph), (left, top))
-        x += glyph.width * (1 - overlap)
-    ink = ink.resize((max(16, round(width * rng.uniform(0.7, 1.0))), height), Resampling.BILINEAR)  # narrowed
-    pen = Draw(ink)
-    w, h = ink.size
-    for _ in range(rng.randint(0, 3)):  # thin lines and arcs across the text
-        if rng.random() < 0.5:
-            ends = [(rng.randint(0, w), rng.randint(0, h)) for _ in range(2)]
-            pen.line(ends, fill=255, width=rng.choice((1, 1, 2)))
-        else:
-            x0, y0 = rng.randint(-w // 2, w // 2), rng.randint(-h, h // 2)
-            box = (x0, y0, x0 + rng.randint(w // 3, w * 2), y0 + rng.randint(h // 2, h * 3))
-            pen.arc(box, rng.uniform(0, 360), rng.uniform(0, 360), fill=255)
-    for _ in range(round(w * h * rng.uniform(0.005, 0.04))):  # blots of 1-3 px
-        cx, cy, r = rng.randrange(w), rng.randrange(h), rng.choice((0, 0, 1, 1, 2))
-        pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
-    binary = np.where(np.asarray(ink) >= 128, 0, 255).astype(np.uint8)
-    return Image.fromarray(binary, "L").convert("RGB")

@@ -2,8 +2,8 @@
 
 `to_pixels` (`to_views`: in several fits at once) turns any image (decode.py reads it, bounded)
 into a uint8 array of the model's input size (this is also what the data caches store);
-`normalize` turns a batch of those into the float32 tensor a model takes. Keeping both here means preprocessing cannot drift between
-training and inference.
+`normalize` turns a batch of those into the float32 tensor a model takes. Keeping both here
+means preprocessing cannot drift between training and inference.
 """
 
 from __future__ import annotations

@@ -1,25 +1,23 @@
 """Read captchas with a trained model: the one inference path for the CLI, API and server.
 
 `Recognizer.load` takes a bundled model's name (`general` by default), an exported `.onnx` file (run by
-ONNX Runtime, no torch needed) or a training checkpoint `.pt` (torch imported on demand).
-Every backend maps a float32 batch (B, C, H, W) to logits (B, T, classes); preprocessing
+ONNX Runtime, no torch needed) or a training checkpoint `.pt` (torch imported on demand):
+backends.py. Every backend maps a float32 batch (B, C, H, W) to logits (B, T, classes); preprocessing
 and decoding are shared, so all backends give the same strings for the same images.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
-from .assets import DEFAULT_MODEL, ONNX_METADATA_KEY, ModelInfo, info_from_description, resolve
+from .assets import DEFAULT_MODEL, ModelInfo, resolve
+from .backends import Backend, onnx_backend, torch_backend
 from .config import FITS, PADDED_FITS
 from .decode import as_image
 from .decoding import Prediction, fold_case, greedy_decode, restrict, softmax, upper
@@ -27,10 +25,6 @@ from .options import checked, option, parse_length
 from .preprocess import ImageError, InputSpec, normalize, to_pixels, to_views
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
-
-
-class Backend(Protocol):
-    def __call__(self, images: np.ndarray) -> np.ndarray: ...
 
 
 # Recognizer's only_length by default: the label lengths the model was trained on. A site
@@ -127,9 +121,9 @@ class Recognizer:
         the last resort. device: for .pt checkpoints (torch): auto, cpu, cuda."""
         path = resolve(source, "onnx")  # a bundled name -> its ONNX file
         if path.suffix == ".onnx":
-            backend, info = _onnx_backend(path, threads, providers)
+            backend, info = onnx_backend(path, threads, providers)
         else:
-            backend, info = _torch_backend(path, threads, device)
+            backend, info = torch_backend(path, threads, device)
         info.path = str(path)
         return cls(backend, info, fold_case=fold_case, only_chars=only_chars, only_length=only_length, fit=fit)
 
@@ -247,71 +241,3 @@ def _allowed_lengths(length: int | tuple[int, int] | str | None) -> tuple[int, i
     if len(bounds) != 2 or not all(isinstance(b, int) for b in bounds) or not 1 <= bounds[0] <= bounds[1]:
         raise ValueError(f"only_length must be N >= 1 or (MIN, MAX) with 1 <= MIN <= MAX, not {length!r}")
     return bounds
-
-
-PROVIDERS = {
-    "cpu": "CPUExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-    "coreml": "CoreMLExecutionProvider",
-    "openvino": "OpenVINOExecutionProvider",
-    "dml": "DmlExecutionProvider",
-}
-
-
-def onnx_providers(names: Sequence[str]) -> list[str]:
-    """Short or full provider names -> ONNX Runtime's, checked against this install."""
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
-    chosen = [PROVIDERS.get(name.lower(), name) for name in names]
-    missing = [name for name in chosen if name not in available]
-    if missing:
-        raise ValueError(
-            f"ONNX Runtime here has no {', '.join(missing)}; it has {', '.join(available)} "
-            "(GPU providers come with the onnxruntime-gpu package, OpenVINO with onnxruntime-openvino)"
-        )
-    return [*dict.fromkeys([*chosen, "CPUExecutionProvider"])]
-
-
-def _onnx_backend(path: Path, threads: int | None, providers: Sequence[str] = ("cpu",)) -> tuple[Backend, ModelInfo]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    chosen = onnx_providers(providers)
-    try:
-        session = ort.InferenceSession(str(path), options, providers=chosen)
-    except Exception as err:  # onnxruntime raises its own exception types
-        raise ValueError(f"cannot load ONNX model {path}: {err}") from err
-    raw = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
-    if raw is None:
-        raise ValueError(f"{path} is an ONNX model but not one exported by captcha_break (no metadata)")
-    info = info_from_description(json.loads(raw))
-    input_name = session.get_inputs()[0].name
-
-    def run(images: np.ndarray) -> np.ndarray:
-        return session.run(None, {input_name: images})[0]
-
-    return run, info
-
-
-def _torch_backend(path: Path, threads: int | None, device_name: str) -> tuple[Backend, ModelInfo]:
-    import torch  # only for checkpoints: exported models run without it
-
-    from .checkpoint import load_checkpoint
-    from .device import pick_device
-
-    if threads:
-        torch.set_num_threads(threads)
-    checkpoint = load_checkpoint(path)
-    device = pick_device(device_name)
-    model = checkpoint.build(device)
-
-    @torch.inference_mode()
-    def run(images: np.ndarray) -> np.ndarray:
-        return model(torch.from_numpy(images).to(device)).float().cpu().numpy()
-
-    info = ModelInfo(checkpoint.model_name, checkpoint.charset, checkpoint.input, model.scheme, checkpoint.meta)
-    return run, info

@@ -3,7 +3,7 @@ the labels, and drawing many of them (arrays, cached on disk, or PNG files).
 
 (seed, index) -> image is a pure function: the same seed gives byte-identical files on
 every run and in every worker process. The looks are drawn by styles.py (the `captcha`
-library's and "lines") and broad.py (the broad style's mix).
+library's and "lines"), broad.py (the broad style's mix) and families.py (the sites style's).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .broad import draw_broad_mix
 from .cache import cache_key, load_arrays, remove_arrays, save_arrays
 from .charset import DEFAULT_CHARS
 from .config import FOCUS_WEIGHT
+from .families import FAMILIES_SHARE, draw_family
 from .fonts import broad_fonts, check_font, expand_system, find_fonts
 from .options import checked, option, parse_length, parse_size
 from .pool import fork_map
@@ -49,7 +50,7 @@ class SynthConfig:
     colours, the library's styles and "lines" among them: the general model's pre-training;
     its labels come from the alphabets sites use (SITE_ALPHABETS: digits only, and so on).
     "sites" is "broad" with a share of the looks of stock site generators it lacks (small
-    1-bit text, dense speckle and arcs, bold packed 1-bit text under blots: broad.FAMILIES_SHARE).
+    1-bit text, dense speckle and arcs, bold packed 1-bit text under blots: families.py).
     fonts: TrueType/OpenType files, one picked per character (per image for "lines");
     empty: the library's own DroidSansMono ("broad": the fonts the install brings, the same on
     every machine; "system" among them: the machine's Debian fonts too, fonts.py).
@@ -131,7 +132,10 @@ def draw(config: SynthConfig, seed: int, index: int) -> tuple[Image.Image, str]:
     length = rng.randint(config.min_len, config.max_len)
     if config.style in BROAD_STYLES:
         label = _site_label(config, length, rng)
-        return draw_broad_mix(label, config.fonts or broad_fonts(config.chars), rng, config.style == "sites"), label
+        fonts = config.fonts or broad_fonts(config.chars)
+        if config.style == "sites" and rng.random() < FAMILIES_SHARE:
+            return draw_family(label, fonts, rng), label
+        return draw_broad_mix(label, fonts, rng), label
     label = _label(config.chars, config.focus, length, rng, config.focus_weight)
     style = rng.choice(("v07", "v03")) if config.style == "mixed" else config.style
     if style == "lines":
