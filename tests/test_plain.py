@@ -8,8 +8,9 @@ from PIL import Image
 
 from captcha_break.charset import Charset
 from captcha_break.decoding import fold_case, greedy_decode, restrict
+from captcha_break.folderfacts import FolderFacts
 from captcha_break.options import parse_duration
-from captcha_break.plain import FolderFacts, plan
+from captcha_break.plain import plan
 from captcha_break.schemes import CTC_SCHEME, POSITIONS_SCHEME
 from captcha_break.train.budget import epochs_within, pace, replanned_epochs
 

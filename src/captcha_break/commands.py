@@ -250,6 +250,7 @@ def cmd_label(args) -> int:
     import uvicorn
 
     from .labeling import create_label_app, open_session
+    from .labeling.guard import access
 
     check_port(args.host, args.port)  # before the slow reading, and before printing an address
     if args.length and args.only_length is None:  # guesses of the site's length too
@@ -263,28 +264,11 @@ def cmd_label(args) -> int:
             print(f"left out {line}", file=sys.stderr)
         progress = session.progress()
         print(f"{plural(progress['total'], 'image')}, {progress['done']} done; labels go to {session.store.path}")
-        token, hosts, address = _label_access(args.host, args.port)
+        token, hosts, address = access(args.host, args.port)
         print(f"open {address} (Ctrl-C stops; every answer is already saved)")
         app = create_label_app(session, args.order, token=token, hosts=hosts)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
-
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def _label_access(host: str, port: int) -> tuple[str | None, tuple[str, ...], str]:
-    """(token, Host headers answered, the address to open) for the labeling server: on
-    loopback no token but only loopback names (no DNS rebinding); elsewhere a token, as
-    Jupyter prints one, and a warning that the page is reachable from other machines."""
-    import secrets
-
-    if host in LOOPBACK:
-        names = ("127.0.0.1", "localhost", "[::1]")
-        return None, tuple(f"{name}:{port}" for name in names), f"http://{host if ':' not in host else '[::1]'}:{port}/"
-    token = secrets.token_urlsafe(16)
-    print(f"warning: --host {host} makes the page reachable from other machines; it needs the token below", file=sys.stderr)
-    return token, (), f"http://{host}:{port}/?token={token}"
 
 
 def check_port(host: str, port: int) -> None:

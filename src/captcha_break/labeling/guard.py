@@ -1,9 +1,10 @@
-"""What every request to the labeling server passes first: its Host header, its token (off
-loopback) and its body size."""
+"""Who may reach the labeling server (`access`), and what every request to it passes first:
+its Host header, its token (off loopback) and its body size."""
 
 from __future__ import annotations
 
 import hmac
+import sys
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
@@ -68,3 +69,20 @@ def _limited(receive):
         return message
 
     return limited
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def access(host: str, port: int) -> tuple[str | None, tuple[str, ...], str]:
+    """(token, Host headers answered, the address to open) for the labeling server: on
+    loopback no token but only loopback names (no DNS rebinding); elsewhere a token, as
+    Jupyter prints one, and a warning that the page is reachable from other machines."""
+    import secrets
+
+    if host in LOOPBACK:
+        names = ("127.0.0.1", "localhost", "[::1]")
+        return None, tuple(f"{name}:{port}" for name in names), f"http://{host if ':' not in host else '[::1]'}:{port}/"
+    token = secrets.token_urlsafe(16)
+    print(f"warning: --host {host} makes the page reachable from other machines; it needs the token below", file=sys.stderr)
+    return token, (), f"http://{host}:{port}/?token={token}"
