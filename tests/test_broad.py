@@ -139,7 +139,7 @@ def test_broad_draws_light_on_dark_and_text_in_margins():
 
 
 def test_the_sites_style_adds_small_one_bit_speckled_and_stamped_captchas_reproducibly():
-    from captcha_break.families import draw_small_binarized, draw_speckled, draw_stamped
+    from captcha_break.families import FAMILIES, draw_small_binarized, draw_speckled, draw_stamped
 
     chars = string.digits + string.ascii_letters
     fonts = broad_fonts(chars)
@@ -150,6 +150,10 @@ def test_the_sites_style_adds_small_one_bit_speckled_and_stamped_captchas_reprod
     stamped = np.asarray(draw_stamped("gM8bLj", fonts, random.Random(3)))
     assert set(np.unique(stamped)) <= {0, 255} and 0.1 < (stamped == 0).mean() < 0.6  # 1-bit, dense ink
     assert np.array_equal(stamped, np.asarray(draw_stamped("gM8bLj", fonts, random.Random(3))))
+    for family in FAMILIES:  # every look: its own random stream fixes it, and it draws ink
+        drawn = np.asarray(family("16CWaQ", fonts, random.Random(4)).convert("L"))
+        assert np.array_equal(drawn, np.asarray(family("16CWaQ", fonts, random.Random(4)).convert("L"))), family.__name__
+        assert drawn.shape[1] > drawn.shape[0] and (drawn < 100).mean() > 0.01, family.__name__
     config = SynthConfig(chars, 1, 10, style="sites")
     first = [np.asarray(draw(config, "s", i)[0]) for i in range(40)]
     assert all(np.array_equal(a, np.asarray(draw(config, "s", i)[0])) for i, a in enumerate(first))

@@ -50,7 +50,8 @@ class SynthConfig:
     colours, the library's styles and "lines" among them: the general model's pre-training;
     its labels come from the alphabets sites use (SITE_ALPHABETS: digits only, and so on).
     "sites" is "broad" with a share of the looks of stock site generators it lacks (small
-    1-bit text, dense speckle and arcs, bold packed 1-bit text under blots: families.py).
+    1-bit text, dense speckle and arcs, bold packed 1-bit text under blots, text on a wave over
+    a swirl, dot-matrix text, text under a magnifying bubble: families.py).
     fonts: TrueType/OpenType files, one picked per character (per image for "lines");
     empty: the library's own DroidSansMono ("broad": the fonts the install brings, the same on
     every machine; "system" among them: the machine's Debian fonts too, fonts.py).
@@ -110,7 +111,8 @@ class SynthOptions:
         None, "v07: captcha 0.7 as is; v03: captcha 0.3 as it drew (stronger warps; the tutorial's version); mixed: both; "
         "lines: one font per image, spaced coloured characters crossed by thin lines, as wide as the text; "
         "broad: many fonts, colours, backgrounds, clutter and sizes, for pre-training; sites: broad with small 1-bit "
-        "text, dense speckle and arcs, and bold packed 1-bit text under blots too", choices=STYLES,
+        "text, speckle and arcs, packed 1-bit text, waves over swirls, dot matrices and magnifying bubbles too",
+        choices=STYLES,
     )  # fmt: skip
     font: tuple[str, ...] = option(
         (), "draw with this .ttf/.otf file, or every font in this folder; 'system': the broad style's fonts plus the "
