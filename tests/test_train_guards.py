@@ -121,3 +121,14 @@ def test_fonts_are_checked_before_the_data_is_read(tmp_path, monkeypatch, symbol
     config = tiny(tmp_path, data=str(folder), mix_synthetic=8, fonts=(str(symbol_font),))
     with pytest.raises(ValueError, match="no glyph"):
         train(config, **QUIET)
+
+
+def test_the_machines_fonts_pass_the_font_check(tmp_path):
+    """--font system names the machine's fonts (fonts.SYSTEM), not a file: the check lets it
+    through, and the run draws with them (train --style broad --font system)."""
+    from captcha_break.fonts import SYSTEM
+    from captcha_break.train.setup import check_fonts
+
+    check_fonts(tiny(tmp_path, fonts=(SYSTEM,), style="broad", chars="0123456789"))  # no "cannot open resource"
+    result = train(tiny(tmp_path, fonts=(SYSTEM,), style="broad", chars="0123456789", length="1-4"), **QUIET)
+    assert result.best_path.exists()

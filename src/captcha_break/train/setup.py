@@ -9,7 +9,7 @@ from ..charset import DEFAULT_CHARS, Charset
 from ..checkpoint import Checkpoint
 from ..config import TrainConfig
 from ..finetune import choose_charset, finetune_config, pretrained
-from ..fonts import check_font
+from ..fonts import SYSTEM, check_font
 from ..labels import scan_folder
 from ..models import ModelConfig, default_config, with_channels
 from ..preprocess import InputSpec
@@ -94,7 +94,8 @@ def check_fonts(config: TrainConfig) -> None:
         labels = [label for _, label in scan_folder(config.data, config.label_rule, config.fold_case).items]
         chars = Charset.from_labels(labels).chars
     for font in config.fonts:
-        check_font(font, chars)
+        if font != SYSTEM:  # not a file: the machine's fonts, those that can draw the charset (fonts.py)
+            check_font(font, chars)
 
 
 def apply_dry_run(config: TrainConfig) -> None:
