@@ -142,3 +142,14 @@ def test_a_plain_run_reads_its_base_model_once(tmp_path, monkeypatch):
     run = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--init", "captcha4", "--soup", "2"]
     assert main([*run, "--dry-run", "--workers", "0", "--test-split", "0", "--val-split", "0.25"]) == 0
     assert [Path(p).name for p in reads] == ["captcha4.pt"]
+
+
+def test_an_option_whose_default_is_none_takes_the_type_its_field_names():
+    """ReaderOptions.threads is `int | None` = None: its text becomes an int (ONNX Runtime
+    refused the string "1"), and a word is refused at parsing."""
+    needs = {"predict": ["x"], "label": ["x"], "evaluate": ["--count", "5"], "serve": []}
+    for command, rest in needs.items():
+        args = build_parser().parse_args([command, "--threads", "1", *rest])
+        assert args.threads == 1 and isinstance(args.threads, int), command
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["predict", "--threads", "two", "x"])

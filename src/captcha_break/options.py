@@ -64,9 +64,17 @@ def add_options(parser: argparse.ArgumentParser, cls: type, groups: dict | None 
         if isinstance(default, bool):
             target.add_argument(flag, action="store_const", const=True, **kwargs)
             continue
-        kind = meta["parse"] or (type(default) if default is not None and not meta["repeat"] else str)
+        kind = meta["parse"] or (str if meta["repeat"] else _value_type(f, default))
         action = "append" if meta["repeat"] else "store"
         target.add_argument(flag, type=kind, action=action, choices=meta["choices"], metavar=meta["metavar"], **kwargs)
+
+
+def _value_type(f: dataclasses.Field, default: Any) -> Callable[[str], Any]:
+    """The type a field's text becomes: its default's, or for a default of None the first
+    type its annotation names (`int | None` -> int)."""
+    if default is not None:
+        return type(default)
+    return {"int": int, "float": float}.get(str(f.type).split("|")[0].strip(), str)
 
 
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
