@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from captcha_break.decode import open_image
-from captcha_break.preprocess import ImageError, InputSpec, normalize, reading_spec, text_box, to_pixels
+from captcha_break.preprocess import ImageError, InputSpec, normalize, reading_spec, text_box, to_pixels, to_views
 
 SPEC = InputSpec(64, 128, 3)
 
@@ -143,3 +143,14 @@ def test_crop_fit_scales_the_text_to_the_input_height():
     wide[36:44, 50:850] = 0
     out = to_pixels(wide, InputSpec(48, 256, 3, fit="crop"), widen=True)
     assert out.shape == (3, 48, 512)
+
+
+def test_views_are_to_pixels_in_each_fit_and_a_crop_that_cuts_nothing_is_not_repeated():
+    specs = [InputSpec(48, 256, 3, fit=fit) for fit in ("pad", "crop", "stretch")]
+    image = small_text_with_a_line()
+    views = to_views(image, specs)
+    assert len(views) == 3 and all((v == to_pixels(image, s)).all() for v, s in zip(views, specs))
+    filled = np.full((40, 100, 3), 255, np.uint8)
+    filled[8:34, 10:90] = 0  # nothing to cut: crop is pad
+    assert len(to_views(filled, specs)) == 2 and len(to_views(filled, specs[1:])) == 2  # crop first: kept once
+    assert len(to_views(filled, specs[:2])) == 1
