@@ -65,8 +65,9 @@ def draw_speckled(label: str, fonts: tuple[str, ...], rng: random.Random) -> Ima
 
 
 def draw_stamped(label: str, fonts: tuple[str, ...], rng: random.Random) -> Image.Image:
-    """Bold glyphs packed tight, touching and narrowed, made 1-bit under blots of speckle and
-    thin lines and arcs, as some government sites' generators draw them."""
+    """Bold glyphs packed tight and touching, narrowed or (more often) stretched wide, made
+    1-bit under speckle and long thin arcs and lines, as some government sites' generators
+    draw them."""
     size, bold = rng.randint(28, 46), rng.choice((0, 1, 1, 2))
     path = rng.choice(fonts)
     glyphs = []
@@ -75,7 +76,7 @@ def draw_stamped(label: str, fonts: tuple[str, ...], rng: random.Random) -> Imag
         glyphs.append(glyph.rotate(rng.uniform(-12, 12), Resampling.BILINEAR, expand=True))
     overlap = rng.uniform(0.0, 0.25)  # of each glyph's width: neighbours touch
     tall = max(g.height for g in glyphs)
-    height = round(tall / rng.uniform(0.55, 0.85))
+    height = round(tall / rng.uniform(0.4, 0.8))
     margin = rng.randint(2, max(3, size // 3))
     width = 2 * margin + round(sum(g.width * (1 - overlap) for g in glyphs) + glyphs[-1].width * overlap)
     ink = Image.new("L", (width, height), 0)
@@ -84,19 +85,20 @@ def draw_stamped(label: str, fonts: tuple[str, ...], rng: random.Random) -> Imag
         top = (height - glyph.height) // 2 + round(rng.uniform(-0.1, 0.1) * height)
         _stamp(ink, glyph, round(x), top)
         x += glyph.width * (1 - overlap)
-    ink = ink.resize((max(16, round(width * rng.uniform(0.7, 1.0))), height), Resampling.BILINEAR)  # narrowed
+    stretch = rng.uniform(0.7, 1.0) if rng.random() < 0.3 else rng.uniform(1.0, 2.0)
+    ink = ink.resize((max(16, round(width * stretch)), height), Resampling.BILINEAR)
     pen = Draw(ink)
     w, h = ink.size
-    for _ in range(rng.randint(0, 3)):  # thin lines and arcs across the text
+    for _ in range(rng.randint(0, 5)):  # thin lines and long arcs across the text
         if rng.random() < 0.5:
             ends = [(rng.randint(0, w), rng.randint(0, h)) for _ in range(2)]
             pen.line(ends, fill=255, width=rng.choice((1, 1, 2)))
         else:
             x0, y0 = rng.randint(-w // 2, w // 2), rng.randint(-h, h // 2)
-            box = (x0, y0, x0 + rng.randint(w // 3, w * 2), y0 + rng.randint(h // 2, h * 3))
+            box = (x0, y0, x0 + rng.randint(w, w * 3), y0 + rng.randint(h // 2, h * 4))
             pen.arc(box, rng.uniform(0, 360), rng.uniform(0, 360), fill=255)
-    for _ in range(round(w * h * rng.uniform(0.005, 0.04))):  # blots of 1-3 px
-        cx, cy, r = rng.randrange(w), rng.randrange(h), rng.choice((0, 0, 1, 1, 2))
+    for _ in range(round(w * h * rng.uniform(0.02, 0.12))):  # specks of 1 px and blots of 3
+        cx, cy, r = rng.randrange(w), rng.randrange(h), rng.choice((0, 0, 1))
         pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
     binary = np.where(np.asarray(ink) >= 128, 0, 255).astype(np.uint8)
     return Image.fromarray(binary, "L").convert("RGB")
