@@ -254,7 +254,7 @@ FIT_WORDS = {
 def _render(name: str, card: dict, log: list[dict[str, float]], notes: str, figures: str) -> str:
     return f"""# Model card: `{name}` ({card["model"]})
 
-Trained by this project's own command, on synthetic captchas only:
+Trained by this project's own commands, in order (--pseudo-labels: real captchas beside the synthetic ones):
 
 ```
 {card["command"]}

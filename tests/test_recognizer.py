@@ -141,8 +141,9 @@ def test_evaluating_a_folder_reads_its_files_as_predict_does(tmp_path):
 
 
 def test_general_reads_small_text_in_a_large_image_as_the_text_alone():
-    """fit crop: the text, 20 px high in a 400x80 image crossed by a line to the edges, is
-    read as its own tight image is, not scaled to a third of the input's height."""
+    """general reads padded and cropped (its file's read_fits): the text, 20 px high in a
+    400x80 image crossed by a line to the edges, is read as its own tight image is, cut to the
+    text rather than scaled to a third of the input's height."""
     font = ImageFont.truetype(str(matplotlib_font("DejaVuSans-Bold.ttf")), 26)
     tight = Image.new("RGB", (90, 30), "white")
     ImageDraw.Draw(tight).text((4, 1), "H4WX", font=font, fill=(40, 90, 200))
@@ -150,7 +151,7 @@ def test_general_reads_small_text_in_a_large_image_as_the_text_alone():
     large.paste(tight, (150, 25))
     ImageDraw.Draw(large).line((0, 70, 400, 60), fill=(60, 60, 60), width=1)
     general = Recognizer.load("general")
-    assert general.spec.fit == "crop"
+    assert [spec.fit for spec in general.views] == ["pad", "crop"]
     assert general.predict(large).text == general.predict(tight).text == "H4WX"
 
 
