@@ -72,6 +72,8 @@ def main() -> None:
     results: dict[str, dict] = {}
     for folder in sorted(p for p in args.datasets.iterdir() if p.is_dir()):
         items = scan_folder(folder).items
+        if not items:  # real_sites/ holds sites, not images: benchmarks/held_out.py reads them
+            continue
         chars, upper_only, lengths = alphabet(items)
         held = f"--only-chars {chars}" + (" --fold-case" if upper_only else "")
         sized = f"{held} {length_option(lengths)}"
