@@ -155,13 +155,14 @@ def site_fit(model: Path, images: list[Path], rules: dict, log=print) -> str:
     docs/notebook.md, "Reading in both fits".)"""
     from .recognizer import MODEL_FIT
 
-    fits = _recognizer(model, {**rules, "fit": MODEL_FIT}).info.read_fits
+    base = _recognizer(model, {**rules, "fit": MODEL_FIT})
+    fits = base.info.read_fits
     if len(fits) == 1:
         return fits[0]
     sample = images[:: max(1, len(images) // FIT_SAMPLE)]
     sureness = {}
     for fit in fits:
-        readings = [r for _, r in _recognizer(model, {**rules, "fit": fit}).read_files(sample) if hasattr(r, "confidence")]
+        readings = [r for _, r in base.in_fit(fit).read_files(sample) if hasattr(r, "confidence")]
         sureness[fit] = float(np.mean([r.confidence for r in readings])) if readings else 0.0
     chosen = max(sureness, key=sureness.get)
     shares = ", ".join(f"{fit} {value:.1%}" for fit, value in sureness.items())

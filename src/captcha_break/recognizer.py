@@ -127,6 +127,10 @@ class Recognizer:
         info.path = str(path)
         return cls(backend, info, fold_case=fold_case, only_chars=only_chars, only_length=only_length, fit=fit)
 
+    def in_fit(self, fit: str) -> Recognizer:
+        """This reader, its model loaded once, reading in `fit` (READ_FITS) instead."""
+        return Recognizer(self.backend, self.info, self.batch_size, self.fold_case, self.only_chars, self.only_length, fit)
+
     @property
     def spec(self) -> InputSpec:
         """The input an image is read at (the first way, where it is read several)."""
