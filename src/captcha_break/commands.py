@@ -238,6 +238,7 @@ def cmd_average(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from .connections import check_port
     from .serve import ServeConfig, serve
 
     config = ServeConfig(**given(args, ServeConfig))
@@ -249,6 +250,7 @@ def cmd_serve(args) -> int:
 def cmd_label(args) -> int:
     import uvicorn
 
+    from .connections import check_port
     from .labeling import create_label_app, open_session
     from .labeling.guard import access
 
@@ -269,20 +271,6 @@ def cmd_label(args) -> int:
         app = create_label_app(session, args.order, token=token, hosts=hosts)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
-
-
-def check_port(host: str, port: int) -> None:
-    """Refuse a port that is out of range or taken, in one line (uvicorn would say it late)."""
-    import socket
-
-    if not 0 < port < 65536:
-        raise ValueError(f"--port {port}: a port is a number from 1 to 65535")
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing port is free
-        try:
-            probe.bind((host, port))
-        except OSError as err:
-            raise ValueError(f"cannot listen on {host}:{port} ({err.strerror}): pass another --port") from None
 
 
 def cmd_models(_args) -> int:

@@ -4,14 +4,14 @@ Decoding an upload and running the model are CPU work, so neither runs on the ev
 images are decoded in worker threads, then a `MicroBatcher` (batcher.py) gathers the requests that
 arrive within a couple of milliseconds into one model call (one batch of 16 costs far less
 than 16 batches of one). Bad input gets a 4xx with a reason, never a 500 (bodies.py reads
-the request bodies within their limits).
+the request bodies within their limits; connections.py closes connections too slow to send
+their headers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import hmac
 import json
 import math
@@ -20,7 +20,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import h11
 import numpy as np
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -28,16 +27,15 @@ from fastapi.security import APIKeyHeader
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .assets import DEFAULT_MODEL, WEB, ModelInfo, model_line
 from .batcher import MicroBatcher
 from .bodies import BodyTimeout, ImageBody, ImagesBody, TimedBody, images_from_request
+from .connections import ENV_CONFIG, HeaderTimeoutProtocol
 from .decode import ImageError, ImageTooLarge, max_pixels
 from .options import option
 from .recognizer import ReaderOptions, Recognizer
 
-ENV_CONFIG = "CAPTCHA_BREAK_SERVE"  # the config, as JSON, for uvicorn's worker processes
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_BATCH_IMAGES = 64
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -245,42 +243,6 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         return {"results": [r.to_dict() for r in await batcher.submit(await decode(images))]}
 
     return app
-
-
-@functools.cache
-def _header_timeout() -> float:
-    """Read once per process, not on every connection."""
-    return float(json.loads(os.environ.get(ENV_CONFIG, "{}")).get("header_timeout", 10.0))
-
-
-class HeaderTimeoutProtocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections that do not send their headers in time.
-
-    uvicorn only times out idle keep-alive connections; a client that opens a connection
-    and sends half a request line would hold it (and its memory) for ever. A module-level
-    class, so that uvicorn can hand it to worker processes; the timeout comes with the
-    rest of the config in the environment.
-    """
-
-    def connection_made(self, transport) -> None:
-        super().connection_made(transport)
-        self._timeout = _header_timeout()
-        self._arm()
-
-    def _arm(self) -> None:
-        self._waiting_cycle = self.cycle
-        self._header_timer = self.loop.call_later(self._timeout, self._check_headers)
-
-    def _check_headers(self) -> None:
-        # Still no new request begun, and not in the middle of one: too slow.
-        if self.cycle is self._waiting_cycle and self.conn.their_state is h11.IDLE:
-            self.transport.close()
-        elif not self.transport.is_closing():
-            self._arm()
-
-    def connection_lost(self, exc) -> None:
-        self._header_timer.cancel()
-        super().connection_lost(exc)
 
 
 def app_from_env() -> FastAPI:
