@@ -128,6 +128,19 @@ def test_the_text_box_holds_the_text_not_the_lines_across_it():
     assert text_box(Image.fromarray(filled)) == (0, 0, 100, 40)  # text to the edges: nothing cut
 
 
+def test_the_text_box_finds_dark_text_on_a_busy_pale_background():
+    # Pastel checks over the whole image stand out from its border too; the text, far
+    # darker, is boxed on its own.
+    yy, xx = np.mgrid[0:90, 0:200]
+    image = np.where(((xx // 6 + yy // 6) % 2)[..., None] == 1, (200, 210, 235), (240, 240, 250)).astype(np.uint8)
+    image[15:40, 40:160] = (20, 20, 20)
+    left, top, right, bottom = text_box(Image.fromarray(image))
+    assert 30 <= left <= 40 and 160 <= right <= 170
+    assert 5 <= top <= 15 and 40 <= bottom <= 50
+    busy = np.where(((xx // 6 + yy // 6) % 2)[..., None] == 1, (0, 0, 0), (255, 255, 255)).astype(np.uint8)
+    assert text_box(Image.fromarray(busy)) == (0, 0, 200, 90)  # strong everywhere: clutter, no box
+
+
 def test_crop_fit_scales_the_text_to_the_input_height():
     image = small_text_with_a_line()
     padded = to_pixels(image, InputSpec(48, 256, 3, fit="pad"))

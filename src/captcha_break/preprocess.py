@@ -116,6 +116,12 @@ INK_CONTRAST = 15
 LINE_WIDTH = 2
 TEXT_MARGIN = 0.15  # of the box's height, on each side
 
+# Where text and clutter both stand out from the border (text on a busy pastel
+# background), the box is taken again of the strong ink alone: pixels this far from the
+# border's colour, where they are under STRONG_SHARE of the image (more is clutter too).
+STRONG_CONTRAST = 90
+STRONG_SHARE = 0.3
+
 
 # "crop" cuts an image to its text where the text's box is under this share of its
 # height; text that (nearly) fills its image is left as it is, so that a stroke the line
@@ -156,15 +162,25 @@ def _box_of_text(rgb: Image.Image) -> tuple[int, int, int, int]:
     # In int16, doubled (the median of integers is a whole or a half): the same test as with
     # the float median, without a float64 copy of the whole image.
     twice_median = (2 * np.median(border, axis=0)).astype(np.int16)
-    ink = np.abs(2 * pixels - twice_median).max(axis=2) > 2 * INK_CONTRAST
-    mask = Image.fromarray(ink.astype(np.uint8) * 255)
-    size = 2 * (LINE_WIDTH // 2) + 1
-    box = mask.filter(ImageFilter.MinFilter(size)).filter(ImageFilter.MaxFilter(size)).getbbox() or mask.getbbox()
+    contrast = np.abs(2 * pixels - twice_median).max(axis=2)
+    box = _ink_box(contrast > 2 * INK_CONTRAST)
+    if box is not None and box[3] - box[1] >= CROP_BELOW * rgb.height:
+        strong = contrast > 2 * STRONG_CONTRAST
+        if strong.mean() < STRONG_SHARE:
+            box = _ink_box(strong) or box
     if box is None:
         return (0, 0, rgb.width, rgb.height)
     left, top, right, bottom = box
     margin = round(TEXT_MARGIN * (bottom - top)) + 2
     return (max(0, left - margin), max(0, top - margin), min(rgb.width, right + margin), min(rgb.height, bottom + margin))
+
+
+def _ink_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box of a mask's ink once strokes up to LINE_WIDTH thick are opened away (of all
+    of it where nothing is thicker); None where there is no ink."""
+    mask = Image.fromarray(ink.astype(np.uint8) * 255)
+    size = 2 * (LINE_WIDTH // 2) + 1
+    return mask.filter(ImageFilter.MinFilter(size)).filter(ImageFilter.MaxFilter(size)).getbbox() or mask.getbbox()
 
 
 def _pad_to_fit(rgb: Image.Image, spec: InputSpec) -> Image.Image:
