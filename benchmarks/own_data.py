@@ -3,6 +3,7 @@
     python benchmarks/own_data.py                          # every set, all labels: 30 min each
     python benchmarks/own_data.py --only digits_wave_4 --labels 100 300 1000 all
     python benchmarks/own_data.py --datasets DIR           # folders of labeled captchas
+    python benchmarks/own_data.py --datasets ../shared/datasets/real_sites --only lzu_jwk --labels 100 --result own_data_held_out
 
 For each set (a folder of labeled images under --datasets), with all its labels:
 
@@ -39,10 +40,11 @@ def main() -> None:
     parser.add_argument("--labels", nargs="+", default=["all"], help="label counts for the curve: numbers and/or all")
     parser.add_argument("--runs", type=Path, default=Path("runs/own_data"))
     parser.add_argument("--resume", action="store_true", help="reuse the runs a stopped benchmark finished; redo the rest")
+    parser.add_argument("--result", default="own_data", help="the figures' file name in the results folder (default: own_data)")
     add_update_option(parser)
     args = parser.parse_args()
     names = args.only or sorted(p.name for p in args.datasets.iterdir() if p.is_dir())
-    run_sets(args.datasets, names, args.labels, args.runs, "own_data", "Own data: the plain command, 20% test split",
+    run_sets(args.datasets, names, args.labels, args.runs, args.result, "Own data: the plain command, 20% test split",
              resume=args.resume)  # fmt: skip
 
 
